@@ -1,0 +1,35 @@
+"""Keywords: TF-IDF over the post's own jieba tokens, with jieba's IDF table and a stopword list."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from importlib import resources
+
+import jieba.analyse
+
+
+def _load_stopwords() -> frozenset[str]:
+    text = resources.files("analysis").joinpath("stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+class KeywordExtractor:
+    def __init__(self, protected: Sequence[str] = ()) -> None:
+        tfidf = jieba.analyse.default_tfidf
+        self._idf, self._median = tfidf.idf_freq, tfidf.median_idf
+        self._stop = _load_stopwords()
+        # Watch terms may be single characters or look like stopwords; they are still what officers look for.
+        self._protected = {w.lower() for w in protected}
+
+    def _useful(self, token: str) -> bool:
+        if token in self._protected:
+            return True
+        return len(token) > 1 and token not in self._stop and not token.replace(".", "").isdigit()
+
+    def extract(self, tokens: Sequence[str], top: int = 10) -> list[str]:
+        counts = Counter(t for t in tokens if self._useful(t))
+        if not counts:
+            return []
+        weight = {t: n * self._idf.get(t, self._median) for t, n in counts.items()}
+        return sorted(weight, key=lambda t: (-weight[t], t))[:top]

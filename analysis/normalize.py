@@ -1,0 +1,35 @@
+"""Clean crawled text before anything reads it: HTML remnants, full-width letters, invisible characters."""
+
+from __future__ import annotations
+
+import html
+import re
+
+_TAG = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>|<!--.*?-->|<[^<>]{1,2000}>", re.IGNORECASE | re.DOTALL)
+_BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
+# Zero-width and direction marks are invisible but split words and defeat keyword matching.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"), None)
+# Full-width ASCII letters, digits and symbols (Ａ, １, ＠) → half-width; CJK punctuation (，。！？) is kept
+# because readers expect it and it carries no search meaning.
+_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c - 0xFEE0).isalnum() or chr(c - 0xFEE0) in "@#%&+-=_/"}
+_FULL_WIDTH[0x3000] = 0x20
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_BLANK_LINES = re.compile(r"\n\s*\n+")
+
+
+def normalize(text: str | None) -> str:
+    if not text:
+        return ""
+    if "<" in text or "&" in text:
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _TAG.sub("", text)
+        text = html.unescape(text)
+    text = text.translate(_INVISIBLE).translate(_FULL_WIDTH)
+    text = _SPACES.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def normalize_title(text: str | None) -> str:
+    """Titles are one line."""
+    return " ".join(normalize(text).split())

@@ -1,0 +1,263 @@
+"""One configuration for everything: typed yuqing settings, and Scrapy's settings module.
+
+yuqing settings come from a TOML file (default `yuqing.toml`, or `$YUQING_CONFIG`) and from the
+environment (`YUQING_*`, nested keys joined by `__`, e.g. `YUQING_SMTP__PASSWORD`); the environment
+wins. `load()` turns every mistake into one `ConfigError` that names the key and the fix.
+
+The upper-case names at the bottom are Scrapy's: scrapy.cfg points here, so `scrapy crawl rss -a
+source=NAME` works with the same politeness defaults as the service.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG = "yuqing.toml"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+class ConfigError(Exception):
+    """A configuration mistake, phrased for the person who edits the file."""
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from 90, "90", "90s", "15m", "2h", "7d"."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 15m, 2h or 7d")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration: write it like 30s, 15m, 2h or 7d")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds <= 0:
+        raise ValueError("a duration must be more than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Scheme(_Section):
+    """A watch scheme (监测方案): which posts are about us."""
+
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1, description="subject terms; a post must contain one")
+    must: list[str] = Field(default_factory=list, description="every one of these must appear")
+    any: list[str] = Field(default_factory=list, description="if given, one of these must appear too")
+    exclude: list[str] = Field(default_factory=list, description="a post with any of these is not ours")
+
+    def terms(self) -> list[str]:
+        return [*self.keywords, *self.must, *self.any]
+
+
+class Source(_Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    type: Literal["rss", "site"]
+    url: str = Field(pattern=r"^https?://", description="feed URL (rss) or list page URL (site)")
+    interval: Duration = 600.0
+    platform: str = "news"
+    tier: Literal["central", "provincial", "local_media", "industry", "self_media", "individual", "unknown"] = (
+        "unknown"
+    )
+    enabled: bool = True
+    # Site spider: CSS or XPath (prefix with `xpath:`); empty means the generic extractor decides.
+    link_selector: str = ""
+    next_selector: str = ""
+    title_selector: str = ""
+    content_selector: str = ""
+    time_selector: str = ""
+    author_selector: str = ""
+    max_pages: int = Field(default=3, ge=1)
+    follow_links: bool = Field(default=False, description="rss: fetch each entry's page for the full text")
+    headers: dict[str, str] = Field(default_factory=dict)
+    cookies: dict[str, str] = Field(default_factory=dict)
+    download_delay: Duration | None = None
+
+
+class Rule(_Section):
+    name: str = Field(min_length=1)
+    type: Literal["keyword", "negative"]
+    scheme: str
+    terms: list[str] = Field(default_factory=list, description="keyword rule: sensitive terms")
+    threshold: float = Field(default=0.35, ge=0.0, le=1.0, description="negative rule: alert when P(positive) < this")
+    severity: Literal["low", "medium", "high", "critical"] = "medium"
+    max_age: Duration = Field(default=86400.0, description="ignore posts published longer ago than this")
+    recipients: list[str] = Field(default_factory=list, description="overrides alerts.recipients")
+
+    @model_validator(mode="after")
+    def _keyword_needs_terms(self) -> Rule:
+        if self.type == "keyword" and not self.terms:
+            raise ValueError("a keyword rule needs `terms`, the sensitive words it watches for")
+        return self
+
+
+class Alerts(_Section):
+    recipients: list[str] = Field(default_factory=list)
+    evaluate_every: Duration = 60.0
+    rules: list[Rule] = Field(default_factory=list)
+    retry_base: Duration = Field(default=30.0, description="first retry delay of a failed delivery; doubles")
+    retry_max: Duration = Field(default=900.0, description="longest delay between delivery retries")
+    dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
+
+    @field_validator("recipients")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+class Smtp(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    user: str = ""
+    password: str = Field(default="", description="set it through YUQING_SMTP__PASSWORD, not the file")
+    sender: str = "yuqing@localhost"
+    timeout: Duration = 10.0
+
+
+class Store(_Section):
+    backend: Literal["embedded"] = "embedded"
+    path: Path = Field(default=Path("var"), description="folder of the embedded store, mail spool and state")
+
+
+class Dashboard(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    refresh: Duration = 15.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YUQING_", env_nested_delimiter="__", extra="forbid")
+
+    schemes: list[Scheme] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
+    alerts: Alerts = Field(default_factory=Alerts)
+    smtp: Smtp = Field(default_factory=Smtp)
+    store: Store = Field(default_factory=Store)
+    dashboard: Dashboard = Field(default_factory=Dashboard)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init arguments; the environment overrides it.
+        return env_settings, init_settings
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        for kind, names in (("schemes", [s.name for s in self.schemes]), ("sources", [s.name for s in self.sources])):
+            seen = {n for n in names if names.count(n) > 1}
+            if seen:
+                raise ValueError(f"{kind} names must be unique; {sorted(seen)} appear twice")
+        known = {s.name for s in self.schemes}
+        for rule in self.alerts.rules:
+            if rule.scheme not in known:
+                raise ValueError(
+                    f"alert rule {rule.name!r} names scheme {rule.scheme!r}, which is not defined; "
+                    f"defined schemes: {sorted(known) or 'none'}"
+                )
+        return self
+
+    def source(self, name: str) -> Source:
+        for source in self.sources:
+            if source.name == name:
+                return source
+        raise ConfigError(f"no source named {name!r}; configured sources: {[s.name for s in self.sources]}")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.path
+
+
+def config_path(path: str | os.PathLike[str] | None = None) -> Path:
+    return Path(path or os.environ.get("YUQING_CONFIG") or DEFAULT_CONFIG)
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _explain(error: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: {len(error.errors())} problem(s) in the configuration:"]
+    for item in error.errors():
+        key = _where(tuple(p for p in item["loc"] if p not in ("function-after[_keyword_needs_terms()]",)))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key; check its spelling against yuqing.example.toml"
+        elif item["type"] == "missing":
+            message = "required; add it (see yuqing.example.toml)"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Settings:
+    """Read and check the configuration. Raises ConfigError with a message meant for a person."""
+    file = config_path(path)
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}; fix the syntax at that line") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{file}: not UTF-8 text; save the file as UTF-8") from None
+    elif required or path is not None:
+        raise ConfigError(f"{file}: no such file; copy yuqing.example.toml to {file} and edit it")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, str(file))) from None
+
+
+# ---- Scrapy settings (read by `scrapy` through scrapy.cfg, and by crawlers.run) ----
+BOT_NAME = "yuqing"
+SPIDER_MODULES = ["crawlers.spiders"]
+NEWSPIDER_MODULE = "crawlers.spiders"
+USER_AGENT = "Mozilla/5.0 (compatible; yuqing/0.1; public-opinion monitor; +https://github.com/yuqing-project/yuqing)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 0
+RETRY_TIMES = 2
+COOKIES_ENABLED = True
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+ITEM_PIPELINES = {
+    "crawlers.pipelines.CleanPipeline": 100,
+    "crawlers.pipelines.SpoolPipeline": 900,
+}
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"

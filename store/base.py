@@ -1,0 +1,96 @@
+"""The Store interface: what search, dashboards, reports and alerts may ask of any backend.
+
+The store knows nothing about Chinese text: posts arrive with their `tokens`, and a search's text
+arrives already parsed and tokenised (`TextQuery`, see store.query).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from store.query import TextQuery
+from yuqing.models import Post
+
+Interval = Literal["hour", "day"]
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """Text plus field filters. Times filter on `Post.time` (published, else crawled) unless noted."""
+
+    text: TextQuery = field(default_factory=TextQuery)
+    since: datetime | None = None
+    until: datetime | None = None
+    crawled_since: datetime | None = None  # alerts look at what arrived since their last run
+    sentiment: str | None = None
+    source: str | None = None
+    platform: str | None = None
+    scheme: str | None = None
+    limit: int = 20
+    offset: int = 0
+    sort: Literal["time", "relevance"] = "time"
+
+
+@dataclass
+class SearchResult:
+    total: int
+    posts: list[Post]
+
+
+@dataclass
+class UpsertResult:
+    inserted: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VolumeBucket:
+    start: datetime  # aware, Asia/Shanghai, start of the hour or day there
+    total: int
+    by_sentiment: dict[str, int]
+
+
+class StoreError(Exception):
+    """The store could not do what was asked; the message says why."""
+
+
+class Store(ABC):
+    @abstractmethod
+    def upsert(self, posts: Iterable[Post]) -> UpsertResult:
+        """Insert new posts, update known ones by id (metrics, analysis); never duplicate."""
+
+    @abstractmethod
+    def get(self, post_id: str) -> Post | None: ...
+
+    @abstractmethod
+    def search(self, query: SearchQuery) -> SearchResult: ...
+
+    @abstractmethod
+    def count(self, query: SearchQuery) -> int: ...
+
+    @abstractmethod
+    def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
+        """Posts per hour or day (Asia/Shanghai), split by sentiment label, oldest first; empty buckets included."""
+
+    @abstractmethod
+    def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]: ...
+
+    @abstractmethod
+    def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]: ...
+
+    @abstractmethod
+    def reindex(self) -> int:
+        """Rebuild the search index from the record of truth; returns how many posts were indexed."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
