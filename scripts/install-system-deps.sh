@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Debian packages the tests need: Chromium for the dashboard test, Noto CJK so Chinese renders in it.
+set -euo pipefail
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || missing+=(fonts-noto-cjk)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "install-system-deps: need ${missing[*]} (Debian packages) but cannot install as $(id -un); the browser test will skip" >&2
+  exit 0
+fi
+echo "install-system-deps: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,71 @@
+from analysis.pipeline import Analyzer
+from analysis.schemes import SchemeMatcher
+from settings import Scheme
+from yuqing.models import Post
+
+
+def _post(title: str = "", content: str = "") -> Post:
+    return Post(id="t:1", platform="news", source="test", url="http://127.0.0.1/x", title=title, content=content)
+
+
+def test_complaint_is_negative_and_matched_with_terms(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理",
+                                  "打了十几次电话投诉，根本没人管，孩子咳嗽不止，太失望了！"))
+    assert post.sentiment is not None and post.sentiment.label == "negative"
+    assert [m.name for m in post.schemes] == ["beichen"]
+    assert post.schemes[0].terms == ["北辰燃料乙醇"]
+    assert "北辰燃料乙醇" in post.tokens, "watch terms are one token (user dictionary)"
+    assert "投诉" in post.keywords and "北辰燃料乙醇" in post.keywords
+
+
+def test_praise_is_positive(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("北辰燃料乙醇开放日", "市民参观车间，对企业的安全管理表示赞赏，纷纷点赞，非常满意。"))
+    assert post.sentiment is not None and post.sentiment.label == "positive"
+
+
+def test_exclude_terms_keep_job_adverts_out(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("北辰燃料乙醇招聘操作工", "待遇从优"))
+    assert post.schemes == []
+
+
+def test_must_and_any_terms() -> None:
+    matcher = SchemeMatcher([Scheme(name="s", keywords=["北辰燃料乙醇"], must=["泄漏"], any=["厂区", "车间"])])
+    assert matcher.match("北辰燃料乙醇车间泄漏")[0].terms == ["北辰燃料乙醇", "泄漏", "车间"]
+    assert matcher.match("北辰燃料乙醇车间检修") == []  # must missing
+    assert matcher.match("北辰燃料乙醇发生泄漏") == []  # none of `any`
+    assert matcher.match("ＡＢＣ") == []
+
+
+def test_matching_ignores_case() -> None:
+    assert SchemeMatcher([Scheme(name="s", keywords=["PetroChina"])]).match("petrochina news")[0].terms == ["PetroChina"]
+
+
+def test_html_in_title_is_cleaned(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("<b>北辰乙醇</b>&nbsp;新闻", "正文"))
+    assert post.title == "北辰乙醇 新闻"
+
+
+def test_empty_post_has_no_sentiment_and_does_not_fail(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("", ""))
+    assert post.sentiment is None and post.tokens == [] and post.keywords == [] and post.schemes == []
+
+
+def test_emoji_only_post(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("", "😡😡😡👍"))
+    assert post.tokens == [] and post.schemes == []
+
+
+def test_huge_post_is_analysed_in_reasonable_time(analyzer: Analyzer) -> None:
+    import time
+
+    body = "北辰燃料乙醇周边居民反映夜间异味严重，影响休息。" * 20_000  # 500k characters
+    started = time.monotonic()
+    post = analyzer.analyse(_post("长文", body))
+    assert time.monotonic() - started < 30
+    assert post.schemes and post.sentiment is not None
+
+
+def test_query_tokens_match_post_tokens(analyzer: Analyzer) -> None:
+    post = analyzer.analyse(_post("北辰燃料乙醇回应异味投诉", ""))
+    for token in analyzer.tokenize("北辰燃料乙醇 投诉"):
+        assert token in post.tokens

@@ -1,0 +1,231 @@
+"""The `yuqing` command."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+import settings as config
+
+EXIT_CONFIG = 2
+
+
+class _Command(click.Group):
+    """Turns configuration and store mistakes into one clear line and exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from store.base import StoreError
+
+        try:
+            return super().invoke(ctx)
+        except config.ConfigError as exc:
+            click.echo(f"yuqing: config error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+        except StoreError as exc:
+            click.echo(f"yuqing: store error: {exc}", err=True)
+            sys.exit(1)
+
+
+config_option = click.option(
+    "--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="TOML configuration (default: $YUQING_CONFIG or ./yuqing.toml).",
+)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+@click.group(cls=_Command)
+@click.version_option(package_name="yuqing")
+def main() -> None:
+    """yuqing: public-opinion monitoring and early warning (舆情监测预警)."""
+
+
+@main.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True)
+def run(config_file: Path | None, verbose: bool) -> None:
+    """Crawl, analyse, alert and serve the dashboard until Ctrl-C."""
+    from yuqing.service import Service, run_forever
+
+    settings = config.load(config_file, required=True)
+    _logging(verbose)
+    service = Service(settings, config.config_path(config_file))
+    click.echo(f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)")
+    run_forever(service)
+
+
+@main.command()
+@click.argument("source")
+@config_option
+def crawl(source: str, config_file: Path | None) -> None:
+    """Crawl one source now, then ingest and evaluate alerts."""
+    from yuqing.service import Service
+
+    settings = config.load(config_file, required=True)
+    settings.source(source)
+    _logging(False)
+    service = Service(settings, config.config_path(config_file))
+    try:
+        outcome = service.crawl(source)
+    finally:
+        service.stop()
+    click.echo(f"{source}: {outcome.message}")
+    sys.exit(0 if outcome.ok else 1)
+
+
+@main.command()
+@config_option
+def reindex(config_file: Path | None) -> None:
+    """Rebuild the search index from the SQLite record of truth."""
+    from store import open_store
+
+    settings = config.load(config_file)
+    with open_store(settings.store) as store:
+        click.echo(f"reindexed {store.reindex()} posts")
+
+
+@main.command("check-config")
+@config_option
+def check_config(config_file: Path | None) -> None:
+    """Read the configuration and report problems (exit code 2 if any)."""
+    settings = config.load(config_file, required=True)
+    click.echo(
+        f"ok: {len(settings.schemes)} schemes, {len(settings.sources)} sources, "
+        f"{len(settings.alerts.rules)} alert rules"
+    )
+
+
+def _since(value: str | None) -> datetime | None:
+    from yuqing.models import SHANGHAI, aware, now
+
+    if not value:
+        return None
+    try:
+        return now() - timedelta(seconds=config.parse_duration(value))
+    except ValueError:
+        pass
+    try:
+        return aware(datetime.fromisoformat(value)).astimezone(SHANGHAI)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a duration (30m, 24h, 7d) or a date (2024-03-01)") from None
+
+
+@main.command()
+@click.argument("query", nargs=-1)
+@click.option("--since", help="Only posts newer than this: 30m, 24h, 7d, or a date.")
+@click.option("--sentiment", type=click.Choice(["positive", "neutral", "negative"]))
+@click.option("--source", help="Only this source (its configured name).")
+@click.option("--scheme", help="Only posts matching this watch scheme.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option("--sort", type=click.Choice(["time", "relevance"]), default="time", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@config_option
+def search(query: tuple[str, ...], since: str | None, sentiment: str | None, source: str | None, scheme: str | None,
+           limit: int, sort: str, fmt: str, config_file: Path | None) -> None:
+    """Search stored posts. Words are ANDed; "quoted phrases"; -exclude; a OR b.
+
+    An empty query lists the newest posts.
+    """
+    from analysis.tokens import Tokenizer
+    from store import open_store
+    from store.base import SearchQuery
+    from store.query import parse_query
+
+    settings = config.load(config_file)
+    if not (settings.data_dir / "posts.db").exists():
+        click.echo(f"yuqing: no posts stored under {settings.data_dir} yet; run `yuqing run` or `make demo` first", err=True)
+        sys.exit(1)
+    tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
+    text = parse_query(" ".join(query), tokenizer.tokenize)
+    request = SearchQuery(text=text, since=_since(since), sentiment=sentiment, source=source, scheme=scheme,
+                          limit=limit, sort=sort)  # type: ignore[arg-type]
+    with open_store(settings.store) as store:
+        result = store.search(request)
+    {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)
+
+
+def _row(post: Any) -> dict[str, Any]:
+    return {
+        "time": post.time.strftime("%Y-%m-%d %H:%M"),
+        "sentiment": post.sentiment.label if post.sentiment else "",
+        "score": f"{post.sentiment.score:.2f}" if post.sentiment else "",
+        "source": post.source,
+        "platform": post.platform,
+        "author": post.author.name,
+        "title": post.title or post.content[:60],
+        "url": post.url,
+        "schemes": ";".join(post.scheme_names()),
+        "content": post.content,
+        "id": post.id,
+    }
+
+
+def _print_table(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not result.posts:
+        console.print("no posts match")
+        return
+    table = Table(show_lines=False, header_style="bold")
+    for name in ("time", "sentiment", "source", "title", "url"):
+        table.add_column(name, overflow="fold" if name == "url" else "ellipsis", no_wrap=name != "url",
+                         max_width=48 if name == "title" else None)
+    colours = {"negative": "red", "positive": "green", "neutral": "white"}
+    for post in result.posts:
+        row = _row(post)
+        table.add_row(row["time"], f"[{colours.get(row['sentiment'], 'white')}]{row['sentiment']}[/]",
+                      row["source"], row["title"], row["url"])
+    console.print(table)
+    console.print(f"{len(result.posts)} of {result.total} posts")
+
+
+def _print_json(result: Any) -> None:
+    posts = [p.model_dump(mode="json", exclude={"tokens"}) for p in result.posts]
+    click.echo(json.dumps({"total": result.total, "posts": posts}, ensure_ascii=False, indent=2))
+
+
+def _print_csv(result: Any) -> None:
+    buffer = io.StringIO()
+    columns = ["time", "sentiment", "score", "source", "platform", "author", "title", "url", "schemes", "content", "id"]
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for post in result.posts:
+        writer.writerow(_row(post))
+    # The BOM is what makes Excel read the file as UTF-8 instead of the local code page.
+    sys.stdout.buffer.write(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
+    sys.stdout.flush()
+
+
+@main.command()
+@click.option("--port", type=int, default=8000, show_default=True, help="Dashboard port.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Play the incident faster (2 = twice).")
+@click.option("-v", "--verbose", is_flag=True)
+def demo(port: int, speed: float, verbose: bool) -> None:
+    """A live demo: a local news site and forum unfold an incident; yuqing watches and alerts."""
+    from yuqing.demo.runner import run_demo
+
+    _logging(verbose)
+    if not verbose:
+        for noisy in ("apscheduler", "uvicorn", "jieba"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    run_demo(Path("var"), dashboard_port=port, speed=speed)
+
+
+if __name__ == "__main__":
+    main()

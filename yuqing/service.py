@@ -1,0 +1,164 @@
+"""The running service: APScheduler crawls each source on its interval (one subprocess per crawl, so a
+crash or hang of one never takes down the rest), ingests what they spooled, evaluates the alert rules
+every minute and after every ingest, and serves the built-in dashboard.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+import settings as config
+from alerts.engine import AlertEngine
+from alerts.state import AlertState
+from analysis.pipeline import Analyzer
+from crawlers.run import crawl_command
+from store import open_store
+from yuqing.ingest import Ingester
+from yuqing.models import SHANGHAI, now
+
+log = logging.getLogger(__name__)
+
+CRAWL_TIMEOUT = 15 * 60
+
+
+@dataclass
+class CrawlOutcome:
+    source: str
+    ok: bool
+    items: int
+    message: str
+
+
+class Service:
+    def __init__(self, settings: config.Settings, config_path: Path | None) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.data_dir = settings.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.spool_dir = self.data_dir / "spool"
+        self.store = open_store(settings.store)
+        self.analyzer = Analyzer(settings.schemes)
+        self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
+        self.alert_state = AlertState.for_data_dir(self.data_dir)
+        self.engine = AlertEngine(settings, self.store, self.alert_state)
+        # One writer at a time: ingest and alert evaluation share the store and the alert state.
+        self._write_lock = threading.Lock()
+        self._scheduler: BackgroundScheduler | None = None
+        self._dashboard = None
+
+    # ---- the three jobs ----
+    def crawl(self, source_name: str) -> CrawlOutcome:
+        argv = crawl_command(source_name, self.config_path, self.spool_dir)
+        started = time.monotonic()
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired:
+            outcome = CrawlOutcome(source_name, False, 0, f"timed out after {CRAWL_TIMEOUT}s")
+        else:
+            outcome = self._outcome(source_name, done)
+        level = logging.INFO if outcome.ok else logging.WARNING
+        log.log(level, "crawl %s: %s (%.1fs)", source_name, outcome.message, time.monotonic() - started)
+        self.process()
+        return outcome
+
+    @staticmethod
+    def _outcome(source: str, done: subprocess.CompletedProcess[str]) -> CrawlOutcome:
+        summary: dict = {}
+        for line in reversed(done.stdout.splitlines()):
+            if line.startswith("{"):
+                try:
+                    summary = json.loads(line)
+                    break
+                except ValueError:
+                    continue
+        items = int(summary.get("items", 0))
+        if done.returncode == 0:
+            return CrawlOutcome(source, True, items, f"{items} items, {summary.get('finish_reason', 'finished')}")
+        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        return CrawlOutcome(source, False, items, reason[:500])
+
+    def process(self) -> None:
+        """Ingest whatever is spooled, then alert on it. Failures are logged; the spool keeps the data."""
+        with self._write_lock:
+            try:
+                report = self.ingester.run()
+                if report.files:
+                    log.info("ingest: %d posts (%d new) from %d files", report.posts, len(report.inserted), report.files)
+            except Exception:
+                log.exception("ingest failed; spooled posts stay for the next run")
+            try:
+                self.engine.run_once()
+            except Exception:
+                log.exception("alert evaluation failed; it runs again at the next tick")
+
+    # ---- lifecycle ----
+    def start(self, dashboard: bool = True) -> None:
+        scheduler = BackgroundScheduler(
+            timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+        )
+        first = now()
+        for source in self.settings.sources:
+            if source.enabled:
+                scheduler.add_job(
+                    self.crawl, "interval", seconds=source.interval, args=[source.name],
+                    id=f"crawl:{source.name}", next_run_time=first,
+                )
+        scheduler.add_job(
+            self.process, "interval", seconds=self.settings.alerts.evaluate_every, id="alerts", next_run_time=first
+        )
+        if dashboard:
+            self._dashboard = self._serve_dashboard()
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def _serve_dashboard(self):  # noqa: ANN202 - the server handle type belongs to dashboards.web
+        from dashboards.web.app import create_app, serve
+
+        app = create_app(
+            self.store,
+            self.alert_state.recent_alerts,
+            self.analyzer.tokenize,
+            refresh_seconds=self.settings.dashboard.refresh,
+        )
+        return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://{self.settings.dashboard.host}:{self.settings.dashboard.port}/"
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self._dashboard is not None:
+            self._dashboard.stop()
+            self._dashboard = None
+        with self._write_lock:
+            self.store.close()
+            self.alert_state.close()
+
+
+def run_forever(service: Service) -> None:
+    """Run until Ctrl-C / SIGTERM, then stop cleanly."""
+    import signal
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    service.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping…", file=sys.stderr)
+        service.stop()
