@@ -1,0 +1,18 @@
+"""Storage of analysed posts behind one interface (store.base.Store)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from store.base import Store
+
+
+def open_store(section: "settings.Store | Path | str") -> Store:  # noqa: F821 - settings is imported lazily
+    """The one place that picks a backend from the configuration."""
+    from store.embedded import EmbeddedStore
+
+    if isinstance(section, str | Path):
+        return EmbeddedStore(Path(section))
+    if section.backend == "embedded":
+        return EmbeddedStore(section.path)
+    raise ValueError(f"unknown store backend {section.backend!r}")
