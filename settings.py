@@ -28,7 +28,7 @@ class ConfigError(Exception):
     """A configuration mistake, phrased for the person who edits the file."""
 
 
-def parse_duration(value: Any) -> float:
+def parse_duration(value: Any, allow_zero: bool = False) -> float:
     """Seconds from 90, "90", "90s", "15m", "2h", "7d"."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 2h or 7d")
@@ -39,12 +39,13 @@ def parse_duration(value: Any) -> float:
         if not match:
             raise ValueError(f"{value!r} is not a duration: write it like 30s, 15m, 2h or 7d")
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds <= 0:
+    if seconds < 0 or (seconds == 0 and not allow_zero):
         raise ValueError("a duration must be more than zero")
     return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Delay = Annotated[float, BeforeValidator(lambda value: parse_duration(value, allow_zero=True))]
 
 
 class _Section(BaseModel):
@@ -85,7 +86,7 @@ class Source(_Section):
     follow_links: bool = Field(default=False, description="rss: fetch each entry's page for the full text")
     headers: dict[str, str] = Field(default_factory=dict)
     cookies: dict[str, str] = Field(default_factory=dict)
-    download_delay: Duration | None = None
+    download_delay: Delay | None = None
 
 
 class Rule(_Section):
@@ -254,6 +255,7 @@ RETRY_TIMES = 2
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
+DOWNLOADER_MIDDLEWARES = {"crawlers.middlewares.EncodingFallbackMiddleware": 950}
 ITEM_PIPELINES = {
     "crawlers.pipelines.CleanPipeline": 100,
     "crawlers.pipelines.SpoolPipeline": 900,

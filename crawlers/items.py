@@ -1,0 +1,23 @@
+"""PostItem: the contract between spiders and everything after them (read by yuqing.models.Post.from_item)."""
+
+from __future__ import annotations
+
+import scrapy
+
+
+class PostItem(scrapy.Item):
+    url = scrapy.Field()
+    source = scrapy.Field()  # configured source name
+    platform = scrapy.Field()
+    source_tier = scrapy.Field()
+    native_id = scrapy.Field()  # the platform's own id, when it has one
+    title = scrapy.Field()
+    content = scrapy.Field()
+    author = scrapy.Field()
+    author_id = scrapy.Field()
+    author_followers = scrapy.Field()
+    author_verified = scrapy.Field()
+    published_at = scrapy.Field()  # aware datetime or ISO string; the clean pipeline makes it ISO
+    crawled_at = scrapy.Field()
+    metrics = scrapy.Field()  # {"reposts", "comments", "likes", "views"}
+    region = scrapy.Field()

@@ -1,0 +1,82 @@
+"""One crawl of one configured source, in a process of its own:
+
+    python -m crawlers.run --source NAME [--config PATH] [--spool DIR]
+
+Prints one JSON summary line; exit 0 on success, 1 when the crawl failed, 2 on a config error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import settings as yuqing_config
+
+SPIDERS = {"rss": "crawlers.spiders.rss.RssSpider", "site": "crawlers.spiders.site.SiteSpider"}
+
+
+def crawl_command(source: str, config: Path | str | None, spool: Path | str) -> list[str]:
+    # -P: never import a settings.py that happens to lie in the working directory.
+    argv = [sys.executable, "-P", "-m", "crawlers.run", "--source", source, "--spool", str(spool)]
+    return argv + (["--config", str(config)] if config else [])
+
+
+def _failed(stats: dict, items: int) -> str | None:
+    if items:
+        return None
+    errors = stats.get("downloader/exception_count", 0)
+    ok = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2"))
+    if errors and not ok:
+        kinds = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/exception_type_count/"))
+        return f"every request failed ({', '.join(kinds) or 'network errors'})"
+    if not ok:
+        statuses = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/response_status_count/"))
+        return f"no successful response (HTTP {', '.join(statuses) or 'none'})"
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m crawlers.run")
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--config")
+    parser.add_argument("--spool", default="var/spool")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    try:
+        source = yuqing_config.load(args.config, required=True).source(args.source)
+    except yuqing_config.ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return 2
+
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "settings")
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.utils.misc import load_object
+    from scrapy.utils.project import get_project_settings
+
+    scrapy_settings = get_project_settings()
+    scrapy_settings.set("YUQING_SPOOL_DIR", str(Path(args.spool).resolve()))
+    scrapy_settings.set("LOG_LEVEL", args.log_level)
+    process = CrawlerProcess(scrapy_settings)
+    crawler = process.create_crawler(load_object(SPIDERS[source.type]))
+    process.crawl(crawler, source=args.source, config=args.config)
+    process.start()
+
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    items = int(stats.get("yuqing/items", 0))
+    failure = _failed(stats, items)
+    summary = {
+        "source": args.source, "items": items, "errors": int(stats.get("log_count/ERROR", 0)),
+        "finish_reason": stats.get("finish_reason"), "spool": [stats["yuqing/spool_file"]] if "yuqing/spool_file" in stats else [],
+    }
+    print(json.dumps(summary, ensure_ascii=False), flush=True)
+    if failure:
+        print(f"crawl of {args.source} failed: {failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""A configured site: list pages → article pages, by configured selectors or the generic extractor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+
+from crawlers.dates import parse_datetime
+from crawlers.extract import extract_article
+from crawlers.spiders import SourceSpider, select, text_of
+
+HEADLINE_MIN_CHARS = 8
+
+
+class SiteSpider(SourceSpider):
+    name = "site"
+
+    def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[scrapy.Request]:
+        if not isinstance(response, scrapy.http.TextResponse):
+            self.logger.warning("%s: not a text page, skipped", response.url)
+            return
+        for url in self._links(response):
+            yield self.request(url, self.parse_article)
+        if self.source.next_selector and page < self.source.max_pages:
+            for href in select(response, self.source.next_selector).xpath("./@href").getall()[:1]:
+                yield self.request(response.urljoin(href), self.parse, cb_kwargs={"page": page + 1})
+
+    def _links(self, response: scrapy.http.TextResponse) -> list[str]:
+        if self.source.link_selector:
+            anchors = select(response, self.source.link_selector)
+            hrefs = anchors.xpath("./@href").getall() or anchors.xpath(".//a/@href").getall()
+            return list(dict.fromkeys(response.urljoin(h) for h in hrefs))
+        # Generic: same-site links whose text reads like a headline.
+        host = urlsplit(response.url).netloc
+        found = []
+        for anchor in response.xpath("//a[@href]"):
+            href = anchor.xpath("@href").get("")
+            text = " ".join(anchor.xpath(".//text()").getall()).strip()
+            url = response.urljoin(href)
+            if (len(text) >= HEADLINE_MIN_CHARS and url.startswith("http") and urlsplit(url).netloc == host
+                    and urlsplit(url).path not in ("", "/")):
+                found.append(url)
+        return list(dict.fromkeys(found))
+
+    def parse_article(self, response: scrapy.http.Response) -> Any:
+        if not isinstance(response, scrapy.http.TextResponse):
+            self.logger.warning("%s: not a text page, skipped", response.url)
+            return None
+        src = self.source
+        generic: dict[str, Any] | None = None
+
+        def field(selector: str, key: str) -> Any:
+            nonlocal generic
+            if selector:
+                nodes = select(response, selector)
+                if key == "published_at":
+                    raw = nodes.xpath("./@datetime | ./@content").get() or text_of(nodes)
+                    return parse_datetime(raw)
+                value = text_of(nodes)
+                if value:
+                    return value
+                self.logger.warning("%s: selector %r for %s found nothing; using the generic extractor",
+                                    response.url, selector, key)
+            if generic is None:
+                generic = extract_article(response.text, response.url)
+            return generic[key]
+
+        return self.item(
+            url=response.url,
+            title=field(src.title_selector, "title"),
+            content=field(src.content_selector, "content"),
+            published_at=field(src.time_selector, "published_at"),
+            author=field(src.author_selector, "author"),
+        )

@@ -1,0 +1,76 @@
+"""`yuqing demo`, as a user runs it (faster): the alert mail lands, the dashboard shows the posts, Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def _lines(stream, sink: queue.Queue) -> None:  # noqa: ANN001
+    for line in stream:
+        sink.put(line)
+
+
+def _expect(lines: queue.Queue, marker: str, seconds: float, seen: list[str]) -> str:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        seen.append(line)
+        if marker in line:
+            return line
+    raise AssertionError(f"no {marker!r} within {seconds}s; output:\n{''.join(seen)}")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (make test installs it)")
+def test_demo_alerts_and_shows_posts(tmp_path: Path, smtp_port: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    port = smtp_port  # any free port will do for the dashboard
+    process = subprocess.Popen(
+        [sys.executable, "-m", "yuqing.cli", "demo", "--port", str(port), "--speed", "10"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    try:
+        _expect(lines, "Press Ctrl-C to stop", 60, seen)
+        mail_line = _expect(lines, "alert mail:", 90, seen)
+        assert "北辰燃料乙醇" in mail_line
+        assert list((tmp_path / "var" / "mail").glob("*.eml"))
+
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_text("北辰燃料乙醇厂区附近恶臭难忍").first.wait_for(timeout=30_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
+            browser.close()
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    out = "".join(seen) + "".join(iter(lambda: lines.get(timeout=5) if not lines.empty() else "", ""))
+    assert process.returncode == 0, out
+    assert "stopped." in out
