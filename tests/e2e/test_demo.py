@@ -52,6 +52,7 @@ def test_demo_alerts_and_shows_posts(tmp_path: Path, smtp_port: int) -> None:
         _expect(lines, "Press Ctrl-C to stop", 60, seen)
         mail_line = _expect(lines, "alert mail:", 90, seen)
         assert "北辰燃料乙醇" in mail_line
+        assert any(word in mail_line for word in ("恶臭", "异味", "发黑")), "the first alert is about the incident"
         assert list((tmp_path / "var" / "mail").glob("*.eml"))
 
         with sync_playwright() as pw:

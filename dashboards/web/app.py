@@ -1,0 +1,127 @@
+"""The built-in dashboard: one page and a small JSON API over the Store interface.
+
+Everything it needs is served from this package (no CDN, no web fonts): offices that watch it often
+have no internet.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from store.base import SearchQuery, Store
+from store.query import parse_query
+from yuqing.models import Post, now
+
+HERE = Path(__file__).parent
+RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}
+
+RecentAlerts = Callable[[int], list[dict[str, Any]]]
+Tokenize = Callable[[str], list[str]]
+
+
+def post_summary(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id, "title": post.title or post.content[:60], "url": post.url, "source": post.source,
+        "platform": post.platform, "author": post.author.name, "time": post.time.isoformat(),
+        "sentiment": post.sentiment.label if post.sentiment else None,
+        "score": post.sentiment.score if post.sentiment else None,
+        "schemes": post.scheme_names(), "excerpt": post.content[:160],
+    }
+
+
+def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, refresh_seconds: float = 15,
+               title: str = "yuqing 舆情监测") -> Starlette:
+    templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+
+    async def index(request: Request) -> HTMLResponse:
+        page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
+        return HTMLResponse(page)
+
+    def summary(request: Request) -> JSONResponse:
+        key = request.query_params.get("range", "24h")
+        if key not in RANGES:
+            return JSONResponse({"error": f"range must be one of {sorted(RANGES)}"}, status_code=400)
+        span, interval = RANGES[key]
+        at = now()
+        window = SearchQuery(since=at - span, until=at)
+        volume = store.volume(window, interval)  # type: ignore[arg-type]
+        negative = store.search(SearchQuery(since=at - span, until=at, sentiment="negative", limit=10))
+        latest = store.search(SearchQuery(since=at - span, until=at, limit=10))
+        return JSONResponse({
+            "generated_at": at.isoformat(),
+            "range": key,
+            "counts": {"total": store.count(SearchQuery()), "in_range": sum(b.total for b in volume),
+                       "negative": negative.total},
+            "volume": [{"start": b.start.isoformat(), "total": b.total, **{
+                label: b.by_sentiment.get(label, 0) for label in ("positive", "neutral", "negative", "unknown")}}
+                for b in volume],
+            "interval": interval,
+            "keywords": store.top_keywords(window, 20),
+            "sources": store.by_source(window, 10),
+            "negative_posts": [post_summary(p) for p in negative.posts],
+            "latest_posts": [post_summary(p) for p in latest.posts],
+            "alerts": recent_alerts(10),
+        })
+
+    def search(request: Request) -> JSONResponse:
+        params = request.query_params
+        try:
+            limit = max(1, min(200, int(params.get("limit", "20"))))
+        except ValueError:
+            return JSONResponse({"error": "limit must be a number"}, status_code=400)
+        query = SearchQuery(text=parse_query(params.get("q", ""), tokenize),
+                            sentiment=params.get("sentiment") or None, source=params.get("source") or None,
+                            limit=limit)
+        result = store.search(query)
+        return JSONResponse({"total": result.total, "posts": [post_summary(p) for p in result.posts]})
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[
+        Route("/", index),
+        Route("/api/summary", summary),
+        Route("/api/search", search),
+        Route("/healthz", health),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ])
+
+
+class DashboardServer:
+    """uvicorn in a background thread, stoppable."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> DashboardServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise OSError(f"the dashboard could not listen on {self.server.config.host}:{self.server.config.port}")
+            if time.monotonic() > deadline:
+                raise OSError("the dashboard did not start in time")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def serve(app: Starlette, host: str, port: int) -> DashboardServer:
+    return DashboardServer(app, host, port).start()
