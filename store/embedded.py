@@ -52,11 +52,13 @@ class EmbeddedStore(Store):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path / "posts.db", check_same_thread=False, isolation_level=None)
+        self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
+        # Readers (dashboard threads, alert rules) get connections of their own, so a read never
+        # lands inside the writer's open transaction.
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()
         self._schema = _schema()
         index_dir = self.path / "index"
@@ -69,6 +71,20 @@ class EmbeddedStore(Store):
         self._writer: tantivy.IndexWriter | None = None
         if self._max_seq() > self._indexed_seq():
             self._catch_up()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path / "posts.db", check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
+
+    def _reader(self) -> sqlite3.Connection:
+        db = getattr(self._readers, "db", None)
+        if db is None:
+            db = self._readers.db = self._connect()
+            with self._lock:
+                self._reader_connections.append(db)
+        return db
 
     # ---- writing ----
     def _get_writer(self) -> tantivy.IndexWriter:
@@ -164,7 +180,7 @@ class EmbeddedStore(Store):
 
     # ---- reading ----
     def get(self, post_id: str) -> Post | None:
-        row = self._db.execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
+        row = self._reader().execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
         return Post.model_validate_json(row[0]) if row else None
 
     def _phrase(self, phrase: Phrase) -> tantivy.Query:
@@ -223,7 +239,7 @@ class EmbeddedStore(Store):
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._db.execute(f"SELECT id, doc FROM posts WHERE id IN ({marks})", ids).fetchall()
+        rows = self._reader().execute(f"SELECT id, doc FROM posts WHERE id IN ({marks})", ids).fetchall()
         return {row[0]: Post.model_validate_json(row[1]) for row in rows}
 
     def count(self, query: SearchQuery) -> int:
@@ -273,4 +289,5 @@ class EmbeddedStore(Store):
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
-            self._db.close()
+            for db in [self._db, *self._reader_connections]:
+                db.close()

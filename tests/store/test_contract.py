@@ -1,0 +1,153 @@
+"""What every Store backend must do. Posts arrive already tokenised: the store knows no Chinese."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from store.base import SearchQuery, Store
+from store.query import parse_query
+from tests.store.conftest import BASE, make_post
+from yuqing.models import Metrics, Post
+
+
+def ids(store: Store, text: str = "", **filters: object) -> list[str]:
+    result = store.search(SearchQuery(text=parse_query(text), limit=100, **filters))  # type: ignore[arg-type]
+    return [p.id for p in result.posts]
+
+
+def test_upsert_is_idempotent_and_updates(store: Store, corpus: list[Post]) -> None:
+    first = store.upsert(corpus)
+    assert sorted(first.inserted) == sorted(p.id for p in corpus) and first.updated == []
+    again = store.upsert([corpus[0].model_copy(update={"metrics": Metrics(reposts=99)})])
+    assert again.inserted == [] and again.updated == [corpus[0].id]
+    assert store.count(SearchQuery()) == len(corpus)
+    assert store.get(corpus[0].id).metrics.reposts == 99  # type: ignore[union-attr]
+    assert store.get("nope") is None
+
+
+def test_words_are_anded_phrases_ordered_or_and_exclude(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    assert sorted(ids(store, "北辰 乙醇")) == ["news:1", "news:2"]
+    assert sorted(ids(store, '"燃料 乙醇"')) == ["news:1", "news:2"]
+    assert ids(store, '"乙醇 燃料"') == ["news:3"]
+    assert sorted(ids(store, "北辰 恶臭 OR 举报")) == ["forum:4", "news:1"]
+    assert sorted(ids(store, "北辰 -恶臭")) == ["forum:4", "news:2"]
+    assert ids(store, "-北辰 -乙醇") == ["news:5"]
+    assert ids(store, "不存在") == []
+
+
+def test_empty_query_lists_newest_first_with_limit_and_offset(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    assert ids(store) == ["news:5", "forum:4", "news:3", "news:2", "news:1"]
+    page = store.search(SearchQuery(limit=2, offset=2))
+    assert [p.id for p in page.posts] == ["news:3", "news:2"] and page.total == 5
+
+
+def test_filters(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    assert sorted(ids(store, sentiment="negative")) == ["forum:4", "news:1"]
+    assert sorted(ids(store, source="news-b")) == ["news:3", "news:5"]
+    assert ids(store, platform="forum") == ["forum:4"]
+    assert "news:5" not in ids(store, scheme="co")
+    assert ids(store, since=BASE + timedelta(hours=2), until=BASE + timedelta(hours=3)) == ["forum:4", "news:3"]
+    assert ids(store, crawled_since=BASE + timedelta(hours=14)) == ["news:5"]
+
+
+def test_relevance_sort_puts_the_better_match_first(store: Store) -> None:
+    store.upsert([make_post(1, "恶臭 天气 晴朗 出行 顺利 心情 不错", hours=5),
+                  make_post(2, "恶臭 恶臭 恶臭 投诉", hours=0)])
+    result = store.search(SearchQuery(text=parse_query("恶臭"), sort="relevance"))
+    assert [p.id for p in result.posts] == ["news:2", "news:1"]
+
+
+def test_volume_by_hour_and_by_day_in_shanghai_time(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    hours = store.volume(SearchQuery(), "hour")
+    assert hours[0].start == BASE and hours[0].start.utcoffset() == timedelta(hours=8)
+    assert [b.total for b in hours[:4]] == [1, 1, 1, 1]
+    assert hours[0].by_sentiment == {"negative": 1}
+    assert len(hours) == 15 and hours[-1].total == 1  # 09:00 … 23:00, empty hours included
+    # news:5 was published at 23:30 Shanghai time (15:30 UTC): same day in Shanghai.
+    days = store.volume(SearchQuery(), "day")
+    assert len(days) == 1 and days[0].total == 5 and (days[0].start.hour, days[0].start.day) == (0, 12)
+
+
+def test_volume_fills_the_requested_range(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    days = store.volume(SearchQuery(since=BASE - timedelta(days=2), until=BASE + timedelta(days=1)), "day")
+    assert [b.total for b in days] == [0, 0, 5, 0]
+
+
+def test_top_keywords_and_sources(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    assert store.top_keywords(SearchQuery(), 1) == [("投诉", 2)]
+    assert dict(store.top_keywords(SearchQuery(sentiment="positive"))) == {"开放日": 1}
+    assert dict(store.by_source(SearchQuery())) == {"news-a": 2, "news-b": 2, "forum": 1}
+
+
+def test_reindex_and_reopen_give_the_same_answers(open_backend: Callable[[], Store], corpus: list[Post]) -> None:
+    store = open_backend()
+    store.upsert(corpus)
+    before = ids(store, "北辰")
+    assert store.reindex() == len(corpus)
+    assert ids(store, "北辰") == before
+    store.close()
+    reopened = open_backend()
+    assert ids(reopened, "北辰") == before and reopened.count(SearchQuery()) == len(corpus)
+
+
+def test_records_without_index_are_repaired_at_open(tmp_path: Path, corpus: list[Post]) -> None:
+    from store.embedded import EmbeddedStore
+
+    store = EmbeddedStore(tmp_path / "s")
+    store.upsert(corpus[:2])
+    store._write_records(corpus[2:])  # a crash after the SQLite commit, before the index commit
+    store.close()
+    reopened = EmbeddedStore(tmp_path / "s")
+    try:
+        assert reopened.count(SearchQuery()) == len(corpus)
+        assert "news:3" in ids(reopened, "价格")
+    finally:
+        reopened.close()
+
+
+def test_another_process_can_search_while_a_writer_is_open(tmp_path: Path, corpus: list[Post]) -> None:
+    from store.embedded import EmbeddedStore
+
+    writer = EmbeddedStore(tmp_path / "s")
+    try:
+        writer.upsert(corpus)
+        code = (
+            "from store.embedded import EmbeddedStore; from store.base import SearchQuery;"
+            f"s = EmbeddedStore({str(tmp_path / 's')!r}); print(s.count(SearchQuery())); s.close()"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == str(len(corpus)), done.stderr
+        writer.upsert([make_post(9, "新 帖子", hours=20)])
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == str(len(corpus) + 1), done.stderr
+    finally:
+        writer.close()
+
+
+def test_second_writer_gets_a_clear_error(tmp_path: Path, corpus: list[Post]) -> None:
+    from store.embedded import EmbeddedStore
+
+    first = EmbeddedStore(tmp_path / "s")
+    first.upsert(corpus[:1])
+    code = (
+        "from store.embedded import EmbeddedStore; from store.base import StoreError\n"
+        "from tests.store.conftest import make_post\n"
+        f"s = EmbeddedStore({str(tmp_path / 's')!r})\n"
+        "try:\n    s.upsert([make_post(7, 'x')])\nexcept StoreError as e:\n    print('StoreError', e)\n"
+    )
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                              cwd=Path(__file__).resolve().parents[2])
+        assert "StoreError" in done.stdout and "another yuqing process" in done.stdout, done.stdout + done.stderr
+    finally:
+        first.close()
