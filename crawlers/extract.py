@@ -18,8 +18,11 @@ from crawlers.dates import find_datetime, parse_datetime
 
 _TIME_META = (
     "article:published_time", "og:article:published_time", "og:release_date", "pubdate", "publishdate",
-    "PubDate", "publish_time", "publishtime", "datePublished", "weibo: article:create_at", "dc.date", "date",
+    "PubDate", "publish_time", "publishtime", "datePublished", "weibo: article:create_at", "apub:time", "dc.date",
+    "date",
 )
+# Pages that render the time with JavaScript still carry it in their inline data.
+_SCRIPT_TIME = re.compile(r'"(?:pubtime|pubTime|publish_time|publishTime|pubDate|publish_date)"\s*:\s*"([^"]{8,30})"')
 _TIME_XPATH = " | ".join(
     f"//meta[@property='{name}' or @name='{name}' or @itemprop='{name}']/@content" for name in _TIME_META
 )
@@ -47,8 +50,10 @@ def _title(selector: Selector, found: str | None) -> str:
 
 def _published(selector: Selector, text_near_top: str, found: str | None) -> datetime | None:
     values = selector.xpath(_TIME_XPATH).getall() + selector.xpath("//time/@datetime").getall()
-    candidates = [m for m in (parse_datetime(v) for v in values) if m]
-    candidates += [m for m in (find_datetime(text_near_top), parse_datetime(found)) if m]
+    values.append(find_datetime(text_near_top))
+    values += _SCRIPT_TIME.findall(" ".join(selector.xpath("//script/text()").getall()))
+    values.append(found)
+    candidates = [m for m in (v if isinstance(v, datetime) else parse_datetime(v) for v in values) if m]
     if not candidates:
         return None
     # Many pages give the bare date in one place and the hour in another: the one with the hour wins.
