@@ -124,8 +124,9 @@ def _since(value: str | None) -> datetime | None:
         raise click.BadParameter(f"{value!r}: give a duration (30m, 24h, 7d) or a date (2024-03-01)") from None
 
 
-@main.command()
-@click.argument("query", nargs=-1)
+# `-word` excludes a word: unknown "options" are query terms, not mistakes.
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("query", nargs=-1, type=click.UNPROCESSED)
 @click.option("--since", help="Only posts newer than this: 30m, 24h, 7d, or a date.")
 @click.option("--sentiment", type=click.Choice(["positive", "neutral", "negative"]))
 @click.option("--source", help="Only this source (its configured name).")
