@@ -90,11 +90,11 @@ function drawChart(buckets, interval) {
   const max = Math.max(1, ...buckets.map((b) => b.total));
   const plotH = height - pad.top - pad.bottom, plotW = width - pad.left - pad.right;
   const step = plotW / buckets.length, barW = Math.max(1, step * 0.7);
-  for (const frac of [0, 0.5, 1]) {
-    const y = pad.top + plotH * (1 - frac);
+  for (const value of new Set([0, Math.round(max / 2), max])) {
+    const y = pad.top + plotH * (1 - value / max);
     root.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y, y2: y }));
     const label = svg("text", { x: pad.left - 6, y: y + 4, "text-anchor": "end" });
-    label.textContent = String(Math.round(max * frac));
+    label.textContent = String(value);
     root.append(label);
   }
   const every = Math.ceil(buckets.length / 8);

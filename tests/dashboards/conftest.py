@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from store.embedded import EmbeddedStore
+from yuqing.models import Post, SchemeMatch, Sentiment, now
+
+XSS_TITLE = '北辰乙醇<img src=x onerror="document.body.dataset.pwned=1">通报'
+
+
+def _post(n: int, title: str, label: str, hours: float, source: str = "baihua-news") -> Post:
+    score = {"negative": 0.05, "neutral": 0.5, "positive": 0.95}[label]
+    return Post(id=f"news:{n}", platform="news", source=source, url=f"http://127.0.0.1/n/{n}.html", title=title,
+                content=f"{title}。正文内容。", tokens=title.split(), keywords=["北辰燃料乙醇", f"词{n % 3}"],
+                sentiment=Sentiment(label=label, score=score),  # type: ignore[arg-type]
+                schemes=[SchemeMatch(name="co")], published_at=now() - timedelta(hours=hours),
+                author={"name": "记者"})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    s = EmbeddedStore(tmp_path / "store")
+    s.upsert([
+        _post(1, "北辰燃料乙醇 厂区 恶臭 难忍", "negative", 1, "baihua-forum"),
+        _post(2, "北辰燃料乙醇 开放日 好评", "positive", 3),
+        _post(3, "白桦 风电 项目 开工", "neutral", 5),
+        _post(4, XSS_TITLE, "negative", 2),
+        _post(5, "上周 的 旧闻", "neutral", 24 * 5),
+    ])
+    yield s
+    s.close()
+
+
+def alerts(limit: int) -> list[dict[str, Any]]:
+    return [{"id": 7, "created_at": now().isoformat(), "rule": "sensitive-terms", "scheme": "co",
+             "severity": "high", "state": "open", "title": "北辰燃料乙醇 厂区 恶臭 难忍",
+             "url": "http://127.0.0.1/n/1.html", "delivery": "sent"}][:limit]
