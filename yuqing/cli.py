@@ -223,7 +223,7 @@ def demo(port: int, speed: float, verbose: bool) -> None:
 
     _logging(verbose)
     if not verbose:
-        for noisy in ("apscheduler", "uvicorn", "jieba"):
+        for noisy in ("apscheduler", "uvicorn", "jieba", "mail.log", "yuqing.ingest"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     run_demo(Path("var"), dashboard_port=port, speed=speed)
 

@@ -91,8 +91,9 @@ class Service:
         with self._write_lock:
             try:
                 report = self.ingester.run()
-                if report.files:
-                    log.info("ingest: %d posts (%d new) from %d files", report.posts, len(report.inserted), report.files)
+                if report.inserted or report.rejected:
+                    log.info("ingest: %d posts (%d new, %d rejected) from %d files",
+                             report.posts, len(report.inserted), report.rejected, report.files)
             except Exception:
                 log.exception("ingest failed; spooled posts stay for the next run")
             try:
