@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from store.base import Store
 
+if TYPE_CHECKING:
+    import settings
 
-def open_store(section: "settings.Store | Path | str") -> Store:  # noqa: F821 - settings is imported lazily
+
+def open_store(section: settings.Store | Path | str) -> Store:
     """The one place that picks a backend from the configuration."""
     from store.embedded import EmbeddedStore
 

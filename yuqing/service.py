@@ -21,6 +21,7 @@ from alerts.engine import AlertEngine
 from alerts.state import AlertState
 from analysis.pipeline import Analyzer
 from crawlers.run import crawl_command
+from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
 from yuqing.ingest import Ingester
 from yuqing.models import SHANGHAI, now
@@ -53,7 +54,7 @@ class Service:
         # One writer at a time: ingest and alert evaluation share the store and the alert state.
         self._write_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
-        self._dashboard = None
+        self._dashboard: DashboardServer | None = None
 
     # ---- the three jobs ----
     def crawl(self, source_name: str) -> CrawlOutcome:
@@ -121,9 +122,7 @@ class Service:
         scheduler.start()
         self._scheduler = scheduler
 
-    def _serve_dashboard(self):  # noqa: ANN202 - the server handle type belongs to dashboards.web
-        from dashboards.web.app import create_app, serve
-
+    def _serve_dashboard(self) -> DashboardServer:
         app = create_app(
             self.store,
             self.alert_state.recent_alerts,
