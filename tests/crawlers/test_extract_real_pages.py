@@ -30,9 +30,10 @@ EXPECTED = {
     "tests_qq_qq.html": ("儿歌一分钱被改成一元钱 原作者女儿：改成这样不觉得拗口吗？", datetime(2019, 9, 7, 21, 30, 50)),
 }
 
-pytestmark = pytest.mark.skipif(not PAGES.is_dir(), reason="../shared/fixtures/pages/news is absent (real saved pages)")
+needs_pages = pytest.mark.skipif(not PAGES.is_dir(), reason="../shared/fixtures/pages/news is absent (real saved pages)")
 
 
+@needs_pages
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_title_time_and_body(name: str) -> None:
     title, published = EXPECTED[name]
@@ -42,6 +43,7 @@ def test_title_time_and_body(name: str) -> None:
     assert len(article["content"]) > 300 and "function(" not in article["content"]
 
 
+@needs_pages
 def test_source_and_author_lines() -> None:
     sina = extract_article((PAGES / "tests_sina_1.html").read_text(encoding="utf-8", errors="replace"))
     assert sina["author"] == "张迪"
