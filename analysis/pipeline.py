@@ -19,7 +19,7 @@ class Analyzer:
         self.tokenizer = Tokenizer(terms)
         self.schemes = SchemeMatcher(schemes)
         self.keywords = KeywordExtractor(protected=terms)
-        self.sentiment = SentimentScorer()
+        self.sentiment = SentimentScorer(self.tokenizer)
 
     def tokenize(self, text: str) -> list[str]:
         """For search queries: the same tokens the posts were indexed with."""

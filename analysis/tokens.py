@@ -33,5 +33,9 @@ class Tokenizer:
             for part in word.split():
                 self._jieba.add_word(part.lower(), freq=200_000)
 
+    def cut(self, text: str) -> list[str]:
+        """Every token, punctuation included (sentiment needs clause boundaries)."""
+        return list(self._jieba.cut(text.lower()))
+
     def tokenize(self, text: str) -> list[str]:
         return [t for t in (w.strip().lower() for w in self._jieba.cut(text.lower())) if t and not _MEANINGLESS.match(t)]

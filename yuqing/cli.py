@@ -213,6 +213,29 @@ def _print_csv(result: Any) -> None:
     sys.stdout.flush()
 
 
+@main.command("train-sentiment")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model folder to write.")
+@config_option
+def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None) -> None:
+    """Train the sentiment model on labelled posts, e.g. your analysts' own."""
+    from analysis.sentiment import Featurizer, read_rows
+    from analysis.tokens import Tokenizer
+    from analysis.train_sentiment import train
+
+    settings = config.load(config_file)
+    try:
+        rows = read_rows(data)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    labels = {label for _, label in rows}
+    if len(labels) < 3:
+        raise click.ClickException(f"need rows of all three labels (positive, neutral, negative); found {sorted(labels)}")
+    tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
+    train(rows, out, Featurizer(tokenizer), progress=lambda m: click.echo(m, err=True))
+
+
 @main.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="Dashboard port.")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Play the incident faster (2 = twice).")

@@ -65,8 +65,7 @@ severity = "high"
 name = "negative-post"
 type = "negative"
 scheme = "beichen"
-# SnowNLP as shipped is poorly calibrated on posts like these: only its most certain calls count.
-threshold = 0.05
+threshold = 0.3
 severity = "medium"
 
 [smtp]

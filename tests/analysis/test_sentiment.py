@@ -1,0 +1,86 @@
+"""The shipped sentiment model on plain cases, its features, and training from JSONL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from analysis.pipeline import Analyzer
+from analysis.sentiment import Featurizer, SentimentScorer, read_rows, row_label
+from analysis.tokens import Tokenizer
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("今天天气很好，开心[哈哈]", "positive"),
+    ("气死了[怒][怒]，什么破服务", "negative"),
+    ("不好吃，不推荐，再也不来了", "negative"),
+    ("感谢医护人员，辛苦了，致敬！", "positive"),
+    ("孩子咳嗽了一个月，投诉了十几次没人管，太失望了", "negative"),
+])
+def test_plain_cases(analyzer: Analyzer, text: str, label: str) -> None:
+    sentiment = analyzer.sentiment.score(text)
+    assert sentiment is not None and sentiment.label == label
+    assert (sentiment.score >= 0.5) == (label == "positive")
+
+
+def test_features_mark_negation_emoticons_and_reposts() -> None:
+    features = Featurizer(Tokenizer())("我不喜欢这个[怒]//@小王:太好了[哈哈]")
+    assert "¬喜欢" in features and "喜欢" not in features
+    assert "[怒]" in features and "转:[哈哈]" in features
+    assert any(f.startswith("转:") and "好" in f for f in features), "the repost chain is read apart"
+    assert not any("小王" in f for f in features)
+
+
+def test_nothing_to_read_gives_no_sentiment(analyzer: Analyzer) -> None:
+    assert analyzer.sentiment.score("") is None
+    assert analyzer.sentiment.score("   ") is None
+
+
+def test_very_long_text(analyzer: Analyzer) -> None:
+    long = analyzer.sentiment.score("差评，质量太差。" * 500_000)  # 4 million characters
+    assert long is not None and long.label == "negative"
+
+
+def test_row_labels() -> None:
+    assert row_label({"label": "neutral"}) == "neutral"
+    assert row_label({"label": "other", "emotion": "happy"}) == "positive"
+    assert row_label({"label": "other", "emotion": 4}) == "negative"
+    assert row_label({"label": "other", "emotion": "surprise"}) is None
+
+
+def test_read_rows_reports_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "好", "label": "positive"}\n{oops\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.jsonl:2: not JSON"):
+        read_rows([path])
+
+
+def test_train_sentiment_command_builds_a_working_model(tmp_path: Path) -> None:
+    rows = []
+    for i in range(60):
+        rows += [{"text": f"服务很好，非常满意，点赞{i}", "label": "positive"},
+                 {"text": f"服务太差，非常失望，投诉{i}", "label": "negative"},
+                 {"text": f"今天下午三点开会，地点在{i}号会议室", "label": "neutral"}]
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    out = tmp_path / "model"
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "train-sentiment", "--data", str(data), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "held-out 3-class accuracy" in done.stderr
+    scorer = SentimentScorer(Tokenizer(), out)
+    assert scorer.score("服务很好，满意").label == "positive"  # type: ignore[union-attr]
+    assert scorer.score("太差了，失望").label == "negative"  # type: ignore[union-attr]
+    assert scorer.score("明天上午开会").label == "neutral"  # type: ignore[union-attr]
+
+
+def test_train_sentiment_needs_three_labels(tmp_path: Path) -> None:
+    data = tmp_path / "two.jsonl"
+    data.write_text('{"text": "好", "label": "positive"}\n{"text": "差", "label": "negative"}\n', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "train-sentiment", "--data", str(data), "--out",
+                           str(tmp_path / "m")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1 and "need rows of all three labels" in done.stderr
