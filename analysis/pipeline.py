@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title
 from analysis.schemes import SchemeMatcher
-from analysis.sentiment import SentimentScorer
+from analysis.segments import search_tokens, segment
+from analysis.sentiment import MAX_CHARS, Featurizer, SentimentScorer
 from analysis.tokens import Tokenizer
 from settings import Scheme
 from yuqing.models import Post
@@ -28,7 +29,11 @@ class Analyzer:
     def analyse(self, post: Post) -> Post:
         title, content = normalize_title(post.title), normalize(post.content)
         text = f"{title}\n{content}" if title else content
-        tokens = self.tokenizer.tokenize(text)
+        segments = segment(text, self.tokenizer)
+        tokens = search_tokens(segments)
+        # Sentiment reads the head of a long text only; a short one (nearly all posts) shares the jieba pass.
+        head = segments if len(text) <= MAX_CHARS else segment(text[:MAX_CHARS], self.tokenizer)
+        prediction = self.sentiment.predict_features(Featurizer.from_segments(head))
         return post.model_copy(
             update={
                 "title": title,
@@ -36,6 +41,6 @@ class Analyzer:
                 "tokens": tokens,
                 "keywords": self.keywords.extract(tokens),
                 "schemes": self.schemes.match(text),
-                "sentiment": self.sentiment.score(text),
+                "sentiment": SentimentScorer.sentiment(prediction),
             }
         )

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import jieba
 
 # Tokens that are only punctuation, symbols or whitespace carry nothing for search or keywords.
-_MEANINGLESS = re.compile(r"^[\W_]+$", re.UNICODE)
+MEANINGLESS = re.compile(r"^[\W_]+$", re.UNICODE)
 
 jieba.setLogLevel(logging.WARNING)
 _init_lock = threading.Lock()
@@ -38,4 +38,4 @@ class Tokenizer:
         return list(self._jieba.cut(text.lower()))
 
     def tokenize(self, text: str) -> list[str]:
-        return [t for t in (w.strip().lower() for w in self._jieba.cut(text.lower())) if t and not _MEANINGLESS.match(t)]
+        return [t for t in (w.strip().lower() for w in self._jieba.cut(text.lower())) if t and not MEANINGLESS.match(t)]

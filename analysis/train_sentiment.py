@@ -21,7 +21,7 @@ TEMPERATURES = [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0]
 def _log_loss(logits: np.ndarray, gold: np.ndarray, temperature: float) -> float:
     total = 0.0
     for row, y in zip(logits, gold):
-        total -= _log_softmax(row / temperature)[y]
+        total -= _log_softmax((row / temperature).tolist())[y]
     return total / len(gold)
 
 
@@ -50,7 +50,7 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
     nb.train([(word_features(f), LABELS[g]) for f, g in zip(features[fit], gold[fit])])
 
     progress("blend and calibration on the held-out tenth …")
-    lr_held = np.array([_log_softmax(r) for r in lr.decision_function(vectorizer.transform(features[held]))])
+    lr_held = np.array([_log_softmax(r) for r in lr.decision_function(vectorizer.transform(features[held])).tolist()])
     nb_held = np.array([_log_softmax(nb.log_scores(f)) for f in features[held]])
     best = min(((_log_loss((1 - w) * lr_held + w * nb_held, gold[held], t), w, t)
                 for w in NB_WEIGHTS for t in TEMPERATURES))
