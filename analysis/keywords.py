@@ -27,9 +27,11 @@ class KeywordExtractor:
             return True
         return len(token) > 1 and token not in self._stop and not token.replace(".", "").isdigit()
 
-    def extract(self, tokens: Sequence[str], top: int = 10) -> list[str]:
+    def weighted(self, tokens: Sequence[str], top: int = 10) -> list[tuple[str, float]]:
+        """The top terms with their TF-IDF weights, heaviest first."""
         counts = Counter(t for t in tokens if self._useful(t))
-        if not counts:
-            return []
         weight = {t: n * self._idf.get(t, self._median) for t, n in counts.items()}
-        return sorted(weight, key=lambda t: (-weight[t], t))[:top]
+        return sorted(weight.items(), key=lambda item: (-item[1], item[0]))[:top]
+
+    def extract(self, tokens: Sequence[str], top: int = 10) -> list[str]:
+        return [term for term, _ in self.weighted(tokens, top)]

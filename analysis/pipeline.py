@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
+from analysis.events import EventClusterer
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title
 from analysis.schemes import SchemeMatcher
-from analysis.segments import search_tokens, segment
+from analysis.segments import Segment, search_tokens, segment
 from analysis.sentiment import MAX_CHARS, Featurizer, SentimentScorer
 from analysis.tokens import Tokenizer
 from settings import Scheme
@@ -21,6 +23,21 @@ class Analyzer:
         self.schemes = SchemeMatcher(schemes)
         self.keywords = KeywordExtractor(protected=terms)
         self.sentiment = SentimentScorer(self.tokenizer)
+        self.simhash = SimHasher()
+        # Remembers the fingerprints of the posts this analyser has seen (bounded): `dup_of` links a post
+        # to an earlier one of the same run or stream.
+        self.duplicates = NearDuplicateIndex()
+        self.events = EventClusterer()
+
+    def _original(self, post_id: str, fingerprint: int | None, segments: list[Segment]) -> str | None:
+        if fingerprint is None:
+            return None
+        original = self.duplicates.check_and_add(fingerprint, post_id)
+        if original is None and len(segments) > 1:
+            # A repost: the last part of its chain is the text it passes on.
+            reposted = self.simhash.fingerprint(segments[-1].text)
+            original = self.duplicates.find(reposted) if reposted is not None else None
+        return original if original != post_id else None
 
     def tokenize(self, text: str) -> list[str]:
         """For search queries: the same tokens the posts were indexed with."""
@@ -34,13 +51,20 @@ class Analyzer:
         # Sentiment reads the head of a long text only; a short one (nearly all posts) shares the jieba pass.
         head = segments if len(text) <= MAX_CHARS else segment(text[:MAX_CHARS], self.tokenizer)
         prediction = self.sentiment.predict_features(Featurizer.from_segments(head))
-        return post.model_copy(
+        fingerprint = self.simhash.fingerprint(text)
+        weighted = self.keywords.weighted(tokens)
+        analysed = post.model_copy(
             update={
                 "title": title,
                 "content": content,
                 "tokens": tokens,
-                "keywords": self.keywords.extract(tokens),
+                "keywords": [term for term, _ in weighted],
                 "schemes": self.schemes.match(text),
                 "sentiment": SentimentScorer.sentiment(prediction),
+                "simhash": to_hex(fingerprint) if fingerprint is not None else None,
+                "dup_of": self._original(post.id, fingerprint, segments),
             }
         )
+        event = self.events.assign(analysed, weighted)
+        analysed.event_id = event.id if event else None
+        return analysed

@@ -213,6 +213,21 @@ def _print_csv(result: Any) -> None:
     sys.stdout.flush()
 
 
+@main.command()
+@click.option("--in", "source", type=click.File("r", encoding="utf-8", errors="replace"), default="-",
+              show_default=True, help="JSONL input, one object a line with `text` or `title` + `content`.")
+@click.option("--out", "target", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+@config_option
+def analyze(source: Any, target: Any, config_file: Path | None) -> None:
+    """Add sentiment, keywords, simhash, duplicates (and matched schemes, with a config) to JSONL posts."""
+    from analysis.pipeline import Analyzer
+    from analysis.stream import analyze_stream
+
+    settings = config.load(config_file)
+    written, skipped = analyze_stream(source, target, Analyzer(settings.schemes), with_schemes=bool(settings.schemes))
+    click.echo(f"analysed {written} posts, skipped {skipped} lines", err=True)
+
+
 @main.command("train-sentiment")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")

@@ -1,0 +1,111 @@
+"""Near-duplicates: 64-bit SimHash fingerprints and an index that finds earlier posts within a Hamming distance.
+
+Fingerprints are stable across processes and machines (blake2b of each feature), so they can be stored
+and compared later. The index splits a fingerprint into four 16-bit bands: two fingerprints within
+distance 3 share at least one band exactly, so only posts in the same band buckets are compared.
+It keeps the most recent `capacity` fingerprints, so a stream of any length runs in bounded memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import deque
+
+import numpy as np
+
+BITS = 64
+BANDS = 4
+BAND_BITS = BITS // BANDS
+MAX_DISTANCE = 3
+_WORD_CHARS = re.compile(r"\w+")
+
+
+class SimHasher:
+    def __init__(self, cache_size: int = 1_000_000) -> None:
+        self._hashes: dict[str, int] = {}
+        self._cache_size = cache_size
+
+    def _hash(self, feature: str) -> int:
+        value = self._hashes.get(feature)
+        if value is None:
+            value = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
+            if len(self._hashes) >= self._cache_size:
+                self._hashes.clear()  # a cache, not a record: starting over only costs time
+            self._hashes[feature] = value
+        return value
+
+    def fingerprint(self, text: str) -> int | None:
+        """From overlapping character pairs, which a few added or changed words barely move.
+        None for a text with nothing to compare: it is nobody's duplicate."""
+        # Punctuation and repeats (！！！！) say nothing about which story a post tells.
+        chars = "".join(_WORD_CHARS.findall(text.lower()))
+        features = {chars[i:i + 2] for i in range(len(chars) - 1)} if len(chars) > 1 else set(chars)
+        if not features:
+            return None
+        hashes = np.fromiter((self._hash(f) for f in features), dtype=">u8", count=len(features))
+        bits = np.unpackbits(hashes.view(np.uint8)).reshape(len(features), BITS)
+        return int(np.packbits(bits.sum(axis=0) * 2 > len(features)).view(">u8")[0])
+
+
+def to_hex(fingerprint: int) -> str:
+    return f"{fingerprint:016x}"
+
+
+def distance(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+class NearDuplicateIndex:
+    def __init__(self, max_distance: int = MAX_DISTANCE, capacity: int = 200_000) -> None:
+        if max_distance >= BANDS:
+            raise ValueError(f"max_distance must be below {BANDS} for banded lookup")
+        self.max_distance = max_distance
+        self.capacity = capacity
+        self._bands: list[dict[int, list[tuple[int, int, str]]]] = [{} for _ in range(BANDS)]
+        self._order: deque[tuple[int, int, str]] = deque()
+        self._seq = 0
+
+    @staticmethod
+    def _keys(fingerprint: int) -> list[int]:
+        mask = (1 << BAND_BITS) - 1
+        return [(fingerprint >> (i * BAND_BITS)) & mask for i in range(BANDS)]
+
+    def find(self, fingerprint: int) -> str | None:
+        """The earliest indexed post within max_distance, if any."""
+        best: tuple[int, str] | None = None
+        for band, key in zip(self._bands, self._keys(fingerprint)):
+            for other, seq, post_id in band.get(key, ()):
+                if distance(fingerprint, other) <= self.max_distance and (best is None or seq < best[0]):
+                    best = (seq, post_id)
+                    break  # a bucket is in arrival order: its first match is its earliest
+        return best[1] if best else None
+
+    def add(self, fingerprint: int, post_id: str) -> None:
+        entry = (fingerprint, self._seq, post_id)
+        self._seq += 1
+        for band, key in zip(self._bands, self._keys(fingerprint)):
+            band.setdefault(key, []).append(entry)
+        self._order.append(entry)
+        if len(self._order) > self.capacity:
+            self._evict()
+
+    def _evict(self) -> None:
+        entry = self._order.popleft()
+        for band, key in zip(self._bands, self._keys(entry[0])):
+            bucket = band.get(key)
+            if bucket:
+                bucket.remove(entry)
+                if not bucket:
+                    del band[key]
+
+    def check_and_add(self, fingerprint: int, post_id: str) -> str | None:
+        """The post this one duplicates (None if it is new); a duplicate is not indexed again,
+        and a post seen again under its own id (a re-crawl) is not its own duplicate."""
+        original = self.find(fingerprint)
+        if original is None:
+            self.add(fingerprint, post_id)
+        return None if original == post_id else original
+
+    def __len__(self) -> int:
+        return len(self._order)
