@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import re
 
+from snownlp.normal import zh2hans
+
 _TAG = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>|<!--.*?-->|<[^<>]{1,2000}>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
 # Zero-width and direction marks are invisible but split words and defeat keyword matching.
@@ -33,3 +35,9 @@ def normalize(text: str | None) -> str:
 def normalize_title(text: str | None) -> str:
     """Titles are one line."""
     return " ".join(normalize(text).split())
+
+
+def to_simplified(text: str) -> str:
+    """Traditional characters as simplified ones (SnowNLP's table), so that 惡臭 and 恶臭 are one word
+    for search, keywords, sentiment and watch schemes. Stored text keeps what the author wrote."""
+    return zh2hans(text)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
 from analysis.events import EventClusterer
 from analysis.keywords import KeywordExtractor
-from analysis.normalize import normalize, normalize_title
+from analysis.normalize import normalize, normalize_title, to_simplified
 from analysis.schemes import SchemeMatcher
 from analysis.segments import Segment, search_tokens, segment
 from analysis.sentiment import MAX_CHARS, Featurizer, SentimentScorer
@@ -45,7 +45,7 @@ class Analyzer:
 
     def analyse(self, post: Post) -> Post:
         title, content = normalize_title(post.title), normalize(post.content)
-        text = f"{title}\n{content}" if title else content
+        text = to_simplified(f"{title}\n{content}" if title else content)
         segments = segment(text, self.tokenizer)
         tokens = search_tokens(segments)
         # Sentiment reads the head of a long text only; a short one (nearly all posts) shares the jieba pass.

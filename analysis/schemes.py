@@ -4,31 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analysis.normalize import to_simplified
 from settings import Scheme
 from yuqing.models import SchemeMatch
 
+Terms = list[tuple[str, str]]  # (as configured, as matched: lower-case, simplified)
 
-def _found(text: str, terms: Sequence[str]) -> list[str]:
-    return [t for t in terms if t.lower() in text]
+
+def _terms(words: Sequence[str]) -> Terms:
+    return [(w, to_simplified(w.lower())) for w in words]
+
+
+def _found(text: str, terms: Terms) -> list[str]:
+    return [original for original, folded in terms if folded in text]
 
 
 class SchemeMatcher:
     def __init__(self, schemes: Sequence[Scheme]) -> None:
-        self.schemes = list(schemes)
+        self.schemes = [(s.name, _terms(s.keywords), _terms(s.must), _terms(s.any), _terms(s.exclude)) for s in schemes]
 
     def match(self, text: str) -> list[SchemeMatch]:
-        """`text` is normalised title + content. Matching ignores letter case."""
-        text = text.lower()
+        """`text` is normalised title + content. Matching ignores letter case and traditional/simplified."""
+        text = to_simplified(text.lower())
         out = []
-        for scheme in self.schemes:
-            subject = _found(text, scheme.keywords)
-            if not subject or _found(text, scheme.exclude):
+        for name, keywords, must, any_of, exclude in self.schemes:
+            subject = _found(text, keywords)
+            if not subject or _found(text, exclude):
                 continue
-            must = _found(text, scheme.must)
-            if len(must) < len(scheme.must):
+            required = _found(text, must)
+            if len(required) < len(must):
                 continue
-            extra = _found(text, scheme.any)
-            if scheme.any and not extra:
+            extra = _found(text, any_of)
+            if any_of and not extra:
                 continue
-            out.append(SchemeMatch(name=scheme.name, terms=list(dict.fromkeys([*subject, *must, *extra]))))
+            out.append(SchemeMatch(name=name, terms=list(dict.fromkeys([*subject, *required, *extra]))))
         return out

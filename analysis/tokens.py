@@ -13,6 +13,8 @@ from collections.abc import Iterable
 
 import jieba
 
+from analysis.normalize import to_simplified
+
 # Tokens that are only punctuation, symbols or whitespace carry nothing for search or keywords.
 MEANINGLESS = re.compile(r"^[\W_]+$", re.UNICODE)
 
@@ -31,11 +33,12 @@ class Tokenizer:
             word = word.strip()
             # jieba's dictionary format splits on spaces, so a multi-word term is added per word.
             for part in word.split():
-                self._jieba.add_word(part.lower(), freq=200_000)
+                self._jieba.add_word(to_simplified(part.lower()), freq=200_000)
 
     def cut(self, text: str) -> list[str]:
         """Every token, punctuation included (sentiment needs clause boundaries)."""
         return list(self._jieba.cut(text.lower()))
 
     def tokenize(self, text: str) -> list[str]:
-        return [t for t in (w.strip().lower() for w in self._jieba.cut(text.lower())) if t and not MEANINGLESS.match(t)]
+        text = to_simplified(text.lower())
+        return [t for t in (w.strip() for w in self._jieba.cut(text)) if t and not MEANINGLESS.match(t)]

@@ -1,0 +1,60 @@
+"""`yuqing analyze` as a user runs it: JSONL through a pipe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def analyze(stdin: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "yuqing.cli", "analyze", *args], input=stdin, capture_output=True,
+                          text=True, timeout=300, cwd=cwd)
+
+
+def test_objects_come_back_in_order_with_analysis_and_bad_lines_are_reported(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "a", "text": "北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理，太失望了", "keep": 1}, ensure_ascii=False),
+        "{broken",
+        json.dumps({"title": "开放日", "content": "市民纷纷点赞，非常满意"}, ensure_ascii=False),
+        json.dumps({"id": "c", "text": "北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理，太失望了！！"}, ensure_ascii=False),
+        "42",
+        json.dumps({"text": ""}),
+        json.dumps({"text": "😡😡😡"}),
+        json.dumps({"text": "北辰\u200b燃料\u200d乙醇\ufeff偷排污水"}, ensure_ascii=False),
+        json.dumps({"text": "北辰燃料乙醇廠區附近惡臭難忍，居民投訴無人理"}, ensure_ascii=False),
+    ]
+    done = analyze("\n".join(lines) + "\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(out) == 7
+    assert out[0]["keep"] == 1 and out[0]["sentiment"]["label"] == "negative" and "恶臭" in out[0]["keywords"]
+    assert len(out[0]["simhash"]) == 16 and out[0]["dup_of"] is None
+    assert out[1]["sentiment"]["label"] == "positive" and 0.5 < out[1]["sentiment"]["score"] <= 1
+    assert out[2]["dup_of"] == "a"
+    assert out[3]["sentiment"] is None and out[3]["keywords"] == [] and out[3]["simhash"] is None
+    assert "偷排" in "".join(out[5]["keywords"]) or "乙醇" in out[5]["keywords"]
+    assert out[6]["sentiment"]["label"] == "negative"  # traditional characters read too
+    assert "line 2: skipped" in done.stderr and "line 5: skipped: expected a JSON object" in done.stderr
+    assert "analysed 7 posts, skipped 2 lines" in done.stderr
+
+
+def test_schemes_with_a_config_and_files_in_and_out(tmp_path: Path) -> None:
+    config = tmp_path / "yuqing.toml"
+    config.write_text('[[schemes]]\nname = "co"\nkeywords = ["北辰燃料乙醇"]\nexclude = ["招聘"]\n', encoding="utf-8")
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps({"text": t}, ensure_ascii=False) for t in
+                                ["北辰燃料乙醇发生泄漏", "北辰燃料乙醇招聘操作工", "别的公司"]), encoding="utf-8")
+    done = analyze("", "--in", str(source), "--out", str(tmp_path / "out.jsonl"), "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [o["schemes"] for o in out] == [[{"name": "co", "terms": ["北辰燃料乙醇"]}], [], []]
+
+
+def test_a_ten_megabyte_post(tmp_path: Path) -> None:
+    text = "北辰燃料乙醇的新闻，居民对恶臭问题很不满意。" * 450_000  # about 10 MB of UTF-8
+    done = analyze(json.dumps({"text": text}, ensure_ascii=False) + "\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [out] = [json.loads(line) for line in done.stdout.splitlines()]
+    assert out["sentiment"]["label"] == "negative" and "恶臭" in out["keywords"]
