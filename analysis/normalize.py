@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 
-from snownlp.normal import zh2hans
+from analysis.snownlp_parts import zh2hans
 
 _TAG = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>|<!--.*?-->|<[^<>]{1,2000}>", re.IGNORECASE | re.DOTALL)
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)

@@ -59,7 +59,7 @@ class Analyzer:
                 "content": content,
                 "tokens": tokens,
                 "keywords": [term for term, _ in weighted],
-                "schemes": self.schemes.match(text),
+                "schemes": self.schemes.match_folded(text.lower()),
                 "sentiment": SentimentScorer.sentiment(prediction),
                 "simhash": to_hex(fingerprint) if fingerprint is not None else None,
                 "dup_of": self._original(post.id, fingerprint, segments),

@@ -25,7 +25,10 @@ class SchemeMatcher:
 
     def match(self, text: str) -> list[SchemeMatch]:
         """`text` is normalised title + content. Matching ignores letter case and traditional/simplified."""
-        text = to_simplified(text.lower())
+        return self.match_folded(to_simplified(text.lower()))
+
+    def match_folded(self, text: str) -> list[SchemeMatch]:
+        """For text already lower-cased and simplified."""
         out = []
         for name, keywords, must, any_of, exclude in self.schemes:
             subject = _found(text, keywords)

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from snownlp.classification.bayes import Bayes
+from analysis.snownlp_parts import Bayes
 
-from analysis.normalize import normalize
+from analysis.normalize import normalize, to_simplified
 from analysis.segments import Segment, segment
 from analysis.tokens import Tokenizer
 from yuqing.models import Sentiment
@@ -54,7 +54,7 @@ class Featurizer:
         self.tokenizer = tokenizer
 
     def __call__(self, text: str) -> list[str]:
-        return self.from_segments(segment(normalize(text)[:MAX_CHARS], self.tokenizer))
+        return self.from_segments(segment(to_simplified(normalize(text)[:MAX_CHARS]), self.tokenizer))
 
     @staticmethod
     def from_segments(segments: Sequence[Segment]) -> list[str]:
@@ -113,8 +113,6 @@ class _NaiveBayes(Bayes):
         self.table = {w: tuple(math.log(c.d.get(w, c.none) / c.getsum()) for c in classes) for w in words}
 
     def log_scores(self, features: Sequence[str]) -> list[float]:
-        if not hasattr(self, "table"):
-            self.prepare()
         words = word_features(features)
         out = list(self.prior)
         table, unknown = self.table, self.unknown
@@ -136,6 +134,7 @@ class SentimentModel:
         self.meta = meta
         self.nb = _NaiveBayes()
         self.nb.load(str(folder / "bayes.marshal"))
+        self.nb.prepare()
         with gzip.open(folder / "logreg.json.gz", "rt", encoding="utf-8") as handle:
             lr = json.load(handle)
         self.index = {f: i for i, f in enumerate(lr["features"])}

@@ -48,6 +48,7 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
     progress("naive Bayes (SnowNLP) …")
     nb = _NaiveBayes()
     nb.train([(word_features(f), LABELS[g]) for f, g in zip(features[fit], gold[fit])])
+    nb.prepare()
 
     progress("blend and calibration on the held-out tenth …")
     lr_held = np.array([_log_softmax(r) for r in lr.decision_function(vectorizer.transform(features[held])).tolist()])

@@ -1,0 +1,41 @@
+"""The parts of SnowNLP the analysis uses — its naive Bayes classifier and its traditional-to-simplified
+table — without what its package loads on import: segmentation, tagging and sentiment models we do
+not use, about 400 MB. The package is registered without running its __init__; its submodules load
+as usual, so `snownlp.sentiment` and the others still work when something asks for them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+
+
+def _register_package() -> None:
+    if "snownlp" in sys.modules:
+        return
+    spec = importlib.util.find_spec("snownlp")
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError("snownlp is not installed")
+    package = types.ModuleType("snownlp")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["snownlp"] = package
+
+
+_register_package()
+
+from snownlp.classification.bayes import Bayes  # noqa: E402
+from snownlp.normal import zh  # noqa: E402
+
+# SnowNLP's converter walks a trie a character at a time (about 1 µs a character); its one-character
+# entries as a str.translate table do the same for characters in a fraction of that. Its few
+# phrase entries (印表機 → 打印机) are vocabulary choices, not character forms, and are left out.
+_TO_SIMPLIFIED = str.maketrans({k: v for k, v in zh.zh2hans.items() if len(k) == 1 and len(v) == 1 and k != v})
+
+
+def zh2hans(text: str) -> str:
+    return text.translate(_TO_SIMPLIFIED)
+
+
+__all__ = ["Bayes", "zh2hans"]
