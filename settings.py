@@ -52,6 +52,13 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class Near(_Section):
+    """Two terms that must stand close together: `吉林` within 10 characters of `燃料乙醇`."""
+
+    terms: list[str] = Field(min_length=2, max_length=2)
+    within: int = Field(default=10, ge=0, description="characters between the two terms, at most")
+
+
 class Scheme(_Section):
     """A watch scheme (监测方案): which posts are about us."""
 
@@ -60,6 +67,7 @@ class Scheme(_Section):
     must: list[str] = Field(default_factory=list, description="every one of these must appear")
     any: list[str] = Field(default_factory=list, description="if given, one of these must appear too")
     exclude: list[str] = Field(default_factory=list, description="a post with any of these is not ours")
+    near: list[Near] = Field(default_factory=list, description="each pair must appear close together")
 
     def terms(self) -> list[str]:
         return [*self.keywords, *self.must, *self.any]
@@ -123,6 +131,17 @@ class Alerts(_Section):
         return value
 
 
+class Risk(_Section):
+    """Weights of the risk score's signals (see analysis/risk.py); 0 turns a signal off."""
+
+    negativity: float = Field(default=3.0, ge=0)
+    reach: float = Field(default=2.0, ge=0)
+    tier: float = Field(default=1.0, ge=0)
+    sensitive: float = Field(default=2.0, ge=0)
+    velocity: float = Field(default=2.0, ge=0)
+    sensitive_terms: list[str] = Field(default_factory=list, description="raise risk, besides keyword-rule terms")
+
+
 class Smtp(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -150,6 +169,7 @@ class Settings(BaseSettings):
     schemes: list[Scheme] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
     alerts: Alerts = Field(default_factory=Alerts)
+    risk: Risk = Field(default_factory=Risk)
     smtp: Smtp = Field(default_factory=Smtp)
     store: Store = Field(default_factory=Store)
     dashboard: Dashboard = Field(default_factory=Dashboard)

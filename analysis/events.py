@@ -27,6 +27,7 @@ class Event:
     last_seen: datetime
     centroid: dict[str, float] = field(default_factory=dict)
     size: int = 0
+    risk: float = 0.0  # the highest of its posts'
     by_source: Counter[str] = field(default_factory=Counter)
     by_platform: Counter[str] = field(default_factory=Counter)
     by_sentiment: Counter[str] = field(default_factory=Counter)

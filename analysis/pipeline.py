@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
 from analysis.events import EventClusterer
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title, to_simplified
 from analysis.schemes import SchemeMatcher
+from analysis.risk import RiskScorer
 from analysis.segments import Segment, search_tokens, segment
 from analysis.sentiment import MAX_CHARS, Featurizer, SentimentScorer
 from analysis.tokens import Tokenizer
-from settings import Scheme
+import settings as config
+from settings import Risk, Scheme
 from yuqing.models import Post
 
 
 class Analyzer:
-    def __init__(self, schemes: Sequence[Scheme] = ()) -> None:
+    def __init__(self, schemes: Sequence[Scheme] = (), risk: Risk | None = None,
+                 sensitive_terms: Iterable[str] = ()) -> None:
         terms = [t for s in schemes for t in s.terms()]
         self.tokenizer = Tokenizer(terms)
         self.schemes = SchemeMatcher(schemes)
@@ -28,6 +31,12 @@ class Analyzer:
         # to an earlier one of the same run or stream.
         self.duplicates = NearDuplicateIndex()
         self.events = EventClusterer()
+        self.risk = RiskScorer(risk or Risk(), sensitive_terms)
+
+    @classmethod
+    def from_settings(cls, settings: config.Settings) -> Analyzer:
+        keyword_terms = [t for rule in settings.alerts.rules if rule.type == "keyword" for t in rule.terms]
+        return cls(settings.schemes, settings.risk, keyword_terms)
 
     def _original(self, post_id: str, fingerprint: int | None, segments: list[Segment]) -> str | None:
         if fingerprint is None:
@@ -67,4 +76,7 @@ class Analyzer:
         )
         event = self.events.assign(analysed, weighted)
         analysed.event_id = event.id if event else None
+        analysed.risk = self.risk.score(analysed, event.growth_per_hour() if event else 0)
+        if event is not None:
+            event.risk = max(event.risk, analysed.risk)
         return analysed

@@ -19,9 +19,29 @@ def _found(text: str, terms: Terms) -> list[str]:
     return [original for original, folded in terms if folded in text]
 
 
+def _positions(text: str, term: str) -> list[int]:
+    out, start = [], text.find(term)
+    while start >= 0:
+        out.append(start)
+        start = text.find(term, start + 1)
+    return out
+
+
+def _near(text: str, first: str, second: str, within: int) -> bool:
+    """Some occurrence of one term ends no more than `within` characters before the other begins."""
+    seconds = _positions(text, second)
+    for a in _positions(text, first):
+        for b in seconds:
+            gap = b - (a + len(first)) if b >= a else a - (b + len(second))
+            if gap <= within:
+                return True
+    return False
+
+
 class SchemeMatcher:
     def __init__(self, schemes: Sequence[Scheme]) -> None:
-        self.schemes = [(s.name, _terms(s.keywords), _terms(s.must), _terms(s.any), _terms(s.exclude)) for s in schemes]
+        self.schemes = [(s.name, _terms(s.keywords), _terms(s.must), _terms(s.any), _terms(s.exclude),
+                         [(_terms(n.terms), n.within) for n in s.near]) for s in schemes]
 
     def match(self, text: str) -> list[SchemeMatch]:
         """`text` is normalised title + content. Matching ignores letter case and traditional/simplified."""
@@ -30,7 +50,7 @@ class SchemeMatcher:
     def match_folded(self, text: str) -> list[SchemeMatch]:
         """For text already lower-cased and simplified."""
         out = []
-        for name, keywords, must, any_of, exclude in self.schemes:
+        for name, keywords, must, any_of, exclude, near in self.schemes:
             subject = _found(text, keywords)
             if not subject or _found(text, exclude):
                 continue
@@ -40,5 +60,8 @@ class SchemeMatcher:
             extra = _found(text, any_of)
             if any_of and not extra:
                 continue
-            out.append(SchemeMatch(name=name, terms=list(dict.fromkeys([*subject, *required, *extra]))))
+            if not all(_near(text, pair[0][1], pair[1][1], within) for pair, within in near):
+                continue
+            close = [original for pair, _ in near for original, _folded in pair]
+            out.append(SchemeMatch(name=name, terms=list(dict.fromkeys([*subject, *required, *extra, *close]))))
         return out

@@ -53,6 +53,7 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
         obj["simhash"] = post.simhash
         obj["dup_of"] = post.dup_of
         obj["event_id"] = post.event_id
+        obj["risk"] = post.risk
         if with_schemes:
             obj["schemes"] = [m.model_dump() for m in post.schemes]
         out.write(json.dumps(obj, ensure_ascii=False) + "\n")

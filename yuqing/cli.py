@@ -224,7 +224,7 @@ def analyze(source: Any, target: Any, config_file: Path | None) -> None:
     from analysis.stream import analyze_stream
 
     settings = config.load(config_file)
-    written, skipped = analyze_stream(source, target, Analyzer(settings.schemes), with_schemes=bool(settings.schemes))
+    written, skipped = analyze_stream(source, target, Analyzer.from_settings(settings), with_schemes=bool(settings.schemes))
     click.echo(f"analysed {written} posts, skipped {skipped} lines", err=True)
 
 

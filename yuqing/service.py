@@ -47,7 +47,7 @@ class Service:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.spool_dir = self.data_dir / "spool"
         self.store = open_store(settings.store)
-        self.analyzer = Analyzer(settings.schemes)
+        self.analyzer = Analyzer.from_settings(settings)
         self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
         self.engine = AlertEngine(settings, self.store, self.alert_state)

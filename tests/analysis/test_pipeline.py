@@ -69,3 +69,17 @@ def test_query_tokens_match_post_tokens(analyzer: Analyzer) -> None:
     post = analyzer.analyse(_post("北辰燃料乙醇回应异味投诉", ""))
     for token in analyzer.tokenize("北辰燃料乙醇 投诉"):
         assert token in post.tokens
+
+
+def test_proximity_keeps_other_companies_job_adverts_out() -> None:
+    scheme = Scheme(name="jl", keywords=["燃料乙醇"], near=[{"terms": ["吉林", "燃料乙醇"], "within": 6}])
+    matcher = SchemeMatcher([scheme])
+    assert matcher.match("吉林燃料乙醇有限公司发生泄漏")[0].terms == ["燃料乙醇", "吉林"]
+    assert matcher.match("位于吉林的这家燃料乙醇企业")  # 吉林 … 燃料乙醇: four characters apart
+    assert matcher.match("燃料乙醇工厂招聘：工作地点上海，公司总部设在吉林长春") == []
+    assert matcher.match("某燃料乙醇公司招聘操作工") == []
+
+
+def test_traditional_characters_match_simplified_terms() -> None:
+    matcher = SchemeMatcher([Scheme(name="s", keywords=["燃料乙醇"], must=["恶臭"])])
+    assert matcher.match("燃料乙醇廠區附近惡臭難忍")[0].terms == ["燃料乙醇", "恶臭"]
