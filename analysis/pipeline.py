@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
 from analysis.events import EventClusterer
+from analysis.hotterms import HotTerms
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title, to_simplified
 from analysis.schemes import SchemeMatcher
@@ -32,6 +33,7 @@ class Analyzer:
         self.duplicates = NearDuplicateIndex()
         self.events = EventClusterer()
         self.risk = RiskScorer(risk or Risk(), sensitive_terms)
+        self.hot_terms = HotTerms()
 
     @classmethod
     def from_settings(cls, settings: config.Settings) -> Analyzer:
@@ -77,6 +79,7 @@ class Analyzer:
         event = self.events.assign(analysed, weighted)
         analysed.event_id = event.id if event else None
         analysed.risk = self.risk.score(analysed, event.growth_per_hour() if event else 0)
+        self.hot_terms.add(analysed.time, analysed.keywords)
         if event is not None:
             event.risk = max(event.risk, analysed.risk)
         return analysed
