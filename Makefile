@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps run benchmark clean
+.PHONY: demo test install system-deps run benchmark sentiment-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ system-deps:
 
 test: install system-deps
 	$(BIN)/python -m pytest
+
+# The shipped sentiment model, rebuilt from the training corpora beside the project (see analysis/models/README.md).
+sentiment-model: install
+	$(BIN)/yuqing train-sentiment --data ../shared/data/sentiment/train --out analysis/models/sentiment
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -1,14 +1,13 @@
 """Near-duplicates: 64-bit SimHash fingerprints and an index that finds earlier posts within a Hamming distance.
 
-Fingerprints are stable across processes and machines (blake2b of each feature), so they can be stored
-and compared later. The index splits a fingerprint into four 16-bit bands: two fingerprints within
+Fingerprints are stable across processes and machines (a fixed integer hash of each character pair,
+computed for all pairs of a post at once), so they can be stored and compared later. The index splits a fingerprint into four 16-bit bands: two fingerprints within
 distance 3 share at least one band exactly, so only posts in the same band buckets are compared.
 It keeps the most recent `capacity` fingerprints, so a stream of any length runs in bounded memory.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import deque
 
@@ -21,31 +20,31 @@ MAX_DISTANCE = 3
 _WORD_CHARS = re.compile(r"\w+")
 
 
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+_POSITIONS = np.arange(BITS, dtype=np.uint64)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: spreads each input bit over all 64 output bits, for whole arrays at once."""
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return (x ^ (x >> np.uint64(31))) & _MASK
+
+
 class SimHasher:
-    def __init__(self, cache_size: int = 1_000_000) -> None:
-        self._hashes: dict[str, int] = {}
-        self._cache_size = cache_size
-
-    def _hash(self, feature: str) -> int:
-        value = self._hashes.get(feature)
-        if value is None:
-            value = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
-            if len(self._hashes) >= self._cache_size:
-                self._hashes.clear()  # a cache, not a record: starting over only costs time
-            self._hashes[feature] = value
-        return value
-
     def fingerprint(self, text: str) -> int | None:
         """From overlapping character pairs, which a few added or changed words barely move.
         None for a text with nothing to compare: it is nobody's duplicate."""
         # Punctuation and repeats (！！！！) say nothing about which story a post tells.
         chars = "".join(_WORD_CHARS.findall(text.lower()))
-        features = {chars[i:i + 2] for i in range(len(chars) - 1)} if len(chars) > 1 else set(chars)
-        if not features:
+        if not chars:
             return None
-        hashes = np.fromiter((self._hash(f) for f in features), dtype=">u8", count=len(features))
-        bits = np.unpackbits(hashes.view(np.uint8)).reshape(len(features), BITS)
-        return int(np.packbits(bits.sum(axis=0) * 2 > len(features)).view(">u8")[0])
+        points = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        # A pair is its two code points side by side (each below 2**21); a one-character text is itself.
+        pairs = np.unique((points[:-1] << np.uint64(21)) | points[1:]) if len(points) > 1 else points
+        bits = (_mix64(pairs)[:, None] >> _POSITIONS) & np.uint64(1)
+        majority = bits.sum(axis=0) * 2 > len(pairs)
+        return int(np.packbits(majority, bitorder="little").view("<u8")[0])
 
 
 def to_hex(fingerprint: int) -> str:

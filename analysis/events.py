@@ -9,10 +9,12 @@ the comparison to the few events that share a term with the post.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from yuqing.models import Post
 
@@ -31,7 +33,7 @@ class Event:
     by_source: Counter[str] = field(default_factory=Counter)
     by_platform: Counter[str] = field(default_factory=Counter)
     by_sentiment: Counter[str] = field(default_factory=Counter)
-    per_hour: Counter[str] = field(default_factory=Counter)  # "YYYY-MM-DD HH" in Asia/Shanghai
+    per_hour: Counter[int] = field(default_factory=Counter)  # hours since the epoch
 
     @property
     def keywords(self) -> list[str]:
@@ -43,9 +45,12 @@ class Event:
 
     def growth_per_hour(self) -> int:
         """Posts in the latest hour minus the hour before: how fast the story is spreading now."""
-        latest = self.last_seen.strftime("%Y-%m-%d %H")
-        before = (self.last_seen - timedelta(hours=1)).strftime("%Y-%m-%d %H")
-        return self.per_hour[latest] - self.per_hour[before]
+        latest = _hour(self.last_seen)
+        return self.per_hour[latest] - self.per_hour[latest - 1]
+
+
+def _hour(moment: datetime) -> int:
+    return int(moment.timestamp()) // 3600
 
 
 def _normalised(vector: dict[str, float]) -> dict[str, float]:
@@ -101,14 +106,20 @@ class EventClusterer:
                 del self._by_term[term]
 
     def _add(self, event: Event, post: Post, vector: dict[str, float]) -> None:
-        merged = Counter({k: v * event.size for k, v in event.centroid.items()})
-        merged.update(vector)
-        top = dict(merged.most_common(CENTROID_TERMS))
-        for term in set(event.centroid) - set(top):
+        if event.size:
+            merged = {k: v * event.size for k, v in event.centroid.items()}
+            for term, weight in vector.items():
+                merged[term] = merged.get(term, 0.0) + weight
+        else:
+            merged = dict(vector)
+        if len(merged) > CENTROID_TERMS:
+            merged = dict(heapq.nlargest(CENTROID_TERMS, merged.items(), key=itemgetter(1)))
+        for term in event.centroid.keys() - merged.keys():
             self._unindex(term, event.id)
-        event.centroid = _normalised(top)
+        event.centroid = _normalised(merged)
+        by_term = self._by_term
         for term, weight in event.centroid.items():
-            self._by_term[term][event.id] = weight
+            by_term[term][event.id] = weight
         event.size += 1
         if post.time < event.first_seen:
             event.first_seen, event.first_post = post.time, post.id
@@ -116,4 +127,4 @@ class EventClusterer:
         event.by_source[post.source] += 1
         event.by_platform[post.platform] += 1
         event.by_sentiment[post.sentiment.label if post.sentiment else "unknown"] += 1
-        event.per_hour[post.time.strftime("%Y-%m-%d %H")] += 1
+        event.per_hour[_hour(post.time)] += 1

@@ -29,8 +29,9 @@ class KeywordExtractor:
 
     def weighted(self, tokens: Sequence[str], top: int = 10) -> list[tuple[str, float]]:
         """The top terms with their TF-IDF weights, heaviest first."""
-        counts = Counter(t for t in tokens if self._useful(t))
-        weight = {t: n * self._idf.get(t, self._median) for t, n in counts.items()}
+        counts = Counter(tokens)  # counted first, so each distinct token is judged once
+        idf, median = self._idf, self._median
+        weight = {t: n * idf.get(t, median) for t, n in counts.items() if self._useful(t)}
         return sorted(weight.items(), key=lambda item: (-item[1], item[0]))[:top]
 
     def extract(self, tokens: Sequence[str], top: int = 10) -> list[str]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +50,42 @@ def row_label(row: dict[str, Any]) -> str | None:
     return EMOTIONS.get(row.get("emotion"))  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Features:
+    """What both models read from one post."""
+
+    words: list[str]  # words (negation marked) and emoticons: the Bayes model reads these
+    extra: list[str]  # word pairs and character pairs: the logistic regression reads these as well
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self.words, self.extra)
+
+    def __len__(self) -> int:
+        return len(self.words) + len(self.extra)
+
+
 class Featurizer:
     def __init__(self, tokenizer: Tokenizer) -> None:
         self.tokenizer = tokenizer
 
-    def __call__(self, text: str) -> list[str]:
+    def __call__(self, text: str) -> Features:
         return self.from_segments(segment(to_simplified(normalize(text)[:MAX_CHARS]), self.tokenizer))
 
     @staticmethod
-    def from_segments(segments: Sequence[Segment]) -> list[str]:
-        features: list[str] = []
+    def from_segments(segments: Sequence[Segment]) -> Features:
+        words: list[str] = []
+        extra: list[str] = []
         for seg in segments:
-            prefix = "转:" if seg.repost else ""
-            features += [prefix + f for f in _segment_features(seg)]
-        return features
+            seg_words, seg_extra = _segment_features(seg)
+            if seg.repost:
+                seg_words = ["转:" + f for f in seg_words]
+                seg_extra = ["转:" + f for f in seg_extra]
+            words += seg_words
+            extra += seg_extra
+        return Features(words, extra)
 
 
-def _segment_features(seg: Segment) -> list[str]:
+def _segment_features(seg: Segment) -> tuple[list[str], list[str]]:
     out: list[str] = []
     negate = False
     for word in seg.words:
@@ -76,11 +96,11 @@ def _segment_features(seg: Segment) -> list[str]:
             negate = True
             out.append(word)
             continue
-        out.append(f"¬{word}" if negate else word)
+        out.append("¬" + word if negate else word)
     pairs = [f"{a}_{b}" for a, b in zip(out, out[1:])]
     chars = "".join(seg.text.split())
-    char_pairs = [f"字{a}{b}" for a, b in zip(chars, chars[1:])]
-    return out + pairs + char_pairs + seg.emoticons
+    char_pairs = ["字" + chars[i:i + 2] for i in range(len(chars) - 1)]
+    return out + seg.emoticons, pairs + char_pairs
 
 
 @dataclass
@@ -93,85 +113,90 @@ class Prediction:
         return max(self.probs, key=self.probs.__getitem__)
 
 
-def word_features(features: Sequence[str]) -> list[str]:
-    """What the Bayes model reads: words, negated words and emoticons (pairs would bloat it)."""
-    return [f for f in features if "_" not in f and not f.startswith("字")]
-
-
 class _NaiveBayes(Bayes):
-    """SnowNLP's classifier, asked for every class's log-probability instead of only the winner's.
+    """SnowNLP's classifier, asked for every class's log-probability instead of only the winner's."""
 
-    Scoring reads a table of log-probabilities built once from SnowNLP's counts: the same numbers as
-    its own `classify`, without a method call per word and class.
-    """
-
-    def prepare(self) -> None:
+    def log_probabilities(self) -> tuple[list[float], list[float], dict[str, tuple[float, float, float]]]:
+        """Class priors, the log-probability of an unseen word, and of every seen word: the same numbers
+        as SnowNLP's own `classify`, computed once instead of a method call per word and class."""
         classes = [self.d[label] for label in LABELS]
-        self.prior = [math.log(c.getsum()) - math.log(self.total) for c in classes]
-        self.unknown = tuple(math.log(c.none / c.getsum()) for c in classes)
+        prior = [math.log(c.getsum()) - math.log(self.total) for c in classes]
+        unknown = [math.log(c.none / c.getsum()) for c in classes]
         words = set().union(*(c.d for c in classes))
-        self.table = {w: tuple(math.log(c.d.get(w, c.none) / c.getsum()) for c in classes) for w in words}
-
-    def log_scores(self, features: Sequence[str]) -> list[float]:
-        words = word_features(features)
-        out = list(self.prior)
-        table, unknown = self.table, self.unknown
-        for word in words:
-            a, b, c = table.get(word, unknown)
-            out[0] += a
-            out[1] += b
-            out[2] += c
-        # Bayes adds one log term a word and grows overconfident on long posts; damp it.
-        damp = max(1.0, len(words)) ** 0.5
-        return [v / damp for v in out]
+        table = {w: tuple(math.log(c.d.get(w, c.none) / c.getsum()) for c in classes) for w in words}
+        return prior, unknown, table  # type: ignore[return-value]
 
 
 class SentimentModel:
-    """A trained model: SnowNLP Bayes + logistic regression, with their blend and calibration."""
+    """A trained model: SnowNLP Bayes + logistic regression, with their blend and calibration.
+
+    Both models are read through one table, so that a post costs one dictionary look-up per feature: a
+    feature's row holds its IDF and logistic-regression coefficients, and for words the Bayes
+    log-probabilities (words the logistic regression dropped as rare get a row with IDF 0).
+    """
 
     def __init__(self, folder: Path) -> None:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         self.meta = meta
-        self.nb = _NaiveBayes()
-        self.nb.load(str(folder / "bayes.marshal"))
-        self.nb.prepare()
+        nb = _NaiveBayes()
+        nb.load(str(folder / "bayes.marshal"))
+        prior, unknown, table = nb.log_probabilities()
         with gzip.open(folder / "logreg.json.gz", "rt", encoding="utf-8") as handle:
             lr = json.load(handle)
         self.index = {f: i for i, f in enumerate(lr["features"])}
-        self.idf = np.asarray(lr["idf"], dtype=np.float32)
-        self.coef = np.asarray(lr["coef"], dtype=np.float32)  # features × classes
-        self.intercept = np.asarray(lr["intercept"], dtype=np.float32)
+        for word in table:
+            self.index.setdefault(word, len(self.index))
+        rows = len(self.index)
+        self.idf = np.zeros(rows)
+        self.idf[: len(lr["idf"])] = lr["idf"]
+        self.coef = np.zeros((rows, 3))  # features × classes
+        self.coef[: len(lr["coef"])] = lr["coef"]
+        self.intercept = np.asarray(lr["intercept"], dtype=np.float64)
+        self.nb_prior = np.asarray(prior)
+        self.nb_unknown = np.asarray(unknown)
+        self.nb_table = np.tile(self.nb_unknown, (rows, 1))
+        for word, values in table.items():
+            self.nb_table[self.index[word]] = values
         self.nb_weight = float(meta["nb_weight"])
         self.temperature = float(meta["temperature"])
 
-    def lr_logits(self, features: Sequence[str]) -> np.ndarray:
-        counts: dict[int, int] = {}
-        index = self.index
-        for feature in features:
-            row = index.get(feature)
-            if row is not None:
-                counts[row] = counts.get(row, 0) + 1
-        if not counts:
-            return self.intercept.astype(np.float64)
-        rows = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        weights = tf * self.idf[rows]
-        weights /= np.linalg.norm(weights)
-        return (weights @ self.coef[rows] + self.intercept).astype(np.float64)
+    def scores(self, features: Features) -> tuple[np.ndarray, np.ndarray]:
+        """The class scores of the logistic regression and of Bayes, before they are blended."""
+        get = self.index.get
+        word_rows = [r for r in map(get, features.words) if r is not None]
+        rows = word_rows + [r for r in map(get, features.extra) if r is not None]
 
-    def predict(self, features: Sequence[str]) -> Prediction:
-        lr = _log_softmax(self.lr_logits(features).tolist())
-        nb = _log_softmax(self.nb.log_scores(features))
-        w, t = self.nb_weight, self.temperature
-        probs = [math.exp(v) for v in _log_softmax([((1 - w) * a + w * b) / t for a, b in zip(lr, nb)])]
-        neg, pos = probs[0], probs[2]
-        return Prediction(dict(zip(LABELS, probs)), pos / (pos + neg))
+        nb = self.nb_prior + self.nb_table.take(word_rows, axis=0).sum(axis=0)
+        nb += (len(features.words) - len(word_rows)) * self.nb_unknown
+        nb /= max(1.0, len(features.words)) ** 0.5  # Bayes adds a term a word: damp its overconfidence
+
+        lr = self.intercept
+        if rows:
+            counts = Counter(rows)
+            unique = np.fromiter(counts, dtype=np.int64, count=len(counts))
+            weights = self.idf.take(unique)
+            if len(counts) < len(rows):  # a feature seen n times weighs 1 + ln n (sublinear TF)
+                weights *= 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+            norm = np.sqrt(weights @ weights)
+            if norm > 0:
+                lr = weights @ self.coef.take(unique, axis=0) / norm + self.intercept
+        return lr, nb
+
+    def predict(self, features: Features) -> Prediction:
+        probs = np.exp(blend(*self.scores(features), self.nb_weight, self.temperature))
+        neg, pos = float(probs[0]), float(probs[2])
+        return Prediction(dict(zip(LABELS, probs.tolist())), pos / (pos + neg))
 
 
-def _log_softmax(x: Sequence[float]) -> list[float]:
-    top = max(x)
-    total = math.log(sum(math.exp(v - top) for v in x))
-    return [v - top - total for v in x]
+def blend(lr: np.ndarray, nb: np.ndarray, nb_weight: float, temperature: float) -> np.ndarray:
+    """Log-probabilities of the three classes from both models' scores (rows of them, or one)."""
+    return _log_softmax(((1 - nb_weight) * _log_softmax(lr) + nb_weight * _log_softmax(nb)) / temperature)
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise, for one vector of class scores or a matrix of them."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def default_model_dir() -> Path:
@@ -188,7 +213,7 @@ class SentimentScorer:
     def predict(self, text: str) -> Prediction | None:
         return self.predict_features(self.features(text))
 
-    def predict_features(self, features: list[str]) -> Prediction | None:
+    def predict_features(self, features: Features) -> Prediction | None:
         return self.model.predict(features) if features else None
 
     def score(self, text: str) -> Sentiment | None:
