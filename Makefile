@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install system-deps run benchmark sentiment-model clean
+.PHONY: demo test install system-deps run benchmark sentiment-model idf-table clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install system-deps
 # The shipped sentiment model, rebuilt from the training corpora beside the project (see analysis/models/README.md).
 sentiment-model: install
 	$(BIN)/yuqing train-sentiment --data ../shared/data/sentiment/train --out analysis/models/sentiment
+
+# The shipped IDF table for keywords: Weibo posts and reviews (training sets only) and news headlines.
+idf-table: install
+	$(BIN)/yuqing build-idf --data ../shared/data/sentiment/train --data ../shared/data/topics/thucnews_titles_dev.jsonl --out analysis/models/idf.tsv.gz
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

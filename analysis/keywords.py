@@ -1,4 +1,4 @@
-"""Keywords: TF-IDF over the post's own jieba tokens, with jieba's IDF table and a stopword list."""
+"""Keywords: TF-IDF over the post's own jieba tokens, with our IDF table (analysis/idf.py) and a stopword list."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
 
-import jieba.analyse
+from analysis.idf import IdfTable
 
 
 def _load_stopwords() -> frozenset[str]:
@@ -15,9 +15,9 @@ def _load_stopwords() -> frozenset[str]:
 
 
 class KeywordExtractor:
-    def __init__(self, protected: Sequence[str] = ()) -> None:
-        tfidf = jieba.analyse.default_tfidf
-        self._idf, self._median = tfidf.idf_freq, tfidf.median_idf
+    def __init__(self, protected: Sequence[str] = (), idf: IdfTable | None = None) -> None:
+        table = idf or IdfTable.shipped()
+        self._idf, self._median = table.idf, table.default
         self._stop = _load_stopwords()
         # Watch terms may be single characters or look like stopwords; they are still what officers look for.
         self._protected = {w.lower() for w in protected}

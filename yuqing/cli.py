@@ -228,6 +228,25 @@ def analyze(source: Any, target: Any, config_file: Path | None) -> None:
     click.echo(f"analysed {written} posts, skipped {skipped} lines", err=True)
 
 
+@main.command("build-idf")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="JSONL files (or folders of them) with `text`, or `title` + `content`. Repeatable.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="IDF table to write (.tsv.gz).")
+def build_idf(data: tuple[Path, ...], out: Path) -> None:
+    """Build the IDF table that weighs keywords, from posts like the ones you watch."""
+    from analysis.idf import build, read_texts
+    from analysis.tokens import Tokenizer
+
+    try:
+        table = build(read_texts(data), Tokenizer())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not table.idf:
+        raise click.ClickException("no terms found in two or more documents; give it more posts")
+    table.save(out)
+    click.echo(f"{len(table.idf)} terms from {table.documents} documents; median IDF {table.default:.2f}; wrote {out}", err=True)
+
+
 @main.command("train-sentiment")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")
