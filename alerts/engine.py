@@ -93,7 +93,7 @@ class AlertEngine:
             "message": health.message, "since": health.outage_since.strftime(stamp) if health.outage_since else "",
             "last_success": health.last_success.strftime(stamp) if health.last_success else "",
             "last_attempt": health.last_attempt.strftime(stamp), "failures": health.consecutive_failures,
-            "items": [r["items"] for r in health.runs], "dashboard_url": self.dashboard_url,
+            "per_run": [r["items"] for r in health.runs], "dashboard_url": self.dashboard_url,
         }
         channels = [("email", rule.recipients)] if rule.recipients else []
         alert_id = self.state.create_alert(

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import scrapy
 from charset_normalizer import from_bytes
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadTimeoutError, IgnoreRequest
 from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.statscollectors import StatsCollector
 from twisted.internet import defer
@@ -107,7 +107,7 @@ class BreakageMiddleware:
     def process_exception(self, request: scrapy.Request, exception: Exception) -> None:
         if isinstance(exception, IgnoreRequest):
             return
-        timed_out = isinstance(exception, net_error.TimeoutError | defer.TimeoutError | TimeoutError)
+        timed_out = isinstance(exception, DownloadTimeoutError | net_error.TimeoutError | defer.TimeoutError | TimeoutError)
         breakage.record(self.stats, breakage.TIMEOUT if timed_out else breakage.NETWORK, request.url)
 
     def _hold_back(self, url: str, response: Response) -> None:

@@ -41,6 +41,8 @@ def _failed(stats: dict, items: int) -> str | None:
     if not ok:
         statuses = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/response_status_count/"))
         return f"no successful response (HTTP {', '.join(statuses) or 'none'})"
+    if found["error_class"]:
+        return f"nothing collected ({found['error_class']} at {found['error_url']})"
     return None
 
 

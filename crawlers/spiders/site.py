@@ -24,9 +24,9 @@ class SiteSpider(SourceSpider):
             self.parse_failed(response.url, "a list page that is not text")
             return
         links = self._links(response)
-        if not links:
-            what = f"link_selector {self.source.link_selector!r}" if self.source.link_selector else "the generic link finder"
-            self.parse_failed(response.url, f"{what} found no article links; has the page changed?")
+        if not links and self.source.link_selector:
+            self.parse_failed(response.url, f"link_selector {self.source.link_selector!r} found no links; "
+                                            "has the page changed?")
         for url in links:
             yield self.request(url, self.parse_article)
         if self.source.next_selector and page < self.source.max_pages:
