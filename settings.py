@@ -83,6 +83,14 @@ class Source(_Section):
         "unknown"
     )
     enabled: bool = True
+    alert_after: Duration | None = Field(
+        default=None, description="blocked or silent this long alerts the admins; default max(3 x interval, 1h)")
+    download_timeout: Duration | None = None
+
+    @property
+    def alert_window(self) -> float:
+        return self.alert_after or max(3 * self.interval, 3600.0)
+
     # Site spider: CSS or XPath (prefix with `xpath:`); empty means the generic extractor decides.
     link_selector: str = ""
     next_selector: str = ""
@@ -121,8 +129,9 @@ class Alerts(_Section):
     retry_base: Duration = Field(default=30.0, description="first retry delay of a failed delivery; doubles")
     retry_max: Duration = Field(default=900.0, description="longest delay between delivery retries")
     dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
+    admins: list[str] = Field(default_factory=list, description="who hears about broken sources")
 
-    @field_validator("recipients")
+    @field_validator("recipients", "admins")
     @classmethod
     def _emails(cls, value: list[str]) -> list[str]:
         for address in value:
@@ -275,7 +284,12 @@ RETRY_TIMES = 2
 COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
-DOWNLOADER_MIDDLEWARES = {"crawlers.middlewares.EncodingFallbackMiddleware": 950}
+DOWNLOADER_MIDDLEWARES = {
+    "crawlers.middlewares.EncodingFallbackMiddleware": 950,
+    "crawlers.middlewares.BreakageMiddleware": 610,
+}
+YUQING_RETRY_AFTER_MAX = 120  # seconds: the longest a Retry-After holds a domain back
+YUQING_RETRY_AFTER_DEFAULT = 10  # seconds after a 429 without Retry-After
 ITEM_PIPELINES = {
     "crawlers.pipelines.CleanPipeline": 100,
     "crawlers.pipelines.SpoolPipeline": 900,

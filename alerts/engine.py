@@ -9,9 +9,10 @@ from typing import Any
 import settings as config
 from alerts.notifiers import Notifier
 from alerts.notifiers.email import EmailNotifier
-from alerts.rules import Match, Rule, build_rules
+from alerts.rules import Match, Rule, SourceDownRule, build_rules
 from alerts.state import AlertState, NewAlert
 from store.base import Store
+from yuqing.health import BLOCKED, SourceHealth, SourceHealthLog
 from yuqing.models import Post, now
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,10 @@ class AlertEngine:
         for rule in self.rules:
             if not rule.recipients:
                 log.warning("alert rule %r has no recipients: its alerts are recorded but not sent", rule.name)
+        self.health = SourceHealthLog(state.engine)
+        self.source_rule = SourceDownRule(settings.alerts.admins)
+        if settings.sources and not settings.alerts.admins:
+            log.warning("alerts.admins is empty: alerts about broken sources are recorded but not sent")
 
     def run_once(self, at: datetime | None = None) -> list[int]:
         created = self.evaluate(at)
@@ -51,7 +56,53 @@ class AlertEngine:
                 created += self._evaluate(rule, at)
             except Exception:
                 log.exception("alert rule %r failed; the other rules go on", rule.name)
+        try:
+            created += self.evaluate_sources(at)
+        except Exception:
+            log.exception("source health evaluation failed; it runs again at the next tick")
         return created
+
+    def evaluate_sources(self, at: datetime) -> list[int]:
+        """Alert the admins about sources down too long; resolve those alerts once a source serves again."""
+        created = []
+        for source in self.settings.sources:
+            health = self.health.get(source.name)
+            if not source.enabled or health is None:
+                continue
+            if health.outage_since is None:
+                if health.alert_id is not None:
+                    self.state.resolve(health.alert_id, at)
+                    self.health.set_alert(source.name, None)
+                continue
+            match = self.source_rule.check(health, source, at)
+            if match and (alert_id := self._create_source_alert(source, health, match, at)) is not None:
+                self.health.set_alert(source.name, alert_id)
+                created.append(alert_id)
+        return created
+
+    def _create_source_alert(self, source: config.Source, health: SourceHealth, match: Match,
+                             at: datetime) -> int | None:
+        rule = self.source_rule
+        status = health.status(at, source.alert_window)
+        title = f"{source.name} {'被封禁' if status == BLOCKED else '无新数据'}"
+        stamp = "%Y-%m-%d %H:%M"
+        payload: dict[str, Any] = {
+            "template": "source", "rule": rule.name, "scheme": "采集源", "severity": rule.severity,
+            "reason": match.reason, "title": title, "url": source.url, "source": source.name,
+            "platform": source.platform, "status": status, "error_class": health.error_class or "",
+            "message": health.message, "since": health.outage_since.strftime(stamp) if health.outage_since else "",
+            "last_success": health.last_success.strftime(stamp) if health.last_success else "",
+            "last_attempt": health.last_attempt.strftime(stamp), "failures": health.consecutive_failures,
+            "per_run": [r["items"] for r in health.runs], "dashboard_url": self.dashboard_url,
+        }
+        channels = [("email", rule.recipients)] if rule.recipients else []
+        alert_id = self.state.create_alert(
+            NewAlert(rule.name, "采集源", rule.key(health), rule.severity, title, match.reason, source.url, payload),
+            channels, at,
+        )
+        if alert_id is not None:
+            log.warning("alert %d: source %s %s: %s", alert_id, source.name, status, match.reason)
+        return alert_id
 
     def _evaluate(self, rule: Rule, at: datetime) -> list[int]:
         last = self.state.checkpoint(rule.name)

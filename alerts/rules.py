@@ -9,6 +9,7 @@ from typing import ClassVar
 
 import settings as config
 from store.base import SearchQuery
+from yuqing.health import BLOCKED, SILENT, SourceHealth
 from yuqing.models import Post
 
 
@@ -66,6 +67,29 @@ class NegativeRule(Rule):
         if post.sentiment.label == "negative" or post.sentiment.score < self.spec.threshold:
             return Match(reason=f"负面情绪（正面概率 {post.sentiment.score:.2f}）", score=post.sentiment.score)
         return None
+
+
+class SourceDownRule:
+    """A source blocked or silent for longer than its `alert_after` window. One alert per outage: the
+    outage's start is part of the alert's key, so a source that recovers and breaks again alerts anew."""
+
+    name = "source-health"
+    severity = "high"
+
+    def __init__(self, admins: list[str]) -> None:
+        self.recipients = admins
+
+    def key(self, health: SourceHealth) -> str:
+        assert health.outage_since is not None
+        return f"source:{health.source}:{health.outage_since.isoformat()}"
+
+    def check(self, health: SourceHealth, source: config.Source, at: datetime) -> Match | None:
+        status = health.status(at, source.alert_window)
+        if status not in (BLOCKED, SILENT) or health.down_for(at) < source.alert_window:
+            return None
+        hours = health.down_for(at) / 3600
+        what = f"被封禁（{health.error_class}）" if status == BLOCKED else "无新数据"
+        return Match(reason=f"采集源{what}已 {hours:.1f} 小时，连续 {health.consecutive_failures} 次采集无结果")
 
 
 RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (KeywordRule, NegativeRule)}

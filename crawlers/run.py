@@ -2,7 +2,9 @@
 
     python -m crawlers.run --source NAME [--config PATH] [--spool DIR]
 
-Prints one JSON summary line; exit 0 on success, 1 when the crawl failed, 2 on a config error.
+Prints one JSON summary line; exit 0 on success, 1 when the crawl failed, 2 on a config error. The
+summary counts items, posts a spider skipped as already stored (its `yuqing/known` stat), and what
+went wrong (crawlers.breakage): the service keeps it in the source's health record.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 import settings as yuqing_config
+from crawlers import breakage
 
 SPIDERS = {"rss": "crawlers.spiders.rss.RssSpider", "site": "crawlers.spiders.site.SiteSpider"}
 
@@ -27,6 +30,9 @@ def crawl_command(source: str, config: Path | str | None, spool: Path | str) -> 
 def _failed(stats: dict, items: int) -> str | None:
     if items:
         return None
+    found = breakage.summary(stats)
+    if found["error_class"] in breakage.BLOCKING:
+        return f"blocked ({found['error_class']} at {found['error_url']})"
     errors = stats.get("downloader/exception_count", 0)
     ok = sum(v for k, v in stats.items() if k.startswith("downloader/response_status_count/2"))
     if errors and not ok:
@@ -35,6 +41,8 @@ def _failed(stats: dict, items: int) -> str | None:
     if not ok:
         statuses = sorted(k.rsplit("/", 1)[-1] for k in stats if k.startswith("downloader/response_status_count/"))
         return f"no successful response (HTTP {', '.join(statuses) or 'none'})"
+    if found["error_class"]:
+        return f"nothing collected ({found['error_class']} at {found['error_url']})"
     return None
 
 
@@ -68,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     items = int(stats.get("yuqing/items", 0))
     failure = _failed(stats, items)
     summary = {
-        "source": args.source, "items": items, "errors": int(stats.get("log_count/ERROR", 0)),
+        "source": args.source, "items": items, "known": int(stats.get("yuqing/known", 0)),
+        "errors": int(stats.get("log_count/ERROR", 0)),
         "finish_reason": stats.get("finish_reason"), "spool": [stats["yuqing/spool_file"]] if "yuqing/spool_file" in stats else [],
+        **breakage.summary(stats),
     }
     print(json.dumps(summary, ensure_ascii=False), flush=True)
     if failure:

@@ -214,6 +214,87 @@ def _print_csv(result: Any) -> None:
 
 
 @main.command()
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+def sources(fmt: str, config_file: Path | None) -> None:
+    """Health of each configured source: status, error class, last success, items per run."""
+    from alerts.state import AlertState
+    from yuqing.health import SourceHealthLog
+    from yuqing.models import now
+
+    settings = config.load(config_file, required=True)
+    state = AlertState.for_data_dir(settings.data_dir)
+    try:
+        rows = SourceHealthLog(state.engine).report(settings.sources, now())
+    finally:
+        state.close()
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    colours = {"ok": "green", "empty": "yellow", "failing": "yellow", "blocked": "red", "silent": "red"}
+    table = Table(header_style="bold")
+    for name in ("source", "status", "error", "last success", "last attempt", "failures", "items per run", "last run"):
+        table.add_column(name, overflow="fold", max_width=40 if name == "last run" else None)
+    for row in rows:
+        table.add_row(row["source"], f"[{colours.get(row['status'], 'white')}]{row['status']}[/]",
+                      row["error_class"] or "", _short_time(row["last_success"]), _short_time(row["last_attempt"]),
+                      str(row["consecutive_failures"]), " ".join(map(str, row["items"][-10:])), row["message"])
+    Console().print(table)
+
+
+def _short_time(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%m-%d %H:%M") if iso else "never"
+
+
+@main.command()
+@click.argument("target")
+@click.option("--source", "source_name", help="Use this source's selectors (and headers); the generic extractor fills the rest.")
+@config_option
+def extract(target: str, source_name: str | None, config_file: Path | None) -> None:
+    """What the extractor gets from one page (a file, or a URL fetched as the crawler would), as JSON."""
+    from crawlers.extract import extract_article
+    from crawlers.spiders.site import article_fields
+
+    source = config.load(config_file, required=True).source(source_name) if source_name else None
+    page = _page(target, source.headers if source else {})
+    article = extract_article(page.text, page.url)
+    if source:
+        article.update(article_fields(source, page, lambda url, why: click.echo(f"{url}: {why}", err=True)))
+    published = article["published_at"]
+    article["published_at"] = published.isoformat() if published else None
+    click.echo(json.dumps({key: article[key] for key in ("title", "published_at", "author", "source", "content")},
+                          ensure_ascii=False, indent=2))
+
+
+def _page(target: str, headers: dict[str, str]) -> Any:
+    """An HtmlResponse of a file or a URL, decoded as the crawler decodes pages."""
+    import urllib.request
+
+    from scrapy.http import HtmlResponse
+
+    from crawlers.middlewares import decoded
+
+    if target.startswith(("http://", "https://")):
+        request = urllib.request.Request(target, headers={"User-Agent": config.USER_AGENT, **headers})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                body, url = answer.read(config.DOWNLOAD_MAXSIZE), answer.geturl()
+                content_type = answer.headers.get("Content-Type", "")
+        except OSError as exc:
+            raise click.ClickException(f"cannot fetch {target}: {exc}") from None
+    else:
+        path = Path(target)
+        if not path.is_file():
+            raise click.ClickException(f"{target}: no such file (give a file or an http(s) URL)")
+        body, url, content_type = path.read_bytes(), path.resolve().as_uri(), ""
+    headers_out = {"Content-Type": content_type} if content_type else {}
+    return decoded(HtmlResponse(url=url, body=body, headers=headers_out))
+
+
+@main.command()
 @click.option("--in", "source", type=click.File("r", encoding="utf-8", errors="replace"), default="-",
               show_default=True, help="JSONL input, one object a line with `text` or `title` + `content`.")
 @click.option("--out", "target", type=click.File("w", encoding="utf-8"), default="-", show_default=True)

@@ -20,9 +20,11 @@ import settings as config
 from alerts.engine import AlertEngine
 from alerts.state import AlertState
 from analysis.pipeline import Analyzer
+from crawlers.breakage import TIMEOUT
 from crawlers.run import crawl_command
 from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
+from yuqing.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
 from yuqing.models import SHANGHAI, now
 
@@ -37,6 +39,8 @@ class CrawlOutcome:
     ok: bool
     items: int
     message: str
+    known: int = 0
+    error_class: str | None = None
 
 
 class Service:
@@ -51,6 +55,7 @@ class Service:
         self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
         self.engine = AlertEngine(settings, self.store, self.alert_state)
+        self.health = SourceHealthLog(self.alert_state.engine)
         # One writer at a time: ingest and alert evaluation share the store and the alert state.
         self._write_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -63,11 +68,14 @@ class Service:
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
         except subprocess.TimeoutExpired:
-            outcome = CrawlOutcome(source_name, False, 0, f"timed out after {CRAWL_TIMEOUT}s")
+            outcome = CrawlOutcome(source_name, False, 0, f"timed out after {CRAWL_TIMEOUT}s", error_class=TIMEOUT)
         else:
             outcome = self._outcome(source_name, done)
         level = logging.INFO if outcome.ok else logging.WARNING
         log.log(level, "crawl %s: %s (%.1fs)", source_name, outcome.message, time.monotonic() - started)
+        with self._write_lock:
+            self.health.record(source_name, Run(outcome.items, outcome.known, outcome.error_class, outcome.message),
+                               now())
         self.process()
         return outcome
 
@@ -81,11 +89,13 @@ class Service:
                     break
                 except ValueError:
                     continue
-        items = int(summary.get("items", 0))
+        items, known = int(summary.get("items", 0)), int(summary.get("known", 0))
+        error_class = summary.get("error_class")
         if done.returncode == 0:
-            return CrawlOutcome(source, True, items, f"{items} items, {summary.get('finish_reason', 'finished')}")
+            return CrawlOutcome(source, True, items, f"{items} items, {summary.get('finish_reason', 'finished')}",
+                                known, error_class)
         reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        return CrawlOutcome(source, False, items, reason[:500])
+        return CrawlOutcome(source, False, items, reason[:500], known, error_class or CRAWL_FAILED)
 
     def process(self) -> None:
         """Ingest whatever is spooled, then alert on it. Failures are logged; the spool keeps the data."""
@@ -128,6 +138,7 @@ class Service:
             self.alert_state.recent_alerts,
             self.analyzer.tokenize,
             refresh_seconds=self.settings.dashboard.refresh,
+            source_health=lambda: self.health.report(self.settings.sources, now()),
         )
         return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
 

@@ -23,11 +23,12 @@ _templates = Environment(
 
 
 def render(alert: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, plain text and HTML for an alert payload."""
+    """Subject, plain text and HTML for an alert payload (its `template` names the pair, default `alert`)."""
     subject = f"[yuqing][{alert['severity'].upper()}] {alert['scheme']}: {alert['title']}"
     subject = " ".join(subject.split())[:200]
-    return (subject, _templates.get_template("alert.txt.j2").render(a=alert),
-            _templates.get_template("alert.html.j2").render(a=alert))
+    name = alert.get("template", "alert")
+    return (subject, _templates.get_template(f"{name}.txt.j2").render(a=alert),
+            _templates.get_template(f"{name}.html.j2").render(a=alert))
 
 
 class EmailNotifier:

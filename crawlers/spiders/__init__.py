@@ -9,7 +9,9 @@ import scrapy
 from parsel import Selector, SelectorList
 
 import settings as yuqing_config
+from crawlers import breakage
 from crawlers.items import PostItem
+from crawlers.jsontext import loads_lenient
 
 
 class SourceSpider(scrapy.Spider):
@@ -27,8 +29,26 @@ class SourceSpider(scrapy.Spider):
             self.download_delay = self.source.download_delay
 
     def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
+        if self.source.download_timeout:
+            kwargs["meta"] = {"download_timeout": self.source.download_timeout, **kwargs.get("meta", {})}
         return scrapy.Request(url, callback=callback, headers=self.source.headers or None,
                               cookies=self.source.cookies or None, **kwargs)
+
+    def parse_failed(self, url: str, why: str) -> None:
+        """A page that did not read as expected: a warning with the URL, and a `parse` error for the health record."""
+        self.logger.warning("%s: %s", url, why)
+        breakage.record(self.crawler.stats, breakage.PARSE, url)
+
+    def read_json(self, response: scrapy.http.TextResponse) -> Any:
+        """The response's JSON; of a truncated one, what is complete (and a parse error); None if unreadable."""
+        try:
+            data, complete = loads_lenient(response.text)
+        except ValueError:
+            self.parse_failed(response.url, "not JSON")
+            return None
+        if not complete:
+            self.parse_failed(response.url, "truncated or broken JSON; kept what was complete")
+        return data
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         yield self.request(self.source.url, self.parse)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
 
+import settings as config
 from crawlers.dates import parse_datetime
 from crawlers.extract import extract_article
 from crawlers.spiders import SourceSpider, select, text_of
@@ -20,9 +21,13 @@ class SiteSpider(SourceSpider):
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[scrapy.Request]:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a text page, skipped", response.url)
+            self.parse_failed(response.url, "a list page that is not text")
             return
-        for url in self._links(response):
+        links = self._links(response)
+        if not links and self.source.link_selector:
+            self.parse_failed(response.url, f"link_selector {self.source.link_selector!r} found no links; "
+                                            "has the page changed?")
+        for url in links:
             yield self.request(url, self.parse_article)
         if self.source.next_selector and page < self.source.max_pages:
             for href in select(response, self.source.next_selector).xpath("./@href").getall()[:1]:
@@ -47,31 +52,35 @@ class SiteSpider(SourceSpider):
 
     def parse_article(self, response: scrapy.http.Response) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a text page, skipped", response.url)
+            self.parse_failed(response.url, "an article that is not text")
             return None
-        src = self.source
-        generic: dict[str, Any] | None = None
+        return self.item(url=response.url, **article_fields(self.source, response, self.parse_failed))
 
-        def field(selector: str, key: str) -> Any:
-            nonlocal generic
-            if selector:
-                nodes = select(response, selector)
-                if key == "published_at":
-                    raw = nodes.xpath("./@datetime | ./@content").get() or text_of(nodes)
-                    return parse_datetime(raw)
-                value = text_of(nodes)
-                if value:
-                    return value
-                self.logger.warning("%s: selector %r for %s found nothing; using the generic extractor",
-                                    response.url, selector, key)
-            if generic is None:
-                generic = extract_article(response.text, response.url)
-            return generic[key]
 
-        return self.item(
-            url=response.url,
-            title=field(src.title_selector, "title"),
-            content=field(src.content_selector, "content"),
-            published_at=field(src.time_selector, "published_at"),
-            author=field(src.author_selector, "author"),
-        )
+def article_fields(source: config.Source, response: scrapy.http.TextResponse,
+                   missed: Callable[[str, str], None]) -> dict[str, Any]:
+    """Title, content, publication time and author by the source's selectors; the generic extractor
+    fills whatever has no selector, or one that found nothing (reported to `missed(url, why)`)."""
+    generic: dict[str, Any] | None = None
+
+    def field(selector: str, key: str) -> Any:
+        nonlocal generic
+        if selector:
+            nodes = select(response, selector)
+            if key == "published_at":
+                raw = nodes.xpath("./@datetime | ./@content").get() or text_of(nodes)
+                return parse_datetime(raw)
+            value = text_of(nodes)
+            if value:
+                return value
+            missed(response.url, f"selector {selector!r} for {key} found nothing; using the generic extractor")
+        if generic is None:
+            generic = extract_article(response.text, response.url)
+        return generic[key]
+
+    return {
+        "title": field(source.title_selector, "title"),
+        "content": field(source.content_selector, "content"),
+        "published_at": field(source.time_selector, "published_at"),
+        "author": field(source.author_selector, "author"),
+    }

@@ -29,6 +29,7 @@ HERE = Path(__file__).parent
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}
 
 RecentAlerts = Callable[[int], list[dict[str, Any]]]
+SourceHealth = Callable[[], list[dict[str, Any]]]
 Tokenize = Callable[[str], list[str]]
 
 
@@ -43,7 +44,7 @@ def post_summary(post: Post) -> dict[str, Any]:
 
 
 def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, refresh_seconds: float = 15,
-               title: str = "yuqing 舆情监测") -> Starlette:
+               title: str = "yuqing 舆情监测", source_health: SourceHealth = list) -> Starlette:
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
     async def index(request: Request) -> HTMLResponse:
@@ -88,6 +89,9 @@ def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, re
         result = store.search(query)
         return JSONResponse({"total": result.total, "posts": [post_summary(p) for p in result.posts]})
 
+    def sources(request: Request) -> JSONResponse:
+        return JSONResponse({"generated_at": now().isoformat(), "sources": source_health()})
+
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
@@ -95,6 +99,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, re
         Route("/", index),
         Route("/api/summary", summary),
         Route("/api/search", search),
+        Route("/api/sources", sources),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ])

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -87,16 +88,25 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    host = f"127.0.0.1:{server.server_address[1]}"
-    _Handler.routes = pages(host)
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`with serve(Handler) as base_url:` an HTTP server on 127.0.0.1 until the block ends."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://{host}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    with serve(_Handler) as base:
+        _Handler.routes = pages(base.removeprefix("http://"))
+        yield base
 
 
 def write_config(tmp_path: Path, sources: str) -> Path:
@@ -116,4 +126,4 @@ def crawl(tmp_path: Path, config: Path, source: str) -> tuple[subprocess.Complet
     return done, items
 
 
-__all__ = ["REPO", "crawl", "write_config", "sys"]
+__all__ = ["REPO", "crawl", "serve", "write_config", "sys"]

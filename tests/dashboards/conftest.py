@@ -40,3 +40,15 @@ def alerts(limit: int) -> list[dict[str, Any]]:
     return [{"id": 7, "created_at": now().isoformat(), "rule": "sensitive-terms", "scheme": "co",
              "severity": "high", "state": "open", "title": "北辰燃料乙醇 厂区 恶臭 难忍",
              "url": "http://127.0.0.1/n/1.html", "delivery": "sent"}][:limit]
+
+
+def source_health() -> list[dict[str, Any]]:
+    base = {"type": "site", "platform": "news", "enabled": True, "alert_after": 3600.0, "outage_since": None,
+            "last_attempt": now().isoformat(), "last_success": now().isoformat(), "consecutive_failures": 0}
+    return [
+        {**base, "source": "baihua-news", "url": "http://127.0.0.1/news/", "status": "ok", "error_class": None,
+         "message": "12 items, finished", "items": [10, 12]},
+        {**base, "source": "weibo", "url": "http://127.0.0.1/weibo/", "status": "blocked", "error_class": "captcha",
+         "message": "<b>blocked</b> (captcha at http://127.0.0.1/weibo/)", "items": [30, 0],
+         "consecutive_failures": 1, "outage_since": now().isoformat()},
+    ]

@@ -2,11 +2,11 @@ from starlette.testclient import TestClient
 
 from dashboards.web.app import create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import alerts
+from tests.dashboards.conftest import alerts, source_health
 
 
 def client(store: EmbeddedStore) -> TestClient:
-    return TestClient(create_app(store, alerts, lambda text: text.split()))
+    return TestClient(create_app(store, alerts, lambda text: text.split(), source_health=source_health))
 
 
 def test_summary(store: EmbeddedStore) -> None:
@@ -44,3 +44,9 @@ def test_empty_store(tmp_path) -> None:  # noqa: ANN001
     with EmbeddedStore(tmp_path / "empty") as empty:
         data = TestClient(create_app(empty, lambda n: [], str.split)).get("/api/summary").json()
         assert data["counts"]["total"] == 0 and data["negative_posts"] == []
+
+
+def test_sources(store: EmbeddedStore) -> None:
+    data = client(store).get("/api/sources").json()
+    assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
+    assert TestClient(create_app(store, alerts, str.split)).get("/api/sources").json()["sources"] == []

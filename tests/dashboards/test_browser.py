@@ -10,7 +10,7 @@ import pytest
 
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import alerts
+from tests.dashboards.conftest import alerts, source_health
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -23,7 +23,8 @@ def url(store: EmbeddedStore) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = DashboardServer(create_app(store, alerts, str.split, refresh_seconds=1), "127.0.0.1", port).start()
+    server = DashboardServer(create_app(store, alerts, str.split, refresh_seconds=1,
+                                                source_health=source_health), "127.0.0.1", port).start()
     yield f"http://127.0.0.1:{port}/"
     server.stop()
 
@@ -55,6 +56,8 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert "HIGH" in page.locator("#alerts").inner_text()
     assert page.locator("#chart rect.bar.negative").count() >= 1
     assert "北辰燃料乙醇" in page.locator("#keywords").inner_text()
+    blocked = page.locator("#source-health tr[data-source='weibo']").inner_text()
+    assert "被封禁" in blocked and "captcha" in blocked and "30 0" in blocked
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)

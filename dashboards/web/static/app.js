@@ -69,6 +69,29 @@ function alertItem(alert) {
       el("span", {}, states[alert.state] || alert.state), el("span", {}, `邮件${delivery[alert.delivery] || alert.delivery}`)));
 }
 
+const SOURCE_STATES = { ok: "正常", empty: "无结果", blocked: "被封禁", failing: "失败", silent: "长期无数据", pending: "未采集" };
+
+function sourceRow(source) {
+  const name = el("a", { href: safeUrl(source.url), target: "_blank", rel: "noopener noreferrer", title: source.message }, source.source);
+  return el("tr", { "data-source": source.source },
+    el("td", {}, name),
+    el("td", {}, el("span", { class: `tag state-${source.status}` }, SOURCE_STATES[source.status] || source.status)),
+    el("td", {}, source.error_class || "—"),
+    el("td", {}, source.last_success ? when(source.last_success) : "—"),
+    el("td", {}, source.last_attempt ? when(source.last_attempt) : "—"),
+    el("td", {}, source.consecutive_failures),
+    el("td", { class: "runs" }, source.items.join(" ")));
+}
+
+async function refreshSources() {
+  const response = await fetch("/api/sources");
+  if (!response.ok) return;
+  const data = await response.json();
+  const body = document.getElementById("source-health");
+  body.replaceChildren(...(data.sources.length ? data.sources.map(sourceRow)
+    : [el("tr", {}, el("td", { class: "empty", colspan: "7" }, "未配置采集源"))]));
+}
+
 function barItem([name, count], max) {
   const bar = el("span", { class: "bar" });
   bar.style.width = `${Math.max(2, (100 * count) / max)}%`;
@@ -139,6 +162,7 @@ async function refresh() {
     fill("keywords", data.keywords, (k) => barItem(k, kmax), "暂无关键词");
     const smax = Math.max(1, ...data.sources.map((s) => s[1]));
     fill("sources", data.sources, (s) => barItem(s, smax), "暂无来源");
+    await refreshSources();
     document.getElementById("updated").textContent = `更新于 ${when(data.generated_at)}`;
   } catch (error) {
     document.getElementById("updated").textContent = `更新失败（${error.message}），稍后重试`;
