@@ -60,19 +60,34 @@ class Service:
         self._write_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
         self._dashboard: DashboardServer | None = None
+        # Crawls under way, so that stopping the service stops them too instead of waiting for them.
+        self._children: set[subprocess.Popen[str]] = set()
+        self._children_lock = threading.Lock()
+        self._stopping = threading.Event()
 
     # ---- the three jobs ----
     def crawl(self, source_name: str) -> CrawlOutcome:
         argv = crawl_command(source_name, self.config_path, self.spool_dir)
         started = time.monotonic()
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=CRAWL_TIMEOUT, check=False)
-        except subprocess.TimeoutExpired:
-            outcome = CrawlOutcome(source_name, False, 0, f"timed out after {CRAWL_TIMEOUT}s", error_class=TIMEOUT)
-        else:
-            outcome = self._outcome(source_name, done)
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+            with self._children_lock:
+                self._children.add(child)
+            try:
+                stdout, stderr = child.communicate(timeout=CRAWL_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.communicate()
+                outcome = CrawlOutcome(source_name, False, 0, f"timed out after {CRAWL_TIMEOUT}s", error_class=TIMEOUT)
+            else:
+                done = subprocess.CompletedProcess(argv, child.returncode, stdout, stderr)
+                outcome = self._outcome(source_name, done)
+            finally:
+                with self._children_lock:
+                    self._children.discard(child)
         level = logging.INFO if outcome.ok else logging.WARNING
         log.log(level, "crawl %s: %s (%.1fs)", source_name, outcome.message, time.monotonic() - started)
+        if self._stopping.is_set():
+            return outcome  # cut short by the stop, not broken: its health record stays as it was
         with self._write_lock:
             self.health.record(source_name, Run(outcome.items, outcome.known, outcome.error_class, outcome.message),
                                now())
@@ -147,6 +162,10 @@ class Service:
         return f"http://{self.settings.dashboard.host}:{self.settings.dashboard.port}/"
 
     def stop(self) -> None:
+        self._stopping.set()
+        with self._children_lock:
+            for child in self._children:
+                child.terminate()  # Scrapy stops cleanly on SIGTERM; what it spooled is ingested next start
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
