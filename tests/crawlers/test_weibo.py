@@ -118,3 +118,85 @@ def test_cap_splits_the_window_then_the_next_crawl_stops_at_collected_posts(tmp_
     assert done.returncode == 0, done.stderr
     assert sorted(ids(items)) == sorted(p.mid for p in api.posts[-3:])
     assert [s.query["page"] for s in web.asked(API)] == ["1"]  # page 1 held seven collected posts: no page 2
+
+
+def test_relative_times_and_large_counts(tmp_path: Path, web: FakeWeb) -> None:
+    now = datetime.now(SHANGHAI)
+    posts = [WeiboPost(f"4811{n:012d}", now - age, f"北辰乙醇 {n}", followers="43.4万", style="relative")
+             for n, age in enumerate([timedelta(seconds=20), timedelta(minutes=5), timedelta(hours=20)])]
+    web.routes[API] = WeiboApi(posts)
+    done, items = crawl(tmp_path, config(tmp_path, web.url + API), "wb")
+    assert done.returncode == 0, done.stderr
+    assert len(items) == 3
+    for item in items:
+        post = next(p for p in posts if p.mid == item["native_id"])
+        assert abs(datetime.fromisoformat(item["published_at"]) - post.time) < timedelta(minutes=2)
+        assert item["author_followers"] == 434_000 and item["metrics"]["comments"] == 12_000
+        assert item["region"] == "吉林" and item["author_verified"] is False
+
+
+def test_malformed_responses_keep_what_is_known_and_warn_with_the_url(tmp_path: Path, web: FakeWeb) -> None:
+    def api(query: dict[str, str]) -> tuple[int, str, bytes]:
+        if "q=断" in query["containerid"]:
+            return 200, "application/json", b'{"ok":1,"data":{"cards":[{"card_type":9,"mblog":{"id":"1'
+        return as_json({"ok": 1, "data": {"cards": [
+            {"card_type": 9, "mblog": {"id": "4822000000000001", "text": "北辰乙醇 只有正文"}},
+            {"card_type": 9, "mblog": {"text": "没有编号的帖子"}},
+            {"card_type": 9, "mblog": {"id": "4822000000000002", "created_at": "某天", "text": "时间写坏了",
+                                       "user": "not a user", "reposts_count": "很多"}},
+            {"card_type": 9, "mblog": None}, "not a card",
+        ]}})
+
+    web.routes[API] = api
+    done, items = crawl(tmp_path, config(tmp_path, web.url + API, 'keywords = ["断", "缺"]'), "wb")
+    assert done.returncode == 0, done.stderr
+    by_id = {item["native_id"]: item for item in items}
+    assert sorted(by_id) == ["4822000000000001", "4822000000000002"]
+    assert by_id["4822000000000001"]["content"] == "北辰乙醇 只有正文" and by_id["4822000000000001"]["author"] == ""
+    assert by_id["4822000000000002"]["published_at"] is None and by_id["4822000000000002"]["metrics"]["reposts"] == 0
+    assert f"{web.url}{API}?containerid=100103type%3D61%26q%3D%E6%96%AD" in done.stderr
+    assert "not a Weibo search response" in done.stderr
+    assert "a post without an id" in done.stderr and "has no readable time ('某天')" in done.stderr
+
+
+def test_proxy_headers_and_cookies_from_the_config(tmp_path: Path, web: FakeWeb) -> None:
+    web.routes[API] = WeiboApi(story(datetime.now(SHANGHAI), 3))
+    extra = f'proxy = "{web.url}"\nheaders = {{ X-Client = "yuqing-test" }}\ncookies = {{ SUB = "token123" }}'
+    # The host does not resolve: only the proxy reaches it.
+    done, items = crawl(tmp_path, config(tmp_path, "http://m.weibo.invalid" + API, extra), "wb")
+    assert done.returncode == 0, done.stderr
+    assert len(items) == 3
+    assert {s.host for s in web.seen} == {"m.weibo.invalid"} and web.asked("/robots.txt")
+    searches = web.asked(API)
+    assert all(s.headers.get("x-client") == "yuqing-test" and "SUB=token123" in s.headers.get("cookie", "")
+               for s in searches)
+
+
+def test_a_stopped_crawl_resumes_where_it_stopped(tmp_path: Path, web: FakeWeb) -> None:
+    api = WeiboApi(story(datetime.now(SHANGHAI), 48, every=timedelta(minutes=10)), hold=threading.Event(), hold_page=3)
+    web.routes[API] = api
+    cfg = config(tmp_path, web.url + API, "max_pages = 10")
+    spool = tmp_path / "spool"
+    stopped = subprocess.Popen(crawl_command("wb", cfg, spool), cwd=tmp_path, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(s.query.get("page") == "3" for s in web.asked(API)):
+        assert time.monotonic() < deadline and stopped.poll() is None, "the crawl never reached page 3"
+        time.sleep(0.05)
+    stopped.send_signal(signal.SIGTERM)  # what the service does on shutdown; page 3 is still being answered
+    time.sleep(0.5)
+    api.hold.set()
+    out, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 1 and "stopped (shutdown)" in err, err
+    jobs = tmp_path / "var" / "crawl-jobs" / "wb"
+    assert (jobs / "spider.state").exists() and not (tmp_path / "var" / "crawl-state" / "wb.json").exists()
+    first = [json.loads(line) for f in spool.glob("*.jsonl") for line in f.read_text(encoding="utf-8").splitlines()]
+    assert 20 <= len(first) < 48
+
+    web.seen.clear()
+    done, items = crawl(tmp_path, cfg, "wb")  # reads every spool file: the stopped crawl's and the resumed one's
+    assert done.returncode == 0, done.stderr
+    assert sorted(ids(items)) == sorted(p.mid for p in api.posts)  # nothing lost, nothing twice
+    assert "2" not in [s.query["page"] for s in web.asked(API)]  # resumed from its queue, not from the start
+    assert not jobs.exists() and (tmp_path / "var" / "crawl-state" / "wb.json").exists()
+    assert os.listdir(spool) and not list(spool.glob("*.part"))
