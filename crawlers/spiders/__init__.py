@@ -78,6 +78,20 @@ class SearchSpider(SourceSpider):
             # Never filtered: a resumed job fetches the first page again, its saved queue holds the later ones.
             yield self.request(url, self.parse, dont_filter=True, cb_kwargs={"page": 1})
 
+    def follow(self, link: str, callback: Any, key: str, **fields: Any) -> scrapy.Request:
+        """A request for a post's own page, carrying what the results page showed of it."""
+        return self.request(link, callback, errback=self.listed, cb_kwargs={"listing": {"key": key, "fields": fields}})
+
+    def found(self, listing: dict[str, Any], **fields: Any) -> PostItem | None:
+        """The item from the post's page, with what the results page showed where the post's page had nothing."""
+        merged = {**listing["fields"], **{k: v for k, v in fields.items() if v not in (None, "", {})}}
+        return self.collect(listing["key"], self.item(**merged))
+
+    def listed(self, failure: Any) -> PostItem | None:
+        """The post's page could not be fetched: keep what the results page showed."""
+        self.logger.warning("%s: %s; keeping what the results page showed", failure.request.url, failure.value)
+        return self.found(failure.request.cb_kwargs["listing"])
+
     def next_page(self, response: scrapy.http.TextResponse, href: str | None, page: int, fresh: int) -> Iterator[scrapy.Request]:
         """Stop paging at a page with nothing new (the rest was collected before) or at `max_pages`."""
         if not fresh:
@@ -95,3 +109,9 @@ def select(node: Selector | scrapy.http.TextResponse, query: str) -> SelectorLis
 
 def text_of(nodes: SelectorList) -> str:
     return "\n".join(" ".join(n.xpath(".//text()").getall()).strip() for n in nodes).strip()
+
+
+def string_of(nodes: Selector | SelectorList) -> str:
+    """Each node's text as a reader sees it, a line each: inline highlights (<em>) join without spaces."""
+    nodes = [nodes] if isinstance(nodes, Selector) else nodes
+    return "\n".join(" ".join((n.xpath("string()").get() or "").split()) for n in nodes).strip()
