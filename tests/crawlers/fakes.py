@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -72,6 +73,12 @@ class FakeWeb:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def ingested(tmp_path: Path) -> None:
+    """Clear the spool as the ingest stage does once its posts are stored, so the next crawl's items stand alone."""
+    for file in (tmp_path / "spool").glob("*.jsonl"):
+        file.unlink()
 
 
 # ---- Weibo ----

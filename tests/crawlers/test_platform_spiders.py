@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.crawlers.conftest import REPO, crawl, write_config
-from tests.crawlers.fakes import FakeWeb, html
+from tests.crawlers.fakes import FakeWeb, html, ingested
 from yuqing.models import SHANGHAI
 
 PAGES = REPO / ".." / "shared" / "fixtures" / "pages" / "news"
@@ -49,11 +49,6 @@ def real_page(name: str) -> str:
     if not path.is_file():
         pytest.skip(f"../shared/fixtures/pages/news/{name} is absent (a real saved page)")
     return path.read_text(encoding="utf-8")
-
-
-def ingested(tmp_path: Path) -> None:
-    for file in (tmp_path / "spool").glob("*.jsonl"):
-        file.unlink()
 
 
 def article(title: str, when: datetime, body: str) -> str:

@@ -16,7 +16,7 @@ import pytest
 
 from crawlers.run import crawl_command
 from tests.crawlers.conftest import REPO, crawl, write_config
-from tests.crawlers.fakes import FakeWeb, WeiboApi, WeiboPost, as_json
+from tests.crawlers.fakes import FakeWeb, WeiboApi, WeiboPost, as_json, ingested
 from yuqing.models import SHANGHAI
 
 FIXTURE = REPO / ".." / "shared" / "fixtures" / "pages" / "weibo" / "m_weibo_cn_container_getIndex.json"
@@ -45,12 +45,6 @@ def web() -> Iterator[FakeWeb]:
 
 def config(tmp_path: Path, url: str, extra: str = "") -> Path:
     return write_config(tmp_path, CONFIG.format(url=url, extra=extra))
-
-
-def ingested(tmp_path: Path) -> None:
-    """What the ingest stage does to a spool file once its posts are stored."""
-    for file in (tmp_path / "spool").glob("*.jsonl"):
-        file.unlink()
 
 
 def ids(items: list[dict]) -> list[str]:
