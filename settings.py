@@ -75,8 +75,9 @@ class Scheme(_Section):
 
 class Source(_Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    type: Literal["rss", "site"]
-    url: str = Field(pattern=r"^https?://", description="feed URL (rss) or list page URL (site)")
+    type: Literal["rss", "site", "weibo", "baidu_news", "tieba", "wechat", "zhihu"]
+    url: str = Field(default="", pattern=r"^(https?://.*)?$",
+                     description="feed URL (rss), list page URL (site), search URL with {keyword} (platforms)")
     interval: Duration = 600.0
     platform: str = "news"
     tier: Literal["central", "provincial", "local_media", "industry", "self_media", "individual", "unknown"] = (
@@ -103,6 +104,18 @@ class Source(_Section):
     headers: dict[str, str] = Field(default_factory=dict)
     cookies: dict[str, str] = Field(default_factory=dict)
     download_delay: Delay | None = None
+    proxy: str = Field(default="", pattern=r"^(https?://.*)?$", description="HTTP(S) proxy, e.g. http://user:pass@host:3128")
+    # Platform spiders: what to search for, and how far back a first crawl reaches (later ones stop at the last).
+    keywords: list[str] = Field(default_factory=list, description="overrides the watch schemes' keywords")
+    lookback: Duration = 86400.0
+
+    @model_validator(mode="after")
+    def _url_fits_type(self) -> Source:
+        if self.type in ("rss", "site") and not self.url:
+            raise ValueError(f"a {self.type} source needs `url`")
+        if self.url and self.type in ("baidu_news", "tieba", "wechat", "zhihu") and "{keyword}" not in self.url:
+            raise ValueError(f"a {self.type} source's `url` is a search URL with {{keyword}} where the keyword goes")
+        return self
 
 
 class Rule(_Section):
@@ -285,8 +298,9 @@ COOKIES_ENABLED = True
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
 DOWNLOADER_MIDDLEWARES = {
-    "crawlers.middlewares.EncodingFallbackMiddleware": 950,
     "crawlers.middlewares.BreakageMiddleware": 610,
+    "crawlers.proxy.SourceProxyMiddleware": 740,  # before Scrapy's HttpProxyMiddleware
+    "crawlers.middlewares.EncodingFallbackMiddleware": 950,
 }
 YUQING_RETRY_AFTER_MAX = 120  # seconds: the longest a Retry-After holds a domain back
 YUQING_RETRY_AFTER_DEFAULT = 10  # seconds after a 429 without Retry-After

@@ -14,7 +14,10 @@ _FULL = re.compile(
 )
 _MONTH_DAY = re.compile(r"^(?P<m>\d{1,2})\s*[-/月]\s*(?P<d>\d{1,2})\s*日?(?:\s+(?P<H>\d{1,2}):(?P<M>\d{2}))?$")
 _AGO = re.compile(r"^(?P<n>\d+)\s*(?P<unit>秒|分钟|小时|天|周)前$")
-_DAY_WORD = re.compile(r"^(?P<word>今天|昨天|前天)\s*(?P<H>\d{1,2}):(?P<M>\d{2})$")
+_DAY_WORD = re.compile(r"^(?P<word>今天|昨天|前天)(?:\s*(?P<H>\d{1,2}):(?P<M>\d{2}))?$")
+_CLOCK = re.compile(r"^(?P<H>\d{1,2}):(?P<M>\d{2})$")
+# Weibo's API: "Sat Aug 13 10:32:17 +0800 2022".
+_WEIBO = "%a %b %d %H:%M:%S %z %Y"
 _UNITS = {"秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days", "周": "weeks"}
 _DAYS_BACK = {"今天": 0, "昨天": 1, "前天": 2}
 
@@ -38,6 +41,8 @@ def parse_datetime(text: str | None, now: datetime | None = None) -> datetime | 
         pass
     if text == "刚刚":
         return now
+    if match := _CLOCK.match(text):  # a bare clock time on a list page is today's
+        return _build(now.year, now.month, now.day, match["H"], match["M"])
     if match := _AGO.match(text):
         return now - timedelta(**{_UNITS[match["unit"]]: int(match["n"])})
     if match := _DAY_WORD.match(text):
@@ -54,6 +59,10 @@ def parse_datetime(text: str | None, now: datetime | None = None) -> datetime | 
     try:
         return aware(parsedate_to_datetime(text))
     except (TypeError, ValueError, IndexError):
+        pass
+    try:
+        return aware(datetime.strptime(text, _WEIBO))
+    except ValueError:
         return None
 
 

@@ -17,7 +17,9 @@ class PostItem(scrapy.Item):
     author_id = scrapy.Field()
     author_followers = scrapy.Field()
     author_verified = scrapy.Field()
+    author_verified_type = scrapy.Field()  # Weibo: 0 a person's orange V, 1-7 organisations' blue V, -1 none
     published_at = scrapy.Field()  # aware datetime or ISO string; the clean pipeline makes it ISO
     crawled_at = scrapy.Field()
     metrics = scrapy.Field()  # {"reposts", "comments", "likes", "views"}
     region = scrapy.Field()
+    repost_of = scrapy.Field()  # native id of the post this one reposts (emitted as an item of its own too)

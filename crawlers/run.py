@@ -12,13 +12,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import settings as yuqing_config
 from crawlers import breakage
+from crawlers.state import CrawlState, job_dir, state_file
+from yuqing.models import now
 
-SPIDERS = {"rss": "crawlers.spiders.rss.RssSpider", "site": "crawlers.spiders.site.SiteSpider"}
+SPIDERS = {
+    "rss": "crawlers.spiders.rss.RssSpider", "site": "crawlers.spiders.site.SiteSpider",
+    "weibo": "crawlers.spiders.weibo.WeiboSpider", "baidu_news": "crawlers.spiders.baidu_news.BaiduNewsSpider",
+    "tieba": "crawlers.spiders.tieba.TiebaSpider", "wechat": "crawlers.spiders.wechat.WechatSpider",
+    "zhihu": "crawlers.spiders.zhihu.ZhihuSpider",
+}
 
 
 def crawl_command(source: str, config: Path | str | None, spool: Path | str) -> list[str]:
@@ -54,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     try:
-        source = yuqing_config.load(args.config, required=True).source(args.source)
+        config = yuqing_config.load(args.config, required=True)
+        source = config.source(args.source)
     except yuqing_config.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
@@ -67,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     scrapy_settings = get_project_settings()
     scrapy_settings.set("YUQING_SPOOL_DIR", str(Path(args.spool).resolve()))
     scrapy_settings.set("LOG_LEVEL", args.log_level)
+    jobdir = job_dir(config.data_dir, args.source)
+    scrapy_settings.set("JOBDIR", str(jobdir))
+    history_file = state_file(config.data_dir, args.source)
+    history = CrawlState.load(history_file)
+    started = now()
     process = CrawlerProcess(scrapy_settings)
     crawler = process.create_crawler(load_object(SPIDERS[source.type]))
-    process.crawl(crawler, source=args.source, config=args.config)
+    process.crawl(crawler, source=args.source, config=args.config, history=history)
     process.start()
 
     stats = crawler.stats.get_stats() if crawler.stats else {}
@@ -82,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         **breakage.summary(stats),
     }
     print(json.dumps(summary, ensure_ascii=False), flush=True)
+    if summary["finish_reason"] != "finished":
+        print(f"crawl of {args.source} stopped ({summary['finish_reason']}); the next crawl resumes it", file=sys.stderr)
+        return 1
+    shutil.rmtree(jobdir, ignore_errors=True)
+    if not failure and crawler.spider is not None:
+        job = crawler.spider.state
+        history.advance(started, job.get("collected", {}), job.get("newest")).save(history_file)
     if failure:
         print(f"crawl of {args.source} failed: {failure}", file=sys.stderr)
         return 1

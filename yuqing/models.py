@@ -49,6 +49,7 @@ class Author(BaseModel):
     id: str = ""
     followers: int | None = None
     verified: bool = False
+    verified_type: int | None = None  # Weibo's: 0 a person, 1-7 organisations (government, media ...)
 
 
 class Metrics(BaseModel):
@@ -81,6 +82,7 @@ class Post(BaseModel):
     crawled_at: datetime = Field(default_factory=now)
     metrics: Metrics = Field(default_factory=Metrics)
     region: str = ""
+    repost_of: str | None = None  # id of the reposted post
     # Added by analysis.
     schemes: list[SchemeMatch] = Field(default_factory=list)
     tokens: list[str] = Field(default_factory=list)
@@ -126,9 +128,11 @@ class Post(BaseModel):
                 id=item.get("author_id") or "",
                 followers=item.get("author_followers"),
                 verified=bool(item.get("author_verified")),
+                verified_type=item.get("author_verified_type"),
             ),
             published_at=item.get("published_at"),
             crawled_at=item.get("crawled_at") or now(),
             metrics=Metrics(**(item.get("metrics") or {})),
             region=item.get("region") or "",
+            repost_of=post_id(platform, "", item["repost_of"]) if item.get("repost_of") else None,
         )
