@@ -112,6 +112,8 @@ def test_cap_splits_the_window_then_the_next_crawl_stops_at_collected_posts(tmp_
     assert done.returncode == 0, done.stderr
     assert sorted(ids(items)) == sorted(p.mid for p in api.posts[-3:])
     assert [s.query["page"] for s in web.asked(API)] == ["1"]  # page 1 held seven collected posts: no page 2
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["known"] >= 7, "posts collected before are counted, so the source's health reads them as quiet"
 
 
 def test_relative_times_and_large_counts(tmp_path: Path, web: FakeWeb) -> None:
