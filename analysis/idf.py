@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from analysis.normalize import normalize, to_simplified
 from analysis.tokens import Tokenizer
@@ -69,6 +70,15 @@ def build(texts: Iterable[str], tokenizer: Tokenizer, min_documents: int = MIN_D
 
 def read_texts(paths: Iterable[Path]) -> Iterator[str]:
     """The text of every JSONL object (`text`, or `title` + `content`) in files or folders of them."""
+    for row in read_jsonl(paths):
+        text = row.get("text") or f"{row.get('title') or ''}\n{row.get('content') or ''}"
+        if str(text).strip():
+            yield str(text)
+
+
+def read_jsonl(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
+    """The objects of JSONL files, or of the *.jsonl files in folders; a line that is not JSON stops the
+    reading with its file and line number (training on half a file would go unnoticed)."""
     for path in paths:
         for file in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
             with file.open(encoding="utf-8", errors="replace") as handle:
@@ -80,6 +90,4 @@ def read_texts(paths: Iterable[Path]) -> Iterator[str]:
                     except ValueError as exc:
                         raise ValueError(f"{file}:{number}: not JSON ({exc})") from None
                     if isinstance(row, dict):
-                        text = row.get("text") or f"{row.get('title') or ''}\n{row.get('content') or ''}"
-                        if str(text).strip():
-                            yield str(text)
+                        yield row

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from analysis.snownlp_parts import Bayes
 
+from analysis.idf import read_jsonl
 from analysis.normalize import normalize, to_simplified
 from analysis.segments import Segment, segment
+from analysis.snownlp_parts import Bayes
 from analysis.tokens import Tokenizer
 from yuqing.models import Sentiment
 
@@ -229,17 +230,8 @@ class SentimentScorer:
 def read_rows(paths: Iterable[Path]) -> list[tuple[str, str]]:
     """(text, label) from JSONL files or folders of them; rows without a polarity are left out."""
     rows: list[tuple[str, str]] = []
-    for path in paths:
-        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-        for file in files:
-            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as exc:
-                    raise ValueError(f"{file}:{number}: not JSON ({exc})") from None
-                label = row_label(row)
-                if label and str(row.get("text", "")).strip():
-                    rows.append((row["text"], label))
+    for row in read_jsonl(paths):
+        label = row_label(row)
+        if label and str(row.get("text", "")).strip():
+            rows.append((str(row["text"]), label))
     return rows

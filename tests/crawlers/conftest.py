@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.crawlers.fakes import FakeWeb
+
 REPO = Path(__file__).resolve().parents[2]
 
 ARTICLE = """<!doctype html><html><head><meta charset="utf-8">
@@ -127,3 +129,29 @@ def crawl(tmp_path: Path, config: Path, source: str) -> tuple[subprocess.Complet
 
 
 __all__ = ["REPO", "crawl", "serve", "write_config", "sys"]
+
+
+SOURCE_CONFIG = """
+[[schemes]]
+name = "company"
+keywords = ["北辰乙醇"]
+
+[[sources]]
+name = "{name}"
+type = "{type}"
+url = "{url}"
+download_delay = 0
+{extra}
+"""
+
+
+def source_config(tmp_path: Path, type_: str, url: str, extra: str = "", name: str = "src") -> Path:
+    """A config with one watch scheme and one source at `url` (a feed, a list page or a search)."""
+    return write_config(tmp_path, SOURCE_CONFIG.format(name=name, type=type_, url=url, extra=extra))
+
+
+@pytest.fixture
+def web() -> Iterator[FakeWeb]:
+    server = FakeWeb()
+    yield server
+    server.close()

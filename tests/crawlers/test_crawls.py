@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.crawlers.conftest import GBK_BODY, crawl, write_config
+from tests.crawlers.conftest import GBK_BODY, crawl, source_config
 
-SOURCE = """
-[[sources]]
-name = "{name}"
-type = "{type}"
-url = "{url}"
-download_delay = 0
-{extra}
-"""
 
 
 def config(tmp_path: Path, name: str, type_: str, url: str, extra: str = "") -> Path:
-    return write_config(tmp_path, SOURCE.format(name=name, type=type_, url=url, extra=extra))
+    return source_config(tmp_path, type_, url, extra, name=name)
 
 
 def by_url(items: list[dict]) -> dict[str, dict]:

@@ -4,14 +4,13 @@ of the real sites; real saved pages from ../shared where we have them."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from tests.crawlers.conftest import REPO, crawl, write_config
+from tests.crawlers.conftest import REPO, crawl, source_config
 from tests.crawlers.fakes import FakeWeb, html, ingested
 from yuqing.models import SHANGHAI
 
@@ -19,29 +18,11 @@ PAGES = REPO / ".." / "shared" / "fixtures" / "pages" / "news"
 NOW = datetime.now(SHANGHAI).replace(second=0, microsecond=0)
 AN_HOUR_AGO, TWO_HOURS_AGO, THREE_DAYS_AGO = NOW - timedelta(hours=1), NOW - timedelta(hours=2), NOW - timedelta(days=3)
 
-CONFIG = """
-[[schemes]]
-name = "company"
-keywords = ["北辰乙醇"]
 
-[[sources]]
-name = "src"
-type = "{type}"
-url = "{url}"
-download_delay = 0
-{extra}
-"""
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    server = FakeWeb()
-    yield server
-    server.close()
 
 
 def config(tmp_path: Path, type_: str, url: str, extra: str = "") -> Path:
-    return write_config(tmp_path, CONFIG.format(type=type_, url=url, extra=extra))
+    return source_config(tmp_path, type_, url, extra)
 
 
 def real_page(name: str) -> str:

@@ -8,43 +8,24 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from crawlers.run import crawl_command
-from tests.crawlers.conftest import REPO, crawl, write_config
+from tests.crawlers.conftest import REPO, crawl, source_config
 from tests.crawlers.fakes import FakeWeb, WeiboApi, WeiboPost, as_json, ingested
 from yuqing.models import SHANGHAI
 
 FIXTURE = REPO / ".." / "shared" / "fixtures" / "pages" / "weibo" / "m_weibo_cn_container_getIndex.json"
 API = "/api/container/getIndex"
 
-CONFIG = """
-[[schemes]]
-name = "company"
-keywords = ["北辰乙醇"]
 
-[[sources]]
-name = "wb"
-type = "weibo"
-url = "{url}"
-download_delay = 0
-{extra}
-"""
-
-
-@pytest.fixture
-def web() -> Iterator[FakeWeb]:
-    server = FakeWeb()
-    yield server
-    server.close()
 
 
 def config(tmp_path: Path, url: str, extra: str = "") -> Path:
-    return write_config(tmp_path, CONFIG.format(url=url, extra=extra))
+    return source_config(tmp_path, "weibo", url, extra, name="wb")
 
 
 def ids(items: list[dict]) -> list[str]:
