@@ -19,6 +19,9 @@ from operator import itemgetter
 from yuqing.models import Post
 
 CENTROID_TERMS = 40
+# A term shared by many stories (今天, 视频) keeps only its most recently active events: it could not tell
+# them apart anyway, and the post's rarer terms find the right one. This bounds the work per post.
+POSTINGS_PER_TERM = 64
 
 
 @dataclass
@@ -119,7 +122,11 @@ class EventClusterer:
         event.centroid = _normalised(merged)
         by_term = self._by_term
         for term, weight in event.centroid.items():
-            by_term[term][event.id] = weight
+            postings = by_term[term]
+            postings.pop(event.id, None)
+            postings[event.id] = weight  # re-inserted: a term's postings are in order of recent activity
+            if len(postings) > POSTINGS_PER_TERM:
+                del postings[next(iter(postings))]
         event.size += 1
         if post.time < event.first_seen:
             event.first_seen, event.first_post = post.time, post.id
