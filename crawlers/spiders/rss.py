@@ -44,10 +44,12 @@ class RssSpider(SourceSpider):
                 author=entry.get("author", ""),
                 published_at=parse_datetime(entry.get("published") or entry.get("updated")),
             )
+            if self.known(item["url"], None):
+                continue  # collected by an earlier crawl: feeds repeat their latest entries every time
             if self.source.follow_links:
                 yield self.request(item["url"], self.parse_article, cb_kwargs={"item": item})
-            else:
-                yield item
+            elif collected := self.collect(item["url"], item):
+                yield collected
 
     def _json_feed(self, response: scrapy.http.Response) -> list[dict[str, Any]]:
         """JSON Feed items in feedparser's entry shape."""
@@ -76,10 +78,10 @@ class RssSpider(SourceSpider):
 
     def parse_article(self, response: scrapy.http.Response, item: Any) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            return item
+            return self.collect(item["url"], item)
         article = extract_article(response.text, response.url)
         if len(article["content"]) > len(item.get("content") or ""):
             item["content"] = article["content"]
         item["published_at"] = item.get("published_at") or article["published_at"]
         item["author"] = item.get("author") or article["author"]
-        return item
+        return self.collect(item["url"], item)

@@ -27,9 +27,11 @@ class SiteSpider(SourceSpider):
         if not links and self.source.link_selector:
             self.parse_failed(response.url, f"link_selector {self.source.link_selector!r} found no links; "
                                             "has the page changed?")
-        for url in links:
-            yield self.request(url, self.parse_article)
-        if self.source.next_selector and page < self.source.max_pages:
+        fresh = [url for url in links if not self.known(url, None)]
+        for url in fresh:
+            yield self.request(url, self.parse_article, cb_kwargs={"key": url})
+        # Incremental: a list page with nothing new means the pages after it were collected before too.
+        if fresh and self.source.next_selector and page < self.source.max_pages:
             for href in select(response, self.source.next_selector).xpath("./@href").getall()[:1]:
                 yield self.request(response.urljoin(href), self.parse, cb_kwargs={"page": page + 1})
 
@@ -50,11 +52,11 @@ class SiteSpider(SourceSpider):
                 found.append(url)
         return list(dict.fromkeys(found))
 
-    def parse_article(self, response: scrapy.http.Response) -> Any:
+    def parse_article(self, response: scrapy.http.Response, key: str) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
             self.parse_failed(response.url, "an article that is not text")
             return None
-        return self.item(url=response.url, **article_fields(self.source, response, self.parse_failed))
+        return self.collect(key, self.item(url=response.url, **article_fields(self.source, response, self.parse_failed)))
 
 
 def article_fields(source: config.Source, response: scrapy.http.TextResponse,
