@@ -25,7 +25,7 @@ MAX_TITLE = 500
 class CleanPipeline:
     """Drop what has no URL or no text; cap sizes; make times ISO strings."""
 
-    def process_item(self, item: scrapy.Item, spider: scrapy.Spider) -> scrapy.Item:
+    def process_item(self, item: scrapy.Item, spider: scrapy.Spider | None = None) -> scrapy.Item:
         url = (item.get("url") or "").strip()
         title = " ".join((item.get("title") or "").split())
         content = (item.get("content") or "").strip()
@@ -70,7 +70,7 @@ class SpoolPipeline:
         self.path = self.spool_dir / f"{name}-{stamp}-{os.getpid()}.jsonl.part"
         self._file = self.path.open("a", encoding="utf-8")
 
-    def process_item(self, item: scrapy.Item, spider: scrapy.Spider) -> scrapy.Item:
+    def process_item(self, item: scrapy.Item, spider: scrapy.Spider | None = None) -> scrapy.Item:
         assert self._file is not None
         record: dict[str, Any] = dict(item)
         self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
