@@ -7,6 +7,7 @@ stderr with its number and skipped.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -19,6 +20,7 @@ from analysis.pipeline import Analyzer
 from yuqing.models import Post
 
 PROGRESS_EVERY = 20_000
+FLUSH_EVERY = 0.5  # seconds between flushes when reading a file: no write call per line, no long wait either
 
 
 def _post(obj: dict[str, Any], number: int) -> Post:
@@ -34,7 +36,11 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
                    with_schemes: bool = False) -> tuple[int, int]:
     """Returns (objects written, lines skipped)."""
     written = skipped = 0
-    started = time.monotonic()
+    started = flushed = time.monotonic()
+    # Input from a pipe may pause: each result goes out at once. From a file, results go out in batches.
+    eager = not (isinstance(lines, io.IOBase) and lines.seekable())
+    if isinstance(out, io.TextIOWrapper) and out.line_buffering and not eager:
+        out.reconfigure(line_buffering=False)
     progress = tqdm(file=errors, unit=" posts", mininterval=1.0, disable=not errors.isatty())
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -58,9 +64,13 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
             obj["schemes"] = [m.model_dump() for m in post.schemes]
         out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         written += 1
+        if eager or time.monotonic() - flushed > FLUSH_EVERY:
+            out.flush()
+            flushed = time.monotonic()
         progress.update()
         if progress.disable and written % PROGRESS_EVERY == 0:
             rate = written / max(1e-9, time.monotonic() - started)
             print(f"analysed {written} posts ({rate:.0f}/s)", file=errors, flush=True)
+    out.flush()
     progress.close()
     return written, skipped

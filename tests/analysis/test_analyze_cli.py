@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -58,3 +59,22 @@ def test_a_ten_megabyte_post(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     [out] = [json.loads(line) for line in done.stdout.splitlines()]
     assert out["sentiment"]["label"] == "negative" and "恶臭" in out["keywords"]
+
+
+def test_a_pipe_gets_each_result_while_its_input_is_still_open(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "yuqing.cli", "analyze"], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp_path)
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for n in range(2):
+            process.stdin.write(json.dumps({"id": f"p{n}", "text": f"北辰燃料乙醇第{n}条消息"}, ensure_ascii=False) + "\n")
+            process.stdin.flush()
+            answers: list[str] = []
+            reader = threading.Thread(target=lambda: answers.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+            reader.start()
+            reader.join(timeout=30)
+            assert answers and json.loads(answers[0])["id"] == f"p{n}", "a result waits for more input"
+    finally:
+        process.stdin.close()
+        process.wait(timeout=60)
+    assert process.returncode == 0
