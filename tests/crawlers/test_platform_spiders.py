@@ -139,7 +139,9 @@ def test_tieba_thread_list_hidden_in_comments_then_thread_pages(tmp_path: Path, 
     web.routes["/f"] = lambda q: html(tieba_list(rows))
     for tid, title, author, when, _ in threads:
         web.routes[f"/p/{tid}"] = lambda q, a=(tid, title, author, when): html(tieba_post(*a, f"{a[1]}，正文在这里。"))
-    done, items = crawl(tmp_path, config(tmp_path, "tieba", f"{web.url}/f?kw={{keyword}}&ie=utf-8"), "src")
+    # Two days' reach: just after midnight the list shows an hour-old thread by yesterday's date alone.
+    cfg = config(tmp_path, "tieba", f"{web.url}/f?kw={{keyword}}&ie=utf-8", 'lookback = "2d"')
+    done, items = crawl(tmp_path, cfg, "src")
     assert done.returncode == 0, done.stderr
     by_id = {item["native_id"]: item for item in items}
     assert sorted(by_id) == ["7001", "7002"]  # the three-day-old thread is older than the window
