@@ -21,7 +21,6 @@ _WORD_CHARS = re.compile(r"\w+")
 
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
-_POSITIONS = np.arange(BITS, dtype=np.uint64)
 
 
 def _mix64(x: np.ndarray) -> np.ndarray:
@@ -42,8 +41,9 @@ class SimHasher:
         points = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
         # A pair is its two code points side by side (each below 2**21); a one-character text is itself.
         pairs = np.unique((points[:-1] << np.uint64(21)) | points[1:]) if len(points) > 1 else points
-        bits = (_mix64(pairs)[:, None] >> _POSITIONS) & np.uint64(1)
-        majority = bits.sum(axis=0) * 2 > len(pairs)
+        # Bit i of every hash, little-endian: the same fingerprint on every machine.
+        bits = np.unpackbits(_mix64(pairs).astype("<u8").view(np.uint8), bitorder="little").reshape(len(pairs), BITS)
+        majority = bits.sum(axis=0, dtype=np.int64) * 2 > len(pairs)
         return int(np.packbits(majority, bitorder="little").view("<u8")[0])
 
 

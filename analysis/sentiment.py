@@ -184,20 +184,22 @@ class SentimentModel:
         return lr, nb
 
     def predict(self, features: Features) -> Prediction:
-        probs = np.exp(blend(*self.scores(features), self.nb_weight, self.temperature))
-        neg, pos = float(probs[0]), float(probs[2])
-        return Prediction(dict(zip(LABELS, probs.tolist())), pos / (pos + neg))
+        lr, nb = self.scores(features)
+        probs = [math.exp(v) for v in blend(lr.tolist(), nb.tolist(), self.nb_weight, self.temperature)]
+        return Prediction(dict(zip(LABELS, probs)), probs[2] / (probs[2] + probs[0]))
 
 
-def blend(lr: np.ndarray, nb: np.ndarray, nb_weight: float, temperature: float) -> np.ndarray:
-    """Log-probabilities of the three classes from both models' scores (rows of them, or one)."""
-    return _log_softmax(((1 - nb_weight) * _log_softmax(lr) + nb_weight * _log_softmax(nb)) / temperature)
+def blend(lr: Sequence[float], nb: Sequence[float], nb_weight: float, temperature: float) -> list[float]:
+    """Log-probabilities of the three classes from both models' scores. Plain floats: for three numbers
+    a post, numpy's per-call cost is most of the work."""
+    lr, nb = _log_softmax(lr), _log_softmax(nb)
+    return _log_softmax([((1 - nb_weight) * a + nb_weight * b) / temperature for a, b in zip(lr, nb)])
 
 
-def _log_softmax(x: np.ndarray) -> np.ndarray:
-    """Row-wise, for one vector of class scores or a matrix of them."""
-    shifted = x - x.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def _log_softmax(x: Sequence[float]) -> list[float]:
+    top = max(x)
+    total = math.log(sum(math.exp(v - top) for v in x))
+    return [v - top - total for v in x]
 
 
 def default_model_dir() -> Path:
