@@ -64,6 +64,13 @@ class SourceSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         yield self.request(self.source.url, self.parse)
 
+    def search_terms(self) -> list[str]:
+        """The keywords a search spider looks for; a source with none is said so, not silently idle."""
+        if not self.keywords:
+            self.logger.warning("source %s: no keywords to search for; give it `keywords` or define a scheme",
+                                self.source_name)
+        return self.keywords
+
     def item(self, **fields: Any) -> PostItem:
         return PostItem(source=self.source_name, platform=self.source.platform, source_tier=self.source.tier, **fields)
 
@@ -94,10 +101,7 @@ class SearchSpider(SourceSpider):
     search_url = ""  # the real site's, with {keyword}; a source's `url` replaces it
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        if not self.keywords:
-            self.logger.warning("source %s: no keywords to search for; give it `keywords` or define a scheme",
-                                self.source_name)
-        for keyword in self.keywords:
+        for keyword in self.search_terms():
             url = (self.source.url or self.search_url).format(keyword=quote(keyword))
             # Never filtered: a resumed job fetches the first page again, its saved queue holds the later ones.
             yield self.request(url, self.parse, dont_filter=True, cb_kwargs={"page": 1})

@@ -20,7 +20,7 @@ class BaiduNewsSpider(SearchSpider):
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a results page", response.url)
+            self.parse_failed(response.url, "not a results page")
             return
         fresh = 0
         for anchor in response.xpath("//div[@id='content_left']//h3//a[@href]"):
@@ -40,7 +40,7 @@ class BaiduNewsSpider(SearchSpider):
 
     def parse_article(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a text page; keeping what the results page showed", response.url)
+            self.parse_failed(response.url, "not a text page; keeping what the results page showed")
             return self.found(listing)
         article = extract_article(response.text, response.url)
         return self.found(listing, url=response.url, title=article["title"], content=article["content"],

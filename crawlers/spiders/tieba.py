@@ -32,7 +32,7 @@ class TiebaSpider(SearchSpider):
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a thread list", response.url)
+            self.parse_failed(response.url, "not a thread list")
             return
         listing = Selector(text=_HIDDEN.sub(r"\1", response.text))
         fresh = 0
@@ -41,7 +41,7 @@ class TiebaSpider(SearchSpider):
             tid = str(thread.attrib.get("data-tid") or fields.get("id") or "")
             href = thread.css("a.j_th_tit::attr(href)").get()
             if not tid or not href:
-                self.logger.warning("%s: a thread without an id or a link, skipped", response.url)
+                self.parse_failed(response.url, "a thread without an id or a link, skipped")
                 continue
             created = parse_datetime(thread.css(".is_show_create_time::text").get())
             if self.known(tid, created):
@@ -58,7 +58,7 @@ class TiebaSpider(SearchSpider):
 
     def parse_thread(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a thread page; keeping what the list showed", response.url)
+            self.parse_failed(response.url, "not a thread page; keeping what the list showed")
             return self.found(listing)
         first = response.css("div.l_post")[:1]
         fields = _fields(first[0]) if first else {}
@@ -67,7 +67,7 @@ class TiebaSpider(SearchSpider):
         # The floor's time is in its data-field on older pages, in its tail line ("1楼 2024-03-12 08:30") on newer.
         published = parse_datetime(content.get("date")) or find_datetime(string_of(first.css(".tail-info, .post-tail-wrap")))
         if not first:
-            self.logger.warning("%s: no first post found; keeping what the list showed", response.url)
+            self.parse_failed(response.url, "no first post found; keeping what the list showed")
         return self.found(
             listing,
             title=response.css(".core_title_txt::attr(title)").get() or string_of(response.css(".core_title_txt")),

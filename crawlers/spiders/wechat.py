@@ -36,13 +36,13 @@ class WechatSpider(SearchSpider):
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a results page", response.url)
+            self.parse_failed(response.url, "not a results page")
             return
         fresh = 0
         for result in response.css("ul.news-list > li"):
             anchor = result.css("h3 a[href]")
             if not anchor:
-                self.logger.warning("%s: a result without a link, skipped", response.url)
+                self.parse_failed(response.url, "a result without a link, skipped")
                 continue
             url = response.urljoin(anchor.attrib["href"])
             found = _STAMP.search(result.get())
@@ -58,28 +58,27 @@ class WechatSpider(SearchSpider):
 
     def parse_link(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a text page; keeping what the results page showed", response.url)
+            self.parse_failed(response.url, "not a text page; keeping what the results page showed")
             return self.found(listing)
         if response.css("#js_content"):
             return self.parse_article(response, listing)
         pieces = _PIECE.findall(response.text)
         if not pieces:
-            self.logger.warning("%s: neither an article nor Sogou's redirect; keeping what the results page showed",
-                                response.url)
+            self.parse_failed(response.url, "neither an article nor Sogou's redirect; keeping what the results page showed")
             return self.found(listing)
         return self.request(response.urljoin("".join(pieces).replace("@", "")), self.parse_article,
                             errback=self.listed, cb_kwargs={"listing": listing})
 
     def parse_article(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a text page; keeping what the results page showed", response.url)
+            self.parse_failed(response.url, "not a text page; keeping what the results page showed")
             return self.found(listing)
         html = response.text
         ids = [_var(html, name) for name in ("biz", "mid", "idx")]
         stamp = _CT.search(html)
         published = _stamp(stamp.group(1)) if stamp else parse_datetime(string_of(response.css("#publish_time")))
         if not response.css("#js_content"):
-            self.logger.warning("%s: no article body (#js_content); keeping what the results page showed", response.url)
+            self.parse_failed(response.url, "no article body (#js_content); keeping what the results page showed")
         return self.found(
             listing,
             url=response.url,

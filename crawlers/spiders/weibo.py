@@ -58,10 +58,7 @@ class WeiboSpider(SourceSpider):
     name = "weibo"
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        if not self.keywords:
-            self.logger.warning("source %s: no keywords to search for; give it `keywords` or define a scheme",
-                                self.source_name)
-        for keyword in self.keywords:
+        for keyword in self.search_terms():
             # Never filtered: a resumed job fetches the first page again, its saved queue holds the later ones.
             yield self.search(keyword, None, 1, dont_filter=True)
 
@@ -82,7 +79,7 @@ class WeiboSpider(SourceSpider):
             data = json.loads(response.text)["data"]
             cards, info = data.get("cards"), data.get("cardlistInfo") or {}
         except (AttributeError, ValueError, KeyError, TypeError) as exc:
-            self.logger.warning("%s: not a Weibo search response (%s)", response.url, exc)
+            self.parse_failed(response.url, f"not a Weibo search response ({exc})")
             return
         fresh, oldest = 0, None
         for mblog in _mblogs(cards):
@@ -131,12 +128,12 @@ class WeiboSpider(SourceSpider):
         """Whatever a post's JSON holds; what is missing stays empty, with a warning."""
         native_id = str(mblog.get("mid") or mblog.get("id") or "")
         if not native_id:
-            self.logger.warning("%s: a post without an id, skipped", url)
+            self.parse_failed(url, "a post without an id, skipped")
             return None
         user = mblog.get("user") if isinstance(mblog.get("user"), dict) else {}
         published = parse_datetime(mblog.get("created_at"), now())
         if published is None:
-            self.logger.warning("%s: post %s has no readable time (%r)", url, native_id, mblog.get("created_at"))
+            self.parse_failed(url, f"post {native_id} has no readable time ({mblog.get('created_at')!r})")
         verified_type = user.get("verified_type")
         return self.item(
             url=f"https://m.weibo.cn/detail/{native_id}",

@@ -37,11 +37,11 @@ class ZhihuSpider(SearchSpider):
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
         if not isinstance(response, scrapy.http.TextResponse):
-            self.logger.warning("%s: not a results page", response.url)
+            self.parse_failed(response.url, "not a results page")
             return
         found = list(self.from_markup(response)) or list(self.from_data(response))
         if not found:
-            self.logger.warning("%s: no search results found in the page", response.url)
+            self.logger.warning("%s: no search results found in the page", response.url)  # empty, not broken
         for item in found:
             if not self.known(item["native_id"], item.get("published_at")):
                 yield self.collect(item["native_id"], item)
@@ -74,7 +74,7 @@ class ZhihuSpider(SearchSpider):
             entities = json.loads(blob or "{}").get("initialState", {}).get("entities", {})
             answers, articles = entities.get("answers") or {}, entities.get("articles") or {}
         except (ValueError, AttributeError) as exc:
-            self.logger.warning("%s: unreadable js-initialData (%s)", response.url, exc)
+            self.parse_failed(response.url, f"unreadable js-initialData ({exc})")
             return
         for kind, entries in (("answer", answers), ("article", articles)):
             for key, entry in entries.items() if isinstance(entries, dict) else ():
