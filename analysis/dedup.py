@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,19 +33,36 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 
 class SimHasher:
     def fingerprint(self, text: str) -> int | None:
-        """From overlapping character pairs, which a few added or changed words barely move.
-        None for a text with nothing to compare: it is nobody's duplicate."""
+        return self.fingerprints([text])[0]
+
+    def fingerprints(self, texts: Sequence[str]) -> list[int | None]:
+        """From overlapping character pairs, which a few added or changed words barely move; a batch of
+        texts at once. None for a text with nothing to compare: it is nobody's duplicate."""
         # Punctuation and repeats (！！！！) say nothing about which story a post tells.
-        chars = "".join(_WORD_CHARS.findall(text.lower()))
-        if not chars:
-            return None
-        points = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        kept = ["".join(_WORD_CHARS.findall(text.lower())) for text in texts]
+        lengths = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        points = np.frombuffer("".join(kept).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        owner = np.repeat(np.arange(len(kept), dtype=np.uint64), lengths)
         # A pair is its two code points side by side (each below 2**21); a one-character text is itself.
-        pairs = np.unique((points[:-1] << np.uint64(21)) | points[1:]) if len(points) > 1 else points
+        within = owner[:-1] == owner[1:]
+        single = np.flatnonzero(lengths == 1)
+        starts = np.cumsum(lengths) - lengths
+        pairs = np.concatenate([((points[:-1] << np.uint64(21)) | points[1:])[within], points[starts[single]]])
+        owners = np.concatenate([owner[:-1][within], single.astype(np.uint64)])
+        # Each post's distinct pairs, sorted by post: the post's number sits above the pair's 42 bits.
+        keyed = np.unique((owners << np.uint64(42)) | pairs)
+        owners, pairs = keyed >> np.uint64(42), keyed & np.uint64((1 << 42) - 1)
         # Bit i of every hash, little-endian: the same fingerprint on every machine.
         bits = np.unpackbits(_mix64(pairs).astype("<u8").view(np.uint8), bitorder="little").reshape(len(pairs), BITS)
-        majority = bits.sum(axis=0, dtype=np.int64) * 2 > len(pairs)
-        return int(np.packbits(majority, bitorder="little").view("<u8")[0])
+        counts = np.bincount(owners.astype(np.int64), minlength=len(kept))
+        present = np.flatnonzero(counts)
+        votes = np.add.reduceat(bits, np.cumsum(counts)[present] - counts[present], axis=0, dtype=np.int64) if len(pairs) else bits
+        majority = votes * 2 > counts[present][:, None]
+        packed = np.packbits(majority, axis=1, bitorder="little").view("<u8")[:, 0].tolist()
+        out: list[int | None] = [None] * len(kept)
+        for post, value in zip(present.tolist(), packed):
+            out[post] = int(value)
+        return out
 
 
 def to_hex(fingerprint: int) -> str:

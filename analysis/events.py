@@ -1,9 +1,10 @@
 """Events: posts about one story, grouped online as they arrive, across sources and hours.
 
-Each event keeps a centroid of its posts' TF-IDF keyword weights. A new post joins the most similar
+Each event keeps the sum of its posts' TF-IDF keyword vectors. A new post joins the most similar
 event that is still active (cosine similarity of keywords above a threshold, seen within the window);
 otherwise it starts a new event and is its first post. An inverted index from terms to events keeps
-the comparison to the few events that share a term with the post.
+the comparison to the few events that share a term with the post, and a post updates only its own
+terms: the work per post does not grow with the size of the events.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from operator import itemgetter
 
 from yuqing.models import Post
 
-CENTROID_TERMS = 40
+CENTROID_TERMS = 40  # an event is described by its heaviest terms; it keeps up to twice as many between trims
 # A term shared by many stories (今天, 视频) keeps only its most recently active events: it could not tell
 # them apart anyway, and the post's rarer terms find the right one. This bounds the work per post.
-POSTINGS_PER_TERM = 64
+POSTINGS_PER_TERM = 16
 
 
-@dataclass
+@dataclass(eq=False)  # events are told apart by identity: they key the term index
 class Event:
     id: str
     first_post: str
     first_seen: datetime
     last_seen: datetime
-    centroid: dict[str, float] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)  # the sum of its posts' normalised vectors
+    squares: float = 0.0  # the squared length of `weights`, kept up to date term by term
     size: int = 0
     risk: float = 0.0  # the highest of its posts'
     by_source: Counter[str] = field(default_factory=Counter)
@@ -40,7 +42,7 @@ class Event:
 
     @property
     def keywords(self) -> list[str]:
-        return sorted(self.centroid, key=self.centroid.__getitem__, reverse=True)[:10]
+        return heapq.nlargest(10, self.weights, key=self.weights.__getitem__)
 
     @property
     def title(self) -> str:
@@ -68,8 +70,8 @@ class EventClusterer:
         self.window = window
         self.max_events = max_events  # the least recently active go first: memory stays bounded
         self.events: dict[str, Event] = {}
-        # term → {event id: the term's weight in that event's centroid}
-        self._by_term: dict[str, dict[str, float]] = defaultdict(dict)
+        # term → {event: the term's weight in that event}, in the order the events last took the term
+        self._by_term: dict[str, dict[Event, float]] = defaultdict(dict)
 
     def assign(self, post: Post, weights: list[tuple[str, float]]) -> Event | None:
         """Put the post in an event; None for a post with no keywords to go by."""
@@ -77,14 +79,18 @@ class EventClusterer:
             return None
         vector = _normalised(dict(weights))
         moment = post.time
-        scores: dict[str, float] = defaultdict(float)
+        dots: dict[Event, float] = defaultdict(float)
+        by_term = self._by_term
         for term, weight in vector.items():
-            for event_id, centroid_weight in self._by_term.get(term, {}).items():
-                scores[event_id] += weight * centroid_weight
-        best, best_score = None, self.threshold
-        for event_id, score in scores.items():
-            if score >= best_score and moment - self.events[event_id].last_seen <= self.window:
-                best, best_score = self.events[event_id], score
+            postings = by_term.get(term)
+            if postings:
+                for event, event_weight in postings.items():
+                    dots[event] += weight * event_weight
+        # Cosine similarity = dot / |event| (the post's vector has length 1), compared squared: no root to take.
+        best, best_square = None, self.threshold ** 2
+        for event, dot in dots.items():
+            if dot * dot >= best_square * event.squares and moment - event.last_seen <= self.window:
+                best, best_square = event, dot * dot / event.squares
         if best is None:
             best = Event(id="evt:" + hashlib.sha1(post.id.encode("utf-8")).hexdigest()[:16], first_post=post.id,
                          first_seen=moment, last_seen=moment)
@@ -98,35 +104,33 @@ class EventClusterer:
 
     def _drop(self, event_id: str) -> None:
         event = self.events.pop(event_id)
-        for term in event.centroid:
-            self._unindex(term, event_id)
+        for term in event.weights:
+            self._unindex(term, event)
 
-    def _unindex(self, term: str, event_id: str) -> None:
+    def _unindex(self, term: str, event: Event) -> None:
         postings = self._by_term.get(term)
         if postings is not None:
-            postings.pop(event_id, None)
+            postings.pop(event, None)
             if not postings:
                 del self._by_term[term]
 
     def _add(self, event: Event, post: Post, vector: dict[str, float]) -> None:
-        if event.size:
-            merged = {k: v * event.size for k, v in event.centroid.items()}
-            for term, weight in vector.items():
-                merged[term] = merged.get(term, 0.0) + weight
-        else:
-            merged = dict(vector)
-        if len(merged) > CENTROID_TERMS:
-            merged = dict(heapq.nlargest(CENTROID_TERMS, merged.items(), key=itemgetter(1)))
-        for term in event.centroid.keys() - merged.keys():
-            self._unindex(term, event.id)
-        event.centroid = _normalised(merged)
-        by_term = self._by_term
-        for term, weight in event.centroid.items():
+        weights, by_term = event.weights, self._by_term
+        for term, weight in vector.items():
+            old = weights.get(term, 0.0)
+            new = weights[term] = old + weight
+            event.squares += new * new - old * old
             postings = by_term[term]
-            postings.pop(event.id, None)
-            postings[event.id] = weight  # re-inserted: a term's postings are in order of recent activity
+            postings.pop(event, None)
+            postings[event] = new  # re-inserted: a term's postings are in order of recent activity
             if len(postings) > POSTINGS_PER_TERM:
                 del postings[next(iter(postings))]
+        if len(weights) > 2 * CENTROID_TERMS:
+            kept = dict(heapq.nlargest(CENTROID_TERMS, weights.items(), key=itemgetter(1)))
+            for term in weights.keys() - kept.keys():
+                self._unindex(term, event)
+            event.weights = kept
+            event.squares = sum(v * v for v in kept.values())
         event.size += 1
         if post.time < event.first_seen:
             event.first_seen, event.first_post = post.time, post.id

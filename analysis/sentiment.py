@@ -15,11 +15,10 @@ from __future__ import annotations
 import gzip
 import json
 import math
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -52,17 +51,60 @@ def row_label(row: dict[str, Any]) -> str | None:
 
 
 @dataclass(frozen=True)
-class Features:
-    """What both models read from one post."""
+class Part:
+    """What the models read from one segment of a post (its own words, or one link of the repost chain)."""
 
-    words: list[str]  # words (negation marked) and emoticons: the Bayes model reads these
-    extra: list[str]  # word pairs and character pairs: the logistic regression reads these as well
+    repost: bool
+    words: list[str]  # jieba words, negation marked (¬喜欢), punctuation left out
+    emoticons: list[str]
+    chars: str  # the segment's text without spaces, for character pairs
+
+    @classmethod
+    def of(cls, seg: Segment) -> Part:
+        words: list[str] = []
+        negate = False
+        for word in seg.words:
+            if word in _CLAUSE_END or not word.strip():
+                negate = False
+            elif word in _NEGATORS:
+                negate = True
+                words.append(word)
+            else:
+                words.append("¬" + word if negate else word)
+        return cls(seg.repost, words, seg.emoticons, "".join(seg.text.split()))
+
+
+@dataclass(frozen=True)
+class Features:
+    """What both models read from one post: its parts. As strings, for training, it is
+    - `words`: words and emoticons, which the Bayes model reads;
+    - `extra`: word pairs (a_b) and character pairs (字ab), which the logistic regression reads as well;
+    with 转: before every feature of the repost chain. The scorer reads the same features as numbers."""
+
+    parts: list[Part]
+
+    @property
+    def words(self) -> list[str]:
+        return [_prefix(p) + w for p in self.parts for w in chain(p.words, p.emoticons)]
+
+    @property
+    def extra(self) -> list[str]:
+        out = []
+        for p in self.parts:
+            prefix = _prefix(p)
+            out += [f"{prefix}{a}_{b}" for a, b in zip(p.words, p.words[1:])]
+            out += [f"{prefix}字{p.chars[i:i + 2]}" for i in range(len(p.chars) - 1)]
+        return out
 
     def __iter__(self) -> Iterator[str]:
         return chain(self.words, self.extra)
 
-    def __len__(self) -> int:
-        return len(self.words) + len(self.extra)
+    def __bool__(self) -> bool:
+        return any(p.words or p.emoticons or len(p.chars) > 1 for p in self.parts)
+
+
+def _prefix(part: Part) -> str:
+    return "转:" if part.repost else ""
 
 
 class Featurizer:
@@ -74,34 +116,16 @@ class Featurizer:
 
     @staticmethod
     def from_segments(segments: Sequence[Segment]) -> Features:
-        words: list[str] = []
-        extra: list[str] = []
-        for seg in segments:
-            seg_words, seg_extra = _segment_features(seg)
-            if seg.repost:
-                seg_words = ["转:" + f for f in seg_words]
-                seg_extra = ["转:" + f for f in seg_extra]
-            words += seg_words
-            extra += seg_extra
-        return Features(words, extra)
+        return Features([Part.of(seg) for seg in segments])
 
 
-def _segment_features(seg: Segment) -> tuple[list[str], list[str]]:
-    out: list[str] = []
-    negate = False
-    for word in seg.words:
-        if word in _CLAUSE_END or not word.strip():
-            negate = False
-            continue
-        if word in _NEGATORS:
-            negate = True
-            out.append(word)
-            continue
-        out.append("¬" + word if negate else word)
-    pairs = [f"{a}_{b}" for a, b in zip(out, out[1:])]
-    chars = "".join(seg.text.split())
-    char_pairs = ["字" + chars[i:i + 2] for i in range(len(chars) - 1)]
-    return out + seg.emoticons, pairs + char_pairs
+# Word pairs and character pairs are looked up as 64-bit keys in one sorted array, with no string built:
+# bit 63 tells a character pair from a word pair, bit 62 marks the repost chain, and the rest holds the two
+# code points (21 bits each) or the two words' ids (31 bits each).
+_CHAR_PAIR_INT = 1 << 63
+_CHAR_PAIR = np.uint64(_CHAR_PAIR_INT)
+_REPOST_BIT_INT = 1 << 62
+_NO_WORD = (1 << 31) - 1  # the id of a word that is in no pair feature: its keys match nothing
 
 
 @dataclass
@@ -117,23 +141,26 @@ class Prediction:
 class _NaiveBayes(Bayes):
     """SnowNLP's classifier, asked for every class's log-probability instead of only the winner's."""
 
-    def log_probabilities(self) -> tuple[list[float], list[float], dict[str, tuple[float, float, float]]]:
-        """Class priors, the log-probability of an unseen word, and of every seen word: the same numbers
-        as SnowNLP's own `classify`, computed once instead of a method call per word and class."""
+    def log_probabilities(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+        """Class priors, the log-probability of an unseen word, and the words seen with theirs (words ×
+        classes): the same numbers as SnowNLP's own `classify`, computed once for every word."""
         classes = [self.d[label] for label in LABELS]
-        prior = [math.log(c.getsum()) - math.log(self.total) for c in classes]
-        unknown = [math.log(c.none / c.getsum()) for c in classes]
-        words = set().union(*(c.d for c in classes))
-        table = {w: tuple(math.log(c.d.get(w, c.none) / c.getsum()) for c in classes) for w in words}
-        return prior, unknown, table  # type: ignore[return-value]
+        sums = np.array([c.getsum() for c in classes], dtype=np.float64)
+        prior = np.log(sums) - math.log(self.total)
+        unknown = np.log(np.array([c.none for c in classes], dtype=np.float64) / sums)
+        words = list(set().union(*(c.d for c in classes)))
+        counts = np.column_stack([np.fromiter(map(c.d.get, words, repeat(c.none)), dtype=np.float64, count=len(words))
+                                  for c in classes])
+        return prior, unknown, words, np.log(counts / sums)
 
 
 class SentimentModel:
     """A trained model: SnowNLP Bayes + logistic regression, with their blend and calibration.
 
-    Both models are read through one table, so that a post costs one dictionary look-up per feature: a
-    feature's row holds its IDF and logistic-regression coefficients, and for words the Bayes
-    log-probabilities (words the logistic regression dropped as rare get a row with IDF 0).
+    Both models are read through one table of float32 rows, so that a feature costs one look-up: a row
+    holds the feature's logistic-regression coefficients, its Bayes log-probabilities (words only) and
+    its IDF (0 for words the logistic regression dropped as rare). Words are found by a dictionary look-up,
+    word and character pairs by a binary search over their numeric keys.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -141,65 +168,126 @@ class SentimentModel:
         self.meta = meta
         nb = _NaiveBayes()
         nb.load(str(folder / "bayes.marshal"))
-        prior, unknown, table = nb.log_probabilities()
+        prior, unknown, nb_words, nb_table = nb.log_probabilities()
         with gzip.open(folder / "logreg.json.gz", "rt", encoding="utf-8") as handle:
             lr = json.load(handle)
-        self.index = {f: i for i, f in enumerate(lr["features"])}
-        for word in table:
+        self.index = dict(zip(lr["features"], range(len(lr["features"]))))
+        for word in nb_words:
             self.index.setdefault(word, len(self.index))
-        rows = len(self.index)
-        self.idf = np.zeros(rows)
-        self.idf[: len(lr["idf"])] = lr["idf"]
-        self.coef = np.zeros((rows, 3))  # features × classes
-        self.coef[: len(lr["coef"])] = lr["coef"]
+        self.table = np.zeros((len(self.index), 7), dtype=np.float32)  # 3 coefficients, 3 Bayes, IDF
+        self.table[: len(lr["coef"]), :3] = lr["coef"]
+        self.table[:, 3:6] = unknown
+        self.table[: len(lr["idf"]), 6] = lr["idf"]
+        self.table[list(map(self.index.__getitem__, nb_words)), 3:6] = nb_table
         self.intercept = np.asarray(lr["intercept"], dtype=np.float64)
-        self.nb_prior = np.asarray(prior)
-        self.nb_unknown = np.asarray(unknown)
-        self.nb_table = np.tile(self.nb_unknown, (rows, 1))
-        for word, values in table.items():
-            self.nb_table[self.index[word]] = values
+        self.nb_prior, self.nb_unknown = prior, unknown
+        self._index_pairs(lr["features"])
         self.nb_weight = float(meta["nb_weight"])
         self.temperature = float(meta["temperature"])
 
-    def scores(self, features: Features) -> tuple[np.ndarray, np.ndarray]:
-        """The class scores of the logistic regression and of Bayes, before they are blended."""
-        get = self.index.get
-        word_rows = [r for r in map(get, features.words) if r is not None]
-        rows = word_rows + [r for r in map(get, features.extra) if r is not None]
+    def _index_pairs(self, features: list[str]) -> None:
+        self.word_ids: dict[str, int] = {}
+        keys: dict[int, int] = {}
+        word_id = self.word_ids.setdefault
+        for row, feature in enumerate(features):
+            repost = feature.startswith("转:")
+            body = feature[2:] if repost else feature
+            flag = _REPOST_BIT_INT if repost else 0
+            if len(body) == 3 and body[0] == "字":
+                keys[_CHAR_PAIR_INT | flag | ord(body[1]) << 21 | ord(body[2])] = row
+            # A word may hold "_" itself, so every split is indexed: the post's own words pick the right one.
+            cut = body.find("_", 1)
+            while 0 < cut < len(body) - 1:
+                a, b = body[:cut], body[cut + 1:]
+                keys[flag | word_id(a, len(self.word_ids)) << 31 | word_id(b, len(self.word_ids))] = row
+                cut = body.find("_", cut + 1)
+        if len(self.word_ids) >= _NO_WORD:
+            raise ValueError("too many words in pair features")
+        self.pair_keys = np.fromiter(keys, dtype=np.uint64, count=len(keys))
+        self.pair_rows = np.fromiter(keys.values(), dtype=np.int64, count=len(keys))
+        order = np.argsort(self.pair_keys)
+        self.pair_keys, self.pair_rows = self.pair_keys[order], self.pair_rows[order]
 
-        nb = self.nb_prior + self.nb_table.take(word_rows, axis=0).sum(axis=0)
-        nb += (len(features.words) - len(word_rows)) * self.nb_unknown
-        nb /= max(1.0, len(features.words)) ** 0.5  # Bayes adds a term a word: damp its overconfidence
+    def scores(self, batch: Sequence[Features]) -> tuple[np.ndarray, np.ndarray]:
+        """The class scores (posts × 3) of the logistic regression and of Bayes, before they are blended.
 
-        lr = self.intercept
-        if rows:
-            counts = Counter(rows)
-            unique = np.fromiter(counts, dtype=np.int64, count=len(counts))
-            weights = self.idf.take(unique)
-            if len(counts) < len(rows):  # a feature seen n times weighs 1 + ln n (sublinear TF)
-                weights *= 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-            norm = np.sqrt(weights @ weights)
-            if norm > 0:
-                lr = weights @ self.coef.take(unique, axis=0) / norm + self.intercept
-        return lr, nb
+        A batch at a time: the Python work per post is one look-up per word, and the arithmetic for all
+        posts of the batch is a few numpy calls, whose fixed cost would otherwise outweigh a short post."""
+        n = len(batch)
+        looked_up: list[str] = []  # words and emoticons, 转:-prefixed in the repost chain
+        looked_up_owner: list[int] = []
+        word_counts = np.zeros(n)
+        pair_words: list[str] = []  # every part's words, then "" (no id): no pair spans two parts
+        pair_flags: list[int] = []
+        chars: list[str] = []  # every part's characters, then "\0" (in no pair): likewise
+        char_flags: list[int] = []
+        pair_owner: list[int] = []
+        char_owner: list[int] = []
+        for post, features in enumerate(batch):
+            for part in features.parts:
+                seen = [*part.words, *part.emoticons]
+                if part.repost:
+                    seen = ["转:" + w for w in seen]
+                looked_up += seen
+                looked_up_owner += [post] * len(seen)
+                word_counts[post] += len(seen)
+                flag = _REPOST_BIT_INT if part.repost else 0
+                pair_words += part.words
+                pair_words.append("")
+                pair_flags += [flag] * (len(part.words) + 1)
+                pair_owner += [post] * (len(part.words) + 1)
+                chars.append(part.chars + "\0")
+                char_flags += [flag] * (len(part.chars) + 1)
+                char_owner += [post] * (len(part.chars) + 1)
 
-    def predict(self, features: Features) -> Prediction:
-        lr, nb = self.scores(features)
-        probs = [math.exp(v) for v in blend(lr.tolist(), nb.tolist(), self.nb_weight, self.temperature)]
-        return Prediction(dict(zip(LABELS, probs)), probs[2] / (probs[2] + probs[0]))
+        rows = np.fromiter(map(self.index.get, looked_up, repeat(-1)), dtype=np.int64, count=len(looked_up))
+        known = rows >= 0
+        word_rows, word_owner = rows[known], np.asarray(looked_up_owner, dtype=np.int64)[known]
+
+        ids = np.fromiter(map(self.word_ids.get, pair_words, repeat(_NO_WORD)), dtype=np.uint64, count=len(pair_words))
+        points = np.frombuffer("".join(chars).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+        keys = np.concatenate([(ids[:-1] << np.uint64(31)) | ids[1:] | np.asarray(pair_flags[:-1], dtype=np.uint64),
+                               (points[:-1] << np.uint64(21)) | points[1:] | _CHAR_PAIR
+                               | np.asarray(char_flags[:-1], dtype=np.uint64)])
+        owners = np.concatenate([np.asarray(pair_owner[:-1], dtype=np.int64), np.asarray(char_owner[:-1], dtype=np.int64)])
+        at = np.searchsorted(self.pair_keys, keys).clip(max=len(self.pair_keys) - 1)
+        hit = self.pair_keys[at] == keys
+
+        # Bayes: the sum of every word's log-probabilities, unknown words included, damped by the length.
+        # (np.bincount gives integers when there is nothing to count, hence the explicit float64)
+        nb = np.column_stack([np.bincount(word_owner, self.table[word_rows, 3 + c], minlength=n)
+                              for c in range(3)]).astype(np.float64)
+        nb += self.nb_prior + (word_counts - np.bincount(word_owner, minlength=n))[:, None] * self.nb_unknown
+        nb /= np.sqrt(np.maximum(1.0, word_counts))[:, None]  # Bayes adds a term a word: damp its overconfidence
+
+        # Logistic regression over TF-IDF: a feature seen n times in a post weighs 1 + ln n (sublinear TF).
+        all_rows = np.concatenate([word_rows, self.pair_rows[at[hit]]])
+        all_owners = np.concatenate([word_owner, owners[hit]])
+        size = len(self.table)
+        unique, counts = np.unique(all_owners * size + all_rows, return_counts=True)
+        owner, found = unique // size, self.table[unique % size]
+        weights = found[:, 6].astype(np.float64) * (1.0 + np.log(counts))
+        norms = np.sqrt(np.bincount(owner, weights * weights, minlength=n))
+        lr = np.column_stack([np.bincount(owner, weights * found[:, c], minlength=n)
+                              for c in range(3)]).astype(np.float64)
+        lr /= np.where(norms > 0, norms, 1.0)[:, None]
+        return lr + self.intercept, nb
+
+    def predict(self, batch: Sequence[Features]) -> list[Prediction]:
+        lr, nb = self.scores(batch)
+        probs = np.exp(blend(lr, nb, self.nb_weight, self.temperature))
+        score = probs[:, 2] / (probs[:, 2] + probs[:, 0])
+        return [Prediction(dict(zip(LABELS, p)), s) for p, s in zip(probs.tolist(), score.tolist())]
 
 
-def blend(lr: Sequence[float], nb: Sequence[float], nb_weight: float, temperature: float) -> list[float]:
-    """Log-probabilities of the three classes from both models' scores. Plain floats: for three numbers
-    a post, numpy's per-call cost is most of the work."""
-    lr, nb = _log_softmax(lr), _log_softmax(nb)
-    return _log_softmax([((1 - nb_weight) * a + nb_weight * b) / temperature for a, b in zip(lr, nb)])
+def blend(lr: np.ndarray, nb: np.ndarray, nb_weight: float, temperature: float) -> np.ndarray:
+    """Log-probabilities of the three classes (posts × 3) from both models' scores."""
+    return _log_softmax(((1 - nb_weight) * _log_softmax(lr) + nb_weight * _log_softmax(nb)) / temperature)
 
 
-def _log_softmax(x: Sequence[float]) -> list[float]:
-    top = max(x)
-    total = math.log(sum(math.exp(v - top) for v in x))
-    return [v - top - total for v in x]
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def default_model_dir() -> Path:
@@ -214,10 +302,13 @@ class SentimentScorer:
         self.model = SentimentModel(model_dir or default_model_dir())
 
     def predict(self, text: str) -> Prediction | None:
-        return self.predict_features(self.features(text))
+        return self.predict_many([self.features(text)])[0]
 
-    def predict_features(self, features: Features) -> Prediction | None:
-        return self.model.predict(features) if features else None
+    def predict_many(self, batch: Sequence[Features]) -> list[Prediction | None]:
+        """None for a post with nothing to read."""
+        readable = [f for f in batch if f]
+        predictions = iter(self.model.predict(readable) if readable else [])
+        return [next(predictions) if f else None for f in batch]
 
     def score(self, text: str) -> Sentiment | None:
         return self.sentiment(self.predict(text))

@@ -18,10 +18,6 @@ NB_WEIGHTS = [w / 10 for w in range(0, 7)]
 TEMPERATURES = [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0]
 
 
-def _blended(lr: list[list[float]], nb: list[list[float]], nb_weight: float, temperature: float) -> np.ndarray:
-    return np.array([blend(a, b, nb_weight, temperature) for a, b in zip(lr, nb)])
-
-
 def _log_loss(log_probs: np.ndarray, gold: np.ndarray) -> float:
     return float(-log_probs[np.arange(len(gold)), gold].mean())
 
@@ -65,12 +61,10 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
 
     progress("blend and calibration on the held-out tenth …")
     model = SentimentModel(out)  # scored as the pipeline will score it, from the files just written
-    scores = [model.scores(f) for f in features[held]]
-    lr_held = [s[0].tolist() for s in scores]
-    nb_held = [s[1].tolist() for s in scores]
-    loss, nb_weight, temperature = min((_log_loss(_blended(lr_held, nb_held, w, t), gold[held]), w, t)
+    lr_held, nb_held = model.scores(features[held])
+    loss, nb_weight, temperature = min((_log_loss(blend(lr_held, nb_held, w, t), gold[held]), w, t)
                                        for w in NB_WEIGHTS for t in TEMPERATURES)
-    accuracy = float(np.mean(_blended(lr_held, nb_held, nb_weight, temperature).argmax(1) == gold[held]))
+    accuracy = float(np.mean(blend(lr_held, nb_held, nb_weight, temperature).argmax(1) == gold[held]))
     meta.update({"nb_weight": nb_weight, "temperature": temperature,
                  "holdout": {"rows": len(order) - cut, "accuracy_3class": round(accuracy, 4), "log_loss": round(loss, 4)},
                  "features": len(vocabulary), "seed": seed})
