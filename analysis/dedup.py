@@ -16,7 +16,6 @@ import numpy as np
 
 BITS = 64
 BANDS = 4
-BAND_BITS = BITS // BANDS
 MAX_DISTANCE = 3
 _WORD_CHARS = re.compile(r"\w+")
 
@@ -84,9 +83,9 @@ class NearDuplicateIndex:
         self._seq = 0
 
     @staticmethod
-    def _keys(fingerprint: int) -> list[int]:
-        mask = (1 << BAND_BITS) - 1
-        return [(fingerprint >> (i * BAND_BITS)) & mask for i in range(BANDS)]
+    def _keys(fingerprint: int) -> tuple[int, ...]:
+        """The BANDS = 4 bands of 16 bits, written out: this runs twice a post."""
+        return (fingerprint & 0xFFFF, fingerprint >> 16 & 0xFFFF, fingerprint >> 32 & 0xFFFF, fingerprint >> 48)
 
     def find(self, fingerprint: int) -> str | None:
         """The earliest indexed post within max_distance, if any."""

@@ -97,7 +97,7 @@ class EventClusterer:
         else:
             del self.events[best.id]  # re-inserted below: the dict's order is recency of activity
         self.events[best.id] = best
-        self._add(best, post, vector)
+        self._add(best, post, moment, vector)
         while len(self.events) > self.max_events:
             self._drop(next(iter(self.events)))
         return best
@@ -114,7 +114,7 @@ class EventClusterer:
             if not postings:
                 del self._by_term[term]
 
-    def _add(self, event: Event, post: Post, vector: dict[str, float]) -> None:
+    def _add(self, event: Event, post: Post, moment: datetime, vector: dict[str, float]) -> None:
         weights, by_term = event.weights, self._by_term
         for term, weight in vector.items():
             old = weights.get(term, 0.0)
@@ -126,16 +126,16 @@ class EventClusterer:
             if len(postings) > POSTINGS_PER_TERM:
                 del postings[next(iter(postings))]
         if len(weights) > 2 * CENTROID_TERMS:
-            kept = dict(heapq.nlargest(CENTROID_TERMS, weights.items(), key=itemgetter(1)))
+            kept = dict(sorted(weights.items(), key=itemgetter(1), reverse=True)[:CENTROID_TERMS])
             for term in weights.keys() - kept.keys():
                 self._unindex(term, event)
             event.weights = kept
             event.squares = sum(v * v for v in kept.values())
         event.size += 1
-        if post.time < event.first_seen:
-            event.first_seen, event.first_post = post.time, post.id
-        event.last_seen = max(event.last_seen, post.time)
+        if moment < event.first_seen:
+            event.first_seen, event.first_post = moment, post.id
+        event.last_seen = max(event.last_seen, moment)
         event.by_source[post.source] += 1
         event.by_platform[post.platform] += 1
         event.by_sentiment[post.sentiment.label if post.sentiment else "unknown"] += 1
-        event.per_hour[_hour(post.time)] += 1
+        event.per_hour[_hour(moment)] += 1

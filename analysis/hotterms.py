@@ -37,10 +37,13 @@ class HotTerms:
 
     def add(self, moment: datetime, terms: Iterable[str]) -> None:
         hour = _hour(moment)
-        self._hours.setdefault(hour, Counter()).update(set(terms))
-        latest = max(self._hours)
-        for old in [h for h in self._hours if h < latest - self.baseline_hours]:
-            del self._hours[old]  # memory stays bounded by the window
+        counts = self._hours.get(hour)
+        if counts is None:
+            counts = self._hours[hour] = Counter()
+            latest = max(self._hours)
+            for old in [h for h in self._hours if h < latest - self.baseline_hours]:
+                del self._hours[old]  # memory stays bounded by the window
+        counts.update(set(terms))
 
     def hot(self, at: datetime | None = None, top: int = 20) -> list[HotTerm]:
         if not self._hours:

@@ -17,10 +17,13 @@ def _load_stopwords() -> frozenset[str]:
 class KeywordExtractor:
     def __init__(self, protected: Sequence[str] = (), idf: IdfTable | None = None) -> None:
         table = idf or IdfTable.shipped()
-        self._idf, self._median = table.idf, table.default
+        self._median = table.default
         self._stop = _load_stopwords()
         # Watch terms may be single characters or look like stopwords; they are still what officers look for.
         self._protected = {w.lower() for w in protected}
+        # The table's terms judged once: a known term costs one look-up, a stopword's IDF is 0.
+        self._idf = {t: v if self._useful(t) else 0.0 for t, v in table.idf.items()}
+        self._idf.update({t: table.get(t) for t in self._protected})
 
     def _useful(self, token: str) -> bool:
         if token in self._protected:
@@ -31,7 +34,13 @@ class KeywordExtractor:
         """The top terms with their TF-IDF weights, heaviest first."""
         counts = Counter(tokens)  # counted first, so each distinct token is judged once
         idf, median = self._idf, self._median
-        weight = {t: n * idf.get(t, median) for t, n in counts.items() if self._useful(t)}
+        weight = {}
+        for term, n in counts.items():
+            value = idf.get(term)
+            if value is None:
+                value = median if self._useful(term) else 0.0
+            if value > 0:
+                weight[term] = n * value
         return sorted(weight.items(), key=lambda item: (-item[1], item[0]))[:top]
 
     def extract(self, tokens: Sequence[str], top: int = 10) -> list[str]:

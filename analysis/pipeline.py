@@ -40,14 +40,12 @@ class Analyzer:
         keyword_terms = [t for rule in settings.alerts.rules if rule.type == "keyword" for t in rule.terms]
         return cls(settings.schemes, settings.risk, keyword_terms)
 
-    def _original(self, post_id: str, fingerprint: int | None, segments: list[Segment]) -> str | None:
+    def _original(self, post_id: str, fingerprint: int | None, passed_on: int | None) -> str | None:
         if fingerprint is None:
             return None
         original = self.duplicates.check_and_add(fingerprint, post_id)
-        if original is None and len(segments) > 1:
-            # A repost: the last part of its chain is the text it passes on.
-            reposted = self.simhash.fingerprint(segments[-1].text)
-            original = self.duplicates.find(reposted) if reposted is not None else None
+        if original is None and passed_on is not None:
+            original = self.duplicates.find(passed_on)
         return original if original != post_id else None
 
     def tokenize(self, text: str) -> list[str]:
@@ -67,11 +65,16 @@ class Analyzer:
         heads = [segments if len(text) <= MAX_CHARS else segment(text[:MAX_CHARS], self.tokenizer)
                  for text, segments in zip(texts, segmented)]
         predictions = self.sentiment.predict_many([Featurizer.from_segments(head) for head in heads])
-        fingerprints = self.simhash.fingerprints(texts)
-        return [self._finish(*row) for row in zip(posts, cleaned, texts, segmented, predictions, fingerprints)]
+        # A repost: the last part of its chain is the text it passes on, and may be an earlier post.
+        reposts = [i for i, segments in enumerate(segmented) if len(segments) > 1]
+        fingerprints = self.simhash.fingerprints(texts + [segmented[i][-1].text for i in reposts])
+        passed_on: list[int | None] = [None] * len(posts)
+        for i, fingerprint in zip(reposts, fingerprints[len(posts):]):
+            passed_on[i] = fingerprint
+        return [self._finish(*row) for row in zip(posts, cleaned, texts, segmented, predictions, fingerprints, passed_on)]
 
     def _finish(self, post: Post, cleaned: tuple[str, str], text: str, segments: list[Segment],
-                prediction: Prediction | None, fingerprint: int | None) -> Post:
+                prediction: Prediction | None, fingerprint: int | None, passed_on: int | None) -> Post:
         """What must follow the order of the posts: duplicates, events, hot terms."""
         tokens = search_tokens(segments)
         weighted = self.keywords.weighted(tokens)
@@ -84,7 +87,7 @@ class Analyzer:
                 "schemes": self.schemes.match_folded(text.lower()),
                 "sentiment": SentimentScorer.sentiment(prediction),
                 "simhash": to_hex(fingerprint) if fingerprint is not None else None,
-                "dup_of": self._original(post.id, fingerprint, segments),
+                "dup_of": self._original(post.id, fingerprint, passed_on),
             }
         )
         event = self.events.assign(analysed, weighted)

@@ -25,6 +25,8 @@ TIER = {"central": 1.0, "provincial": 0.8, "local_media": 0.6, "industry": 0.5, 
 class RiskScorer:
     def __init__(self, weights: config.Risk, sensitive_terms: Iterable[str] = ()) -> None:
         self.weights = weights
+        self._weights = weights.model_dump(exclude={"sensitive_terms"})
+        self._total = sum(self._weights.values())
         self.terms = sorted({t.lower() for t in [*sensitive_terms, *weights.sensitive_terms]})
 
     def signals(self, post: Post, growth_per_hour: int = 0) -> dict[str, float]:
@@ -41,9 +43,7 @@ class RiskScorer:
         }
 
     def score(self, post: Post, growth_per_hour: int = 0) -> float:
-        weights = self.weights.model_dump(exclude={"sensitive_terms"})
-        total = sum(weights.values())
-        if total <= 0:
+        if self._total <= 0:
             return 0.0
         signals = self.signals(post, growth_per_hour)
-        return round(sum(weights[k] * signals[k] for k in weights) / total, 4)
+        return round(sum(w * signals[k] for k, w in self._weights.items()) / self._total, 4)

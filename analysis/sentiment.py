@@ -169,19 +169,20 @@ class SentimentModel:
         nb = _NaiveBayes()
         nb.load(str(folder / "bayes.marshal"))
         prior, unknown, nb_words, nb_table = nb.log_probabilities()
-        with gzip.open(folder / "logreg.json.gz", "rt", encoding="utf-8") as handle:
-            lr = json.load(handle)
-        self.index = dict(zip(lr["features"], range(len(lr["features"]))))
+        with gzip.open(folder / "features.json.gz", "rt", encoding="utf-8") as handle:
+            features: list[str] = json.load(handle)
+        with np.load(folder / "logreg.npz") as lr:
+            coef, idf, self.intercept = lr["coef"], lr["idf"], lr["intercept"].astype(np.float64)
+        self.index = dict(zip(features, range(len(features))))
         for word in nb_words:
             self.index.setdefault(word, len(self.index))
         self.table = np.zeros((len(self.index), 7), dtype=np.float32)  # 3 coefficients, 3 Bayes, IDF
-        self.table[: len(lr["coef"]), :3] = lr["coef"]
+        self.table[: len(coef), :3] = coef
         self.table[:, 3:6] = unknown
-        self.table[: len(lr["idf"]), 6] = lr["idf"]
+        self.table[: len(idf), 6] = idf
         self.table[list(map(self.index.__getitem__, nb_words)), 3:6] = nb_table
-        self.intercept = np.asarray(lr["intercept"], dtype=np.float64)
         self.nb_prior, self.nb_unknown = prior, unknown
-        self._index_pairs(lr["features"])
+        self._index_pairs(features)
         self.nb_weight = float(meta["nb_weight"])
         self.temperature = float(meta["temperature"])
 

@@ -51,11 +51,11 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
     out.mkdir(parents=True, exist_ok=True)
     nb.save(str(out / "bayes.marshal"))
     vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.__getitem__)
-    with gzip.open(out / "logreg.json.gz", "wt", encoding="utf-8", compresslevel=9) as handle:
-        json.dump({"features": vocabulary,
-                   "idf": [round(float(v), 5) for v in vectorizer.idf_],
-                   "coef": [[round(float(v), 5) for v in row] for row in lr.coef_.T],
-                   "intercept": [round(float(v), 5) for v in lr.intercept_]}, handle, ensure_ascii=False)
+    with gzip.open(out / "features.json.gz", "wt", encoding="utf-8", compresslevel=9) as handle:
+        json.dump(vocabulary, handle, ensure_ascii=False)
+    # Numbers as arrays, not JSON: the model loads in a fraction of the time.
+    np.savez_compressed(out / "logreg.npz", idf=vectorizer.idf_.astype(np.float32),
+                        coef=lr.coef_.T.astype(np.float32), intercept=lr.intercept_)
     meta: dict[str, Any] = {"labels": list(LABELS), "nb_weight": 0.0, "temperature": 1.0, "rows": len(rows)}
     _write_meta(out, meta)
 
