@@ -23,6 +23,8 @@ CENTROID_TERMS = 40  # an event is described by its heaviest terms; it keeps up 
 # A term shared by many stories (今天, 视频) keeps only its most recently active events: it could not tell
 # them apart anyway, and the post's rarer terms find the right one. This bounds the work per post.
 POSTINGS_PER_TERM = 16
+# Recent posts whose event is remembered: a near-duplicate or repost joins its original's event directly.
+MEMBERS = 200_000
 
 
 @dataclass(eq=False)  # events are told apart by identity: they key the term index
@@ -72,13 +74,39 @@ class EventClusterer:
         self.events: dict[str, Event] = {}
         # term → {event: the term's weight in that event}, in the order the events last took the term
         self._by_term: dict[str, dict[Event, float]] = defaultdict(dict)
+        self._members: dict[str, Event] = {}  # post id → its event, the MEMBERS most recent posts
 
-    def assign(self, post: Post, weights: list[tuple[str, float]]) -> Event | None:
-        """Put the post in an event; None for a post with no keywords to go by."""
+    def assign(self, post: Post, weights: list[tuple[str, float]], duplicate_of: str | None = None) -> Event | None:
+        """Put the post in an event; None for a post with no keywords to go by. A post that duplicates
+        an earlier one (`duplicate_of`) tells the same story: it joins that post's event while it is active."""
         if not weights:
             return None
         vector = _normalised(dict(weights))
         moment = post.time
+        best = self._active(self._members.get(duplicate_of), moment) if duplicate_of else None
+        if best is None:
+            best = self._most_similar(vector, moment)
+        if best is None:
+            best = Event(id="evt:" + hashlib.sha1(post.id.encode("utf-8")).hexdigest()[:16], first_post=post.id,
+                         first_seen=moment, last_seen=moment)
+        else:
+            del self.events[best.id]  # re-inserted below: the dict's order is recency of activity
+        self.events[best.id] = best
+        self._add(best, post, moment, vector)
+        while len(self.events) > self.max_events:
+            self._drop(next(iter(self.events)))
+        self._members.pop(post.id, None)
+        self._members[post.id] = best
+        if len(self._members) > MEMBERS:
+            del self._members[next(iter(self._members))]
+        return best
+
+    def _active(self, event: Event | None, moment: datetime) -> Event | None:
+        if event is None or self.events.get(event.id) is not event or moment - event.last_seen > self.window:
+            return None
+        return event
+
+    def _most_similar(self, vector: dict[str, float], moment: datetime) -> Event | None:
         dots: dict[Event, float] = defaultdict(float)
         by_term = self._by_term
         for term, weight in vector.items():
@@ -91,15 +119,6 @@ class EventClusterer:
         for event, dot in dots.items():
             if dot * dot >= best_square * event.squares and moment - event.last_seen <= self.window:
                 best, best_square = event, dot * dot / event.squares
-        if best is None:
-            best = Event(id="evt:" + hashlib.sha1(post.id.encode("utf-8")).hexdigest()[:16], first_post=post.id,
-                         first_seen=moment, last_seen=moment)
-        else:
-            del self.events[best.id]  # re-inserted below: the dict's order is recency of activity
-        self.events[best.id] = best
-        self._add(best, post, moment, vector)
-        while len(self.events) > self.max_events:
-            self._drop(next(iter(self.events)))
         return best
 
     def _drop(self, event_id: str) -> None:

@@ -90,7 +90,7 @@ class Analyzer:
                 "dup_of": self._original(post.id, fingerprint, passed_on),
             }
         )
-        event = self.events.assign(analysed, weighted)
+        event = self.events.assign(analysed, weighted, analysed.dup_of)
         analysed.event_id = event.id if event else None
         analysed.risk = self.risk.score(analysed, event.growth_per_hour() if event else 0)
         self.hot_terms.add(analysed.time, analysed.keywords)

@@ -51,7 +51,7 @@ def main() -> None:
     for i, row in enumerate(rows):
         post = analyzer.analyse(Post(id=f"t:{i}", platform="weibo", source="topics", url=f"http://127.0.0.1/{i}",
                                      content=row["text"]))
-        event = clusterer.assign(post, analyzer.keywords.weighted(post.tokens))
+        event = clusterer.assign(post, analyzer.keywords.weighted(post.tokens), post.dup_of)
         pairs.append((event.id if event else f"none:{i}", row["topic"]))
     sizes = Counter(c for c, _ in pairs)
     print(f"posts {len(rows)}, topics {len(set(t for _, t in pairs))}, events {len(sizes)} "

@@ -77,3 +77,15 @@ def test_events_end_after_the_window_and_memory_is_bounded(analyzer: Analyzer) -
         post = analyzer.analyse(_post(10 + n, text, hours=49))
         clusterer.assign(post, analyzer.keywords.weighted(post.tokens))
     assert len(clusterer.events) == 2
+
+
+def test_a_duplicate_joins_its_originals_event_while_it_is_active(analyzer: Analyzer) -> None:
+    clusterer = EventClusterer(window=timedelta(hours=24))
+    original = analyzer.analyse(_post(1, "北辰燃料乙醇厂区恶臭难忍，居民投诉"))
+    unrelated = analyzer.analyse(_post(2, "白桦风电项目今日开工建设", hours=1))
+    event = clusterer.assign(original, analyzer.keywords.weighted(original.tokens))
+    # Keywords alone would start a new event; being a duplicate of p1 puts it with p1.
+    joined = clusterer.assign(unrelated, analyzer.keywords.weighted(unrelated.tokens), duplicate_of="p1")
+    assert joined is event and event.size == 2
+    late = analyzer.analyse(_post(3, "白桦风电项目今日开工建设", hours=40))
+    assert clusterer.assign(late, analyzer.keywords.weighted(late.tokens), duplicate_of="p1") is not event
