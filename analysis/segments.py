@@ -38,4 +38,5 @@ def segment(text: str, tokenizer: Tokenizer) -> list[Segment]:
 
 
 def search_tokens(segments: list[Segment]) -> list[str]:
-    return [w for s in segments for w in (t.strip() for t in s.words) if w and not MEANINGLESS.match(w)]
+    # Nearly every word is letters or digits (Chinese characters are letters): isalnum settles it before the regex.
+    return [w for s in segments for w in (t.strip() for t in s.words) if w.isalnum() or (w and not MEANINGLESS.match(w))]
