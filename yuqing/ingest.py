@@ -79,12 +79,12 @@ class Ingester:
         report = IngestReport(files=1)
         batch: list[Post] = []
         for post in self._read(path, report):
-            batch.append(self.analyzer.analyse(post))
+            batch.append(post)
             if len(batch) >= BATCH:
-                self._upsert(batch, report)
+                self._upsert(self.analyzer.analyse_many(batch), report)
                 batch = []
         if batch:
-            self._upsert(batch, report)
+            self._upsert(self.analyzer.analyse_many(batch), report)
         path.unlink()
         log.info("ingested %s: %d posts, %d new, %d rejected", path.name, report.posts, len(report.inserted), report.rejected)
         return report
