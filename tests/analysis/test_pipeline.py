@@ -83,3 +83,16 @@ def test_proximity_keeps_other_companies_job_adverts_out() -> None:
 def test_traditional_characters_match_simplified_terms() -> None:
     matcher = SchemeMatcher([Scheme(name="s", keywords=["燃料乙醇"], must=["恶臭"])])
     assert matcher.match("燃料乙醇廠區附近惡臭難忍")[0].terms == ["燃料乙醇", "恶臭"]
+
+
+def test_a_batch_gives_what_one_post_at_a_time_gives() -> None:
+    texts = ["北辰燃料乙醇厂区恶臭难忍，投诉无人理[怒]", "", "😀😀😀", "服務很好，非常滿意", "好",
+             "太过分了！//@河西业主:北辰燃料乙醇厂区恶臭难忍，投诉无人理[怒]", "北辰燃料乙醇厂区恶臭难忍，投诉无人理[怒]",
+             "零\u200b宽\u200d字符也能读", "今天天气很好，开心[哈哈]" * 300]
+    posts = [Post(id=f"p{i}", platform="weibo", source="s", url="", content=t) for i, t in enumerate(texts)]
+    one_by_one = Analyzer()
+    alone = [one_by_one.analyse(p) for p in posts]
+    together = Analyzer().analyse_many(posts)
+    fields = ("sentiment", "keywords", "simhash", "dup_of", "tokens")
+    assert [[getattr(p, f) for f in fields] for p in together] == [[getattr(p, f) for f in fields] for p in alone]
+    assert alone[6].dup_of == "p0" and alone[1].sentiment is None
