@@ -32,8 +32,10 @@ class RiskScorer:
     def signals(self, post: Post, growth_per_hour: int = 0) -> dict[str, float]:
         m = post.metrics
         interactions = (post.author.followers or 0) + 10 * m.reposts + 3 * m.comments + m.likes
-        text = post.text.lower()
-        found = sum(1 for t in self.terms if t in text)
+        found = 0
+        if self.terms:
+            text = post.text.lower()
+            found = sum(1 for t in self.terms if t in text)
         return {
             "negativity": 1 - post.sentiment.score if post.sentiment else 0.0,
             "reach": min(1.0, math.log10(1 + interactions) / 6),
