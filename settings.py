@@ -164,6 +164,34 @@ class Risk(_Section):
     sensitive_terms: list[str] = Field(default_factory=list, description="raise risk, besides keyword-rule terms")
 
 
+# What `yuqing train-sentiment` writes into its --out folder; a folder without all of them is refused.
+SENTIMENT_MODEL_FILES = ("meta.json", "bayes.marshal.3", "features.json.gz", "logreg.npz")
+
+
+class Analysis(_Section):
+    """The models the analysis reads; unset, the shipped ones (analysis/models)."""
+
+    sentiment_model: Path | None = Field(default=None, description="a folder written by `yuqing train-sentiment`")
+    idf_table: Path | None = Field(default=None, description="a file written by `yuqing build-idf`")
+
+    @field_validator("sentiment_model")
+    @classmethod
+    def _model_folder(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            missing = [name for name in SENTIMENT_MODEL_FILES if not (value / name).is_file()]
+            if missing:
+                raise ValueError(f"{value} is not a model folder written by `yuqing train-sentiment` (no "
+                                 f"{', '.join(missing)}); train one with `yuqing train-sentiment --out {value}`")
+        return value
+
+    @field_validator("idf_table")
+    @classmethod
+    def _table_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file; build one with `yuqing build-idf --out {value}`")
+        return value
+
+
 class Smtp(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -192,6 +220,7 @@ class Settings(BaseSettings):
     sources: list[Source] = Field(default_factory=list)
     alerts: Alerts = Field(default_factory=Alerts)
     risk: Risk = Field(default_factory=Risk)
+    analysis: Analysis = Field(default_factory=Analysis)
     smtp: Smtp = Field(default_factory=Smtp)
     store: Store = Field(default_factory=Store)
     dashboard: Dashboard = Field(default_factory=Dashboard)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
 from analysis.events import EventClusterer
 from analysis.hotterms import HotTerms
+from analysis.idf import IdfTable
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title, to_simplified
 from analysis.schemes import SchemeMatcher
@@ -15,18 +16,19 @@ from analysis.segments import Segment, search_tokens, segment
 from analysis.sentiment import MAX_CHARS, Featurizer, Prediction, SentimentScorer
 from analysis.tokens import Tokenizer
 import settings as config
-from settings import Risk, Scheme
+from settings import Analysis, Risk, Scheme
 from yuqing.models import Post
 
 
 class Analyzer:
     def __init__(self, schemes: Sequence[Scheme] = (), risk: Risk | None = None,
-                 sensitive_terms: Iterable[str] = ()) -> None:
+                 sensitive_terms: Iterable[str] = (), models: Analysis | None = None) -> None:
         terms = [t for s in schemes for t in s.terms()]
+        models = models or Analysis()
         self.tokenizer = Tokenizer(terms)
         self.schemes = SchemeMatcher(schemes)
-        self.keywords = KeywordExtractor(protected=terms)
-        self.sentiment = SentimentScorer(self.tokenizer)
+        self.keywords = KeywordExtractor(protected=terms, idf=IdfTable.load(models.idf_table) if models.idf_table else None)
+        self.sentiment = SentimentScorer(self.tokenizer, models.sentiment_model)
         self.simhash = SimHasher()
         # Remembers the fingerprints of the posts this analyser has seen (bounded): `dup_of` links a post
         # to an earlier one of the same run or stream.
@@ -38,7 +40,10 @@ class Analyzer:
     @classmethod
     def from_settings(cls, settings: config.Settings) -> Analyzer:
         keyword_terms = [t for rule in settings.alerts.rules if rule.type == "keyword" for t in rule.terms]
-        return cls(settings.schemes, settings.risk, keyword_terms)
+        try:
+            return cls(settings.schemes, settings.risk, keyword_terms, settings.analysis)
+        except (OSError, ValueError) as exc:  # a model file that exists but cannot be read
+            raise config.ConfigError(f"[analysis]: {exc}") from None
 
     def _original(self, post_id: str, fingerprint: int | None, passed_on: int | None) -> str | None:
         if fingerprint is None:

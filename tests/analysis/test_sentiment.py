@@ -77,6 +77,17 @@ def test_train_sentiment_command_builds_a_working_model(tmp_path: Path) -> None:
     assert scorer.score("太差了，失望").label == "negative"  # type: ignore[union-attr]
     assert scorer.score("明天上午开会").label == "neutral"  # type: ignore[union-attr]
 
+    # The config puts it to use: `yuqing analyze` scores with the retrained model, not the shipped one.
+    config = tmp_path / "yuqing.toml"
+    config.write_text(f"[analysis]\nsentiment_model = {str(out)!r}\n", encoding="utf-8")
+    text = "服务还行，会议室在三楼"
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "analyze", "--config", str(config)],
+                          input=json.dumps({"text": text}, ensure_ascii=False) + "\n", capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    retrained, shipped = scorer.score(text), SentimentScorer(Tokenizer()).score(text)
+    assert json.loads(done.stdout)["sentiment"] == retrained.model_dump() != shipped.model_dump()  # type: ignore[union-attr]
+
 
 def test_train_sentiment_needs_three_labels(tmp_path: Path) -> None:
     data = tmp_path / "two.jsonl"

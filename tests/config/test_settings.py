@@ -62,6 +62,8 @@ def test_good_config_and_environment_override(tmp_path: Path, monkeypatch: pytes
         ("[[alerts.rules]]\nname='r'\ntype='negative'\nscheme='missing'", "names scheme 'missing', which is not defined"),
         ("[[alerts.rules]]\nname='r'\ntype='keyword'\nscheme='x'\n[[schemes]]\nname='x'\nkeywords=['a']", "needs `terms`"),
         ("[smtp\nhost='a'", "not valid TOML"),
+        ("[analysis]\nsentiment_model='nowhere'", "not a model folder written by `yuqing train-sentiment`"),
+        ("[analysis]\nidf_table='nowhere.tsv.gz'", "build one with `yuqing build-idf"),
     ],
 )
 def test_broken_config_names_the_key_and_the_fix(tmp_path: Path, text: str, expected: str) -> None:
@@ -112,3 +114,13 @@ def test_same_module_is_scrapys_settings() -> None:
                            "s=g(); print(s['BOT_NAME'], s.getbool('AUTOTHROTTLE_ENABLED'))"],
                           capture_output=True, text=True, cwd=REPO)
     assert done.stdout.split() == ["yuqing", "True"], done.stderr
+
+
+def test_an_unreadable_idf_table_is_a_config_error(tmp_path: Path) -> None:
+    table = tmp_path / "idf.tsv.gz"
+    table.write_bytes(b"not gzip at all")
+    config = tmp_path / "yuqing.toml"
+    config.write_text(f"[analysis]\nidf_table = {str(table)!r}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "analyze", "--config", str(config)], input="",
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "[analysis]" in done.stderr and "Traceback" not in done.stderr
