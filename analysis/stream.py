@@ -1,7 +1,8 @@
 """`yuqing analyze`: JSONL in, the same objects out in order, with the analysis added.
 
 It streams: a batch of lines in, the same batch out, so memory stays flat whatever the input size (the
-duplicate index and the event clusterer keep bounded state). A line that is not a JSON object is reported on
+duplicate index and the event clusterer keep bounded state). A file is read BATCH lines at a time; a pipe
+in batches of what has arrived, so that each result goes out as soon as the input pauses. A line that is not a JSON object is reported on
 stderr with its number and skipped.
 """
 
@@ -9,9 +10,12 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import IO, Any
 
 from tqdm import tqdm
@@ -20,7 +24,7 @@ from analysis.pipeline import Analyzer
 from yuqing.models import Post
 
 PROGRESS_EVERY = 20_000
-BATCH = 256  # posts analysed together when reading a file: numpy's fixed cost per call is shared by them
+BATCH = 256  # posts analysed together: numpy's fixed cost per call is shared by them
 
 
 def _post(obj: dict[str, Any], number: int) -> Post:
@@ -37,44 +41,75 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
     """Returns (objects written, lines skipped)."""
     written = skipped = 0
     started = time.monotonic()
-    # Input from a pipe may pause: each result goes out at once. From a file, posts are analysed and
-    # written in batches.
-    eager = not (isinstance(lines, io.IOBase) and lines.seekable())
-    if isinstance(out, io.TextIOWrapper) and out.line_buffering and not eager:
+    from_file = isinstance(lines, io.IOBase) and lines.seekable()
+    if isinstance(out, io.TextIOWrapper) and out.line_buffering and from_file:
         out.reconfigure(line_buffering=False)
     progress = tqdm(file=errors, unit=" posts", mininterval=1.0, disable=not errors.isatty())
-    batch: list[tuple[dict[str, Any], Post]] = []
-
-    def flush() -> None:
-        nonlocal written
-        analysed = analyzer.analyse_many([post for _, post in batch])
-        out.write("".join(_line(obj, post, with_schemes) for (obj, _), post in zip(batch, analysed)))
+    for batch in (_file_batches(lines) if from_file else _arrived_batches(lines)):
+        parsed: list[tuple[dict[str, Any], Post]] = []
+        for number, line in batch:
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if not isinstance(obj, dict):
+                    raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+            except ValueError as exc:
+                skipped += 1
+                print(f"line {number}: skipped: {str(exc)[:200]}", file=errors)
+                continue
+            parsed.append((obj, _post(obj, number)))
+        analysed = analyzer.analyse_many([post for _, post in parsed])
+        out.write("".join(_line(obj, post, with_schemes) for (obj, _), post in zip(parsed, analysed)))
         out.flush()
-        before, written = written, written + len(batch)
-        batch.clear()
-        progress.update(written - before)
+        before, written = written, written + len(parsed)
+        progress.update(len(parsed))
         if progress.disable and written // PROGRESS_EVERY > before // PROGRESS_EVERY:
             rate = written / max(1e-9, time.monotonic() - started)
             print(f"analysed {written} posts ({rate:.0f}/s)", file=errors, flush=True)
-
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-            if not isinstance(obj, dict):
-                raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-        except ValueError as exc:
-            skipped += 1
-            print(f"line {number}: skipped: {str(exc)[:200]}", file=errors)
-            continue
-        batch.append((obj, _post(obj, number)))
-        if eager or len(batch) >= BATCH:
-            flush()
-    if batch:
-        flush()
     progress.close()
     return written, skipped
+
+
+Numbered = list[tuple[int, str]]
+
+
+def _file_batches(lines: Iterable[str]) -> Iterator[Numbered]:
+    numbered = enumerate(lines, 1)
+    while batch := list(islice(numbered, BATCH)):
+        yield batch
+
+
+def _arrived_batches(lines: Iterable[str]) -> Iterator[Numbered]:
+    """From a pipe, whatever lines have arrived (up to BATCH): when the input pauses, what came before the
+    pause is analysed and written at once, and a fast producer still gets batches."""
+    arrived: queue.Queue[tuple[int, str] | BaseException] = queue.Queue(maxsize=4 * BATCH)
+
+    def read() -> None:
+        try:
+            for item in enumerate(lines, 1):
+                arrived.put(item)
+            arrived.put(StopIteration())
+        except BaseException as exc:  # noqa: BLE001 - handed to the analysing thread, which raises it
+            arrived.put(exc)
+
+    threading.Thread(target=read, name="analyze-input", daemon=True).start()
+    while True:
+        batch: Numbered = []
+        ended: BaseException | None = None
+        # Wait for one line, then take only those already waiting (one reader: a non-empty queue does not block).
+        while len(batch) < BATCH and (not batch or not arrived.empty()):
+            item = arrived.get()
+            if isinstance(item, BaseException):
+                ended = item
+                break
+            batch.append(item)
+        if batch:
+            yield batch
+        if isinstance(ended, StopIteration):
+            return
+        if ended is not None:
+            raise ended
 
 
 def _line(obj: dict[str, Any], post: Post, with_schemes: bool) -> str:
