@@ -13,11 +13,13 @@ import hashlib
 import heapq
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
+from typing import Any
 
-from yuqing.models import Post
+from yuqing.models import SHANGHAI, Post
 
 CENTROID_TERMS = 40  # an event is described by its heaviest terms; it keeps up to twice as many between trims
 # A term shared by many stories (今天, 视频) keeps only its most recently active events: it could not tell
@@ -31,6 +33,7 @@ MEMBERS = 200_000
 class Event:
     id: str
     first_post: str
+    first_poster: str  # the first post's author, or its source when the author is unknown
     first_seen: datetime
     last_seen: datetime
     weights: dict[str, float] = field(default_factory=dict)  # the sum of its posts' normalised vectors
@@ -50,10 +53,24 @@ class Event:
     def title(self) -> str:
         return " ".join(self.keywords[:4])
 
+    def summary(self) -> dict[str, Any]:
+        """The event as plain JSON values."""
+        return {"id": self.id, "title": self.title, "keywords": self.keywords, "first_post": self.first_post,
+                "first_poster": self.first_poster, "first_seen": self.first_seen.isoformat(),
+                "last_seen": self.last_seen.isoformat(), "posts": self.size, "risk": round(self.risk, 4),
+                "growth_per_hour": self.growth_per_hour(), "by_source": dict(self.by_source),
+                "by_platform": dict(self.by_platform), "by_sentiment": dict(self.by_sentiment),
+                "per_hour": {datetime.fromtimestamp(h * 3600, SHANGHAI).isoformat(): n
+                             for h, n in sorted(self.per_hour.items())}}
+
     def growth_per_hour(self) -> int:
         """Posts in the latest hour minus the hour before: how fast the story is spreading now."""
         latest = _hour(self.last_seen)
         return self.per_hour[latest] - self.per_hour[latest - 1]
+
+
+def _poster(post: Post) -> str:
+    return post.author.name or post.author.id or post.source
 
 
 def _hour(moment: datetime) -> int:
@@ -72,6 +89,7 @@ class EventClusterer:
         self.window = window
         self.max_events = max_events  # the least recently active go first: memory stays bounded
         self.events: dict[str, Event] = {}
+        self.on_drop: Callable[[Event], None] | None = None  # told of each event let go
         # term → {event: the term's weight in that event}, in the order the events last took the term
         self._by_term: dict[str, dict[Event, float]] = defaultdict(dict)
         self._members: dict[str, Event] = {}  # post id → its event, the MEMBERS most recent posts
@@ -88,7 +106,7 @@ class EventClusterer:
             best = self._most_similar(vector, moment)
         if best is None:
             best = Event(id="evt:" + hashlib.sha1(post.id.encode("utf-8")).hexdigest()[:16], first_post=post.id,
-                         first_seen=moment, last_seen=moment)
+                         first_poster=_poster(post), first_seen=moment, last_seen=moment)
         else:
             del self.events[best.id]  # re-inserted below: the dict's order is recency of activity
         self.events[best.id] = best
@@ -125,6 +143,8 @@ class EventClusterer:
         event = self.events.pop(event_id)
         for term in event.weights:
             self._unindex(term, event)
+        if self.on_drop is not None:
+            self.on_drop(event)
 
     def _unindex(self, term: str, event: Event) -> None:
         postings = self._by_term.get(term)
@@ -152,7 +172,7 @@ class EventClusterer:
             event.squares = sum(v * v for v in kept.values())
         event.size += 1
         if moment < event.first_seen:
-            event.first_seen, event.first_post = moment, post.id
+            event.first_seen, event.first_post, event.first_poster = moment, post.id, _poster(post)
         event.last_seen = max(event.last_seen, moment)
         event.by_source[post.source] += 1
         event.by_platform[post.platform] += 1

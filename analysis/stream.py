@@ -18,27 +18,47 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any
 
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from analysis.pipeline import Analyzer
 from yuqing.models import Post
 
 PROGRESS_EVERY = 20_000
+OPTIONAL = ("published_at", "author", "source_tier", "metrics")  # an ISO 8601 time; a name or {name, followers}
 BATCH = 256  # posts analysed together: numpy's fixed cost per call is shared by them
 
 
-def _post(obj: dict[str, Any], number: int) -> Post:
+def _post(obj: dict[str, Any], number: int, errors: IO[str]) -> Post:
     if "text" in obj:
         title, content = "", str(obj.get("text") or "")
     else:
         title, content = str(obj.get("title") or ""), str(obj.get("content") or "")
-    return Post(id=str(obj.get("id") or f"line:{number}"), platform=str(obj.get("platform") or "unknown"),
-                source=str(obj.get("source") or "analyze"), url=str(obj.get("url") or ""), title=title, content=content)
+    base = {"id": str(obj.get("id") or f"line:{number}"), "platform": str(obj.get("platform") or "unknown"),
+            "source": str(obj.get("source") or "analyze"), "url": str(obj.get("url") or ""),
+            "title": title, "content": content}
+    # What events, hot terms and risk read when the input has it: when the post appeared, who wrote it and
+    # their reach, the source's tier. A field that cannot be read is left out and reported; the post stays.
+    optional = {key: obj[key] for key in OPTIONAL if obj.get(key) is not None}
+    if isinstance(optional.get("author"), str):
+        optional["author"] = {"name": optional["author"]}
+    while True:
+        try:
+            return Post(**base, **optional)
+        except ValidationError as exc:
+            bad = {str(error["loc"][0]) for error in exc.errors()} & optional.keys()
+            if not bad:
+                raise
+            print(f"line {number}: {', '.join(sorted(bad))} not understood, left out", file=errors)
+            optional = {k: v for k, v in optional.items() if k not in bad}
 
 
 def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, errors: IO[str] = sys.stderr,
-                   with_schemes: bool = False) -> tuple[int, int]:
-    """Returns (objects written, lines skipped)."""
+                   with_schemes: bool = False, events: IO[str] | None = None) -> tuple[int, int]:
+    """Returns (objects written, lines skipped). With `events`, a summary of every event goes there, one
+    JSON object a line: events the clusterer lets go as they go, the others when the input ends."""
+    if events is not None:
+        analyzer.events.on_drop = lambda event: events.write(_json_line(event.summary()))
     written = skipped = 0
     started = time.monotonic()
     from_file = isinstance(lines, io.IOBase) and lines.seekable()
@@ -58,7 +78,7 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
                 skipped += 1
                 print(f"line {number}: skipped: {str(exc)[:200]}", file=errors)
                 continue
-            parsed.append((obj, _post(obj, number)))
+            parsed.append((obj, _post(obj, number, errors)))
         analysed = analyzer.analyse_many([post for _, post in parsed])
         out.write("".join(_line(obj, post, with_schemes) for (obj, _), post in zip(parsed, analysed)))
         out.flush()
@@ -68,6 +88,9 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
             rate = written / max(1e-9, time.monotonic() - started)
             print(f"analysed {written} posts ({rate:.0f}/s)", file=errors, flush=True)
     progress.close()
+    if events is not None:
+        events.write("".join(_json_line(event.summary()) for event in analyzer.events.events.values()))
+        events.flush()
     return written, skipped
 
 
@@ -121,4 +144,8 @@ def _line(obj: dict[str, Any], post: Post, with_schemes: bool) -> str:
     obj["risk"] = post.risk
     if with_schemes:
         obj["schemes"] = [m.model_dump() for m in post.schemes]
+    return _json_line(obj)
+
+
+def _json_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False) + "\n"

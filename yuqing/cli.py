@@ -298,14 +298,20 @@ def _page(target: str, headers: dict[str, str]) -> Any:
 @click.option("--in", "source", type=click.File("r", encoding="utf-8", errors="replace"), default="-",
               show_default=True, help="JSONL input, one object a line with `text` or `title` + `content`.")
 @click.option("--out", "target", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
+@click.option("--events", "events", type=click.File("w", encoding="utf-8"), default=None,
+              help="Also write the events (title, keywords, first post and poster, counts, growth) as JSONL here.")
 @config_option
-def analyze(source: Any, target: Any, config_file: Path | None) -> None:
-    """Add sentiment, keywords, simhash, duplicates (and matched schemes, with a config) to JSONL posts."""
+def analyze(source: Any, target: Any, events: Any, config_file: Path | None) -> None:
+    """Add sentiment, keywords, simhash, duplicates (and matched schemes, with a config) to JSONL posts.
+
+    Optional input fields make events, hot terms and risk exact: published_at (ISO 8601), author (a name, or
+    {name, followers}), source_tier, metrics ({reposts, comments, likes})."""
     from analysis.pipeline import Analyzer
     from analysis.stream import analyze_stream
 
     settings = config.load(config_file)
-    written, skipped = analyze_stream(source, target, Analyzer.from_settings(settings), with_schemes=bool(settings.schemes))
+    written, skipped = analyze_stream(source, target, Analyzer.from_settings(settings),
+                                      with_schemes=bool(settings.schemes), events=events)
     click.echo(f"analysed {written} posts, skipped {skipped} lines", err=True)
 
 

@@ -78,3 +78,31 @@ def test_a_pipe_gets_each_result_while_its_input_is_still_open(tmp_path: Path) -
         process.stdin.close()
         process.wait(timeout=60)
     assert process.returncode == 0
+
+
+def test_events_come_out_with_their_first_poster_and_the_posts_own_times(tmp_path: Path) -> None:
+    posts = [
+        {"id": "w1", "text": "北辰燃料乙醇厂区附近恶臭难忍，居民投诉", "published_at": "2024-03-12T08:05:00+08:00",
+         "author": "河西业主", "platform": "weibo", "source": "weibo"},
+        {"id": "n1", "text": "白桦风电项目今日开工建设", "published_at": "2024-03-12T08:30:00+08:00", "source": "news"},
+        {"id": "w2", "text": "北辰燃料乙醇恶臭问题，居民再次投诉", "published_at": "2024-03-12T09:10:00+08:00",
+         "author": {"name": "本地记者", "followers": 500000}, "metrics": {"reposts": 300}, "source": "weibo"},
+        {"id": "f1", "text": "记者调查北辰燃料乙醇厂区恶臭投诉", "published_at": "2024-03-12 09:40", "source": "forum",
+         "metrics": {"reposts": "many"}},
+    ]
+    events_file = tmp_path / "events.jsonl"
+    done = analyze("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in posts), "--events", str(events_file),
+                   cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["w1", "n1", "w2", "f1"], "a post with a field it cannot read is still analysed"
+    assert "line 4: metrics not understood, left out" in done.stderr
+    assert out[2]["risk"] > out[0]["risk"], "followers and reposts raise the risk"
+    events = {e["id"]: e for e in map(json.loads, events_file.read_text(encoding="utf-8").splitlines())}
+    story = events[out[0]["event_id"]]
+    assert out[2]["event_id"] == out[3]["event_id"] == story["id"] != out[1]["event_id"]
+    assert story["first_post"] == "w1" and story["first_poster"] == "河西业主" and story["posts"] == 3
+    assert story["by_source"] == {"weibo": 2, "forum": 1} and "恶臭" in story["keywords"] and story["title"]
+    # Its hours are the posts' own (Asia/Shanghai when no zone is given), not the time of the run.
+    assert story["per_hour"] == {"2024-03-12T08:00:00+08:00": 1, "2024-03-12T09:00:00+08:00": 2}
+    assert story["growth_per_hour"] == 1 and story["first_seen"] == "2024-03-12T08:05:00+08:00"
