@@ -121,11 +121,12 @@ class Featurizer:
 
 # Word pairs and character pairs are looked up as 64-bit keys in one sorted array, with no string built:
 # bit 63 tells a character pair from a word pair, bit 62 marks the repost chain, and the rest holds the two
-# code points (21 bits each) or the two words' ids (31 bits each).
+# code points (21 bits each) or the two words' rows (31 bits each).
 _CHAR_PAIR_INT = 1 << 63
 _CHAR_PAIR = np.uint64(_CHAR_PAIR_INT)
 _REPOST_BIT_INT = 1 << 62
-_NO_WORD = (1 << 31) - 1  # the id of a word that is in no pair feature: its keys match nothing
+_REPOST_BIT = np.uint64(_REPOST_BIT_INT)
+_NO_WORD = (1 << 31) - 1  # the id of a word that is in no feature: its pairs' keys match nothing
 
 
 @dataclass
@@ -176,20 +177,23 @@ class SentimentModel:
         self.index = dict(zip(features, range(len(features))))
         for word in nb_words:
             self.index.setdefault(word, len(self.index))
+        self._index_pairs(features)
+        # Rows past the features and Bayes words are words found only inside pairs: IDF 0 and the Bayes
+        # values of an unseen word, so that looking them up changes no score.
         self.table = np.zeros((len(self.index), 7), dtype=np.float32)  # 3 coefficients, 3 Bayes, IDF
         self.table[: len(coef), :3] = coef
         self.table[:, 3:6] = unknown
         self.table[: len(idf), 6] = idf
         self.table[list(map(self.index.__getitem__, nb_words)), 3:6] = nb_table
         self.nb_prior, self.nb_unknown = prior, unknown
-        self._index_pairs(features)
         self.nb_weight = float(meta["nb_weight"])
         self.temperature = float(meta["temperature"])
 
     def _index_pairs(self, features: list[str]) -> None:
-        self.word_ids: dict[str, int] = {}
+        """Numeric keys of the pair features. A word in a pair is known by its row in `index` (added if the
+        word is no feature itself), so that a post's words are looked up once for both."""
         keys: dict[int, int] = {}
-        word_id = self.word_ids.setdefault
+        index = self.index
         for row, feature in enumerate(features):
             repost = feature.startswith("转:")
             body = feature[2:] if repost else feature
@@ -200,10 +204,10 @@ class SentimentModel:
             cut = body.find("_", 1)
             while 0 < cut < len(body) - 1:
                 a, b = body[:cut], body[cut + 1:]
-                keys[flag | word_id(a, len(self.word_ids)) << 31 | word_id(b, len(self.word_ids))] = row
+                keys[flag | index.setdefault(a, len(index)) << 31 | index.setdefault(b, len(index))] = row
                 cut = body.find("_", cut + 1)
-        if len(self.word_ids) >= _NO_WORD:
-            raise ValueError("too many words in pair features")
+        if len(index) >= _NO_WORD:
+            raise ValueError("too many features")
         self.pair_keys = np.fromiter(keys, dtype=np.uint64, count=len(keys))
         self.pair_rows = np.fromiter(keys.values(), dtype=np.int64, count=len(keys))
         order = np.argsort(self.pair_keys)
@@ -215,42 +219,55 @@ class SentimentModel:
         A batch at a time: the Python work per post is one look-up per word, and the arithmetic for all
         posts of the batch is a few numpy calls, whose fixed cost would otherwise outweigh a short post."""
         n = len(batch)
-        looked_up: list[str] = []  # words and emoticons, 转:-prefixed in the repost chain
-        looked_up_owner: list[int] = []
+        # Each part's words, "", its emoticons, "": the words' rows are also their ids in word pairs, and no
+        # pair spans words and emoticons or two parts ("" has no row). In the repost chain every feature has
+        # 转: before it, so its pairs are looked up apart, from the plain words.
+        looked_up: list[str] = []
+        looked_up_sizes: list[int] = []
+        repost_words: list[str] = []
+        repost_sizes: list[int] = []
+        chars: list[str] = []  # every part's characters, then "\0" (in no pair)
+        part_posts: list[int] = []
+        part_flags: list[int] = []
         word_counts = np.zeros(n)
-        pair_words: list[str] = []  # every part's words, then "" (no id): no pair spans two parts
-        pair_flags: list[int] = []
-        chars: list[str] = []  # every part's characters, then "\0" (in no pair): likewise
-        char_flags: list[int] = []
-        pair_owner: list[int] = []
-        char_owner: list[int] = []
         for post, features in enumerate(batch):
             for part in features.parts:
-                seen = [*part.words, *part.emoticons]
                 if part.repost:
-                    seen = ["转:" + w for w in seen]
-                looked_up += seen
-                looked_up_owner += [post] * len(seen)
-                word_counts[post] += len(seen)
-                flag = _REPOST_BIT_INT if part.repost else 0
-                pair_words += part.words
-                pair_words.append("")
-                pair_flags += [flag] * (len(part.words) + 1)
-                pair_owner += [post] * (len(part.words) + 1)
+                    looked_up += ["转:" + w for w in part.words]
+                    looked_up.append("")
+                    looked_up += ["转:" + e for e in part.emoticons]
+                    repost_words += part.words
+                    repost_words.append("")
+                    repost_sizes.append(len(part.words) + 1)
+                else:
+                    looked_up += part.words
+                    looked_up.append("")
+                    looked_up += part.emoticons
+                looked_up.append("")
+                looked_up_sizes.append(len(part.words) + len(part.emoticons) + 2)
+                word_counts[post] += len(part.words) + len(part.emoticons)
                 chars.append(part.chars + "\0")
-                char_flags += [flag] * (len(part.chars) + 1)
-                char_owner += [post] * (len(part.chars) + 1)
+                part_posts.append(post)
+                part_flags.append(_REPOST_BIT_INT if part.repost else 0)
+        posts = np.asarray(part_posts, dtype=np.int64)
+        flags = np.asarray(part_flags, dtype=np.uint64)
+        reposts = flags != 0
 
         rows = np.fromiter(map(self.index.get, looked_up, repeat(-1)), dtype=np.int64, count=len(looked_up))
+        owner = np.repeat(posts, looked_up_sizes)
         known = rows >= 0
-        word_rows, word_owner = rows[known], np.asarray(looked_up_owner, dtype=np.int64)[known]
+        word_rows, word_owner = rows[known], owner[known]
 
-        ids = np.fromiter(map(self.word_ids.get, pair_words, repeat(_NO_WORD)), dtype=np.uint64, count=len(pair_words))
+        ids = np.where(known, rows, _NO_WORD).astype(np.uint64)
+        plain_ids = np.fromiter(map(self.index.get, repost_words, repeat(_NO_WORD)), dtype=np.uint64,
+                                count=len(repost_words))
+        char_sizes = np.fromiter(map(len, chars), dtype=np.int64, count=len(chars))
         points = np.frombuffer("".join(chars).encode("utf-32-le"), dtype="<u4").astype(np.uint64)
-        keys = np.concatenate([(ids[:-1] << np.uint64(31)) | ids[1:] | np.asarray(pair_flags[:-1], dtype=np.uint64),
-                               (points[:-1] << np.uint64(21)) | points[1:] | _CHAR_PAIR
-                               | np.asarray(char_flags[:-1], dtype=np.uint64)])
-        owners = np.concatenate([np.asarray(pair_owner[:-1], dtype=np.int64), np.asarray(char_owner[:-1], dtype=np.int64)])
+        char_flags = np.repeat(flags, char_sizes)
+        keys = np.concatenate([(ids[:-1] << np.uint64(31)) | ids[1:],
+                               (plain_ids[:-1] << np.uint64(31)) | plain_ids[1:] | _REPOST_BIT,
+                               (points[:-1] << np.uint64(21)) | points[1:] | _CHAR_PAIR | char_flags[:-1]])
+        owners = np.concatenate([owner[:-1], np.repeat(posts[reposts], repost_sizes)[:-1], np.repeat(posts, char_sizes)[:-1]])
         at = np.searchsorted(self.pair_keys, keys).clip(max=len(self.pair_keys) - 1)
         hit = self.pair_keys[at] == keys
 

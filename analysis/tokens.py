@@ -42,8 +42,8 @@ class Tokenizer:
 
     def cut(self, text: str) -> list[str]:
         """Every token, punctuation included (sentiment needs clause boundaries)."""
-        return list(self._jieba.cut(text.lower()))
+        return self._jieba.lcut(text.lower())
 
     def tokenize(self, text: str) -> list[str]:
         text = to_simplified(text.lower())
-        return [t for t in (w.strip() for w in self._jieba.cut(text)) if t and not MEANINGLESS.match(t)]
+        return [t for t in (w.strip() for w in self._jieba.lcut(text)) if t and not MEANINGLESS.match(t)]
