@@ -38,5 +38,12 @@ def segment(text: str, tokenizer: Tokenizer) -> list[Segment]:
 
 
 def search_tokens(segments: list[Segment]) -> list[str]:
-    # Nearly every word is letters or digits (Chinese characters are letters): isalnum settles it before the regex.
-    return [w for s in segments for w in (t.strip() for t in s.words) if w.isalnum() or (w and not MEANINGLESS.match(w))]
+    out = []
+    for seg in segments:
+        for word in seg.words:
+            # Nearly every word is letters or digits (Chinese characters are letters): isalnum settles it.
+            if word.isalnum():
+                out.append(word)
+            elif (word := word.strip()) and not MEANINGLESS.match(word):
+                out.append(word)
+    return out

@@ -25,7 +25,7 @@ from analysis.pipeline import Analyzer
 from yuqing.models import Post
 
 PROGRESS_EVERY = 20_000
-OPTIONAL = ("published_at", "author", "source_tier", "metrics")  # an ISO 8601 time; a name or {name, followers}
+OPTIONAL = frozenset({"published_at", "author", "source_tier", "metrics"})  # a time; a name or {name, followers}
 BATCH = 256  # posts analysed together: numpy's fixed cost per call is shared by them
 
 
@@ -39,7 +39,7 @@ def _post(obj: dict[str, Any], number: int, errors: IO[str]) -> Post:
             "title": title, "content": content}
     # What events, hot terms and risk read when the input has it: when the post appeared, who wrote it and
     # their reach, the source's tier. A field that cannot be read is left out and reported; the post stays.
-    optional = {key: obj[key] for key in OPTIONAL if obj.get(key) is not None}
+    optional = {key: obj[key] for key in obj.keys() & OPTIONAL if obj[key] is not None}
     if isinstance(optional.get("author"), str):
         optional["author"] = {"name": optional["author"]}
     while True:
