@@ -164,10 +164,6 @@ class Risk(_Section):
     sensitive_terms: list[str] = Field(default_factory=list, description="raise risk, besides keyword-rule terms")
 
 
-# What `yuqing train-sentiment` writes into its --out folder; a folder without all of them is refused.
-SENTIMENT_MODEL_FILES = ("meta.json", "bayes.marshal.3", "features.json.gz", "logreg.npz")
-
-
 class Analysis(_Section):
     """The models the analysis reads; unset, the shipped ones (analysis/models)."""
 
@@ -177,11 +173,10 @@ class Analysis(_Section):
     @field_validator("sentiment_model")
     @classmethod
     def _model_folder(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            missing = [name for name in SENTIMENT_MODEL_FILES if not (value / name).is_file()]
-            if missing:
-                raise ValueError(f"{value} is not a model folder written by `yuqing train-sentiment` (no "
-                                 f"{', '.join(missing)}); train one with `yuqing train-sentiment --out {value}`")
+        # meta.json marks the folder; the model itself names any other file it misses when it loads.
+        if value is not None and not (value / "meta.json").is_file():
+            raise ValueError(f"{value} is not a model folder written by `yuqing train-sentiment` (no meta.json); "
+                             f"train one with `yuqing train-sentiment --out {value}`")
         return value
 
     @field_validator("idf_table")

@@ -24,7 +24,6 @@ TIER = {"central": 1.0, "provincial": 0.8, "local_media": 0.6, "industry": 0.5, 
 
 class RiskScorer:
     def __init__(self, weights: config.Risk, sensitive_terms: Iterable[str] = ()) -> None:
-        self.weights = weights
         self._weights = weights.model_dump(exclude={"sensitive_terms"})
         self._total = sum(self._weights.values())
         self.terms = sorted({t.lower() for t in [*sensitive_terms, *weights.sensitive_terms]})

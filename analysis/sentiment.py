@@ -164,7 +164,13 @@ class SentimentModel:
     word and character pairs by a binary search over their numeric keys.
     """
 
+    FILES = ("meta.json", "bayes.marshal.3", "features.json.gz", "logreg.npz")  # what training writes
+
     def __init__(self, folder: Path) -> None:
+        missing = [name for name in self.FILES if not (folder / name).is_file()]
+        if missing:
+            raise ValueError(f"{folder}: no {', '.join(missing)}, so not a model this version can read; "
+                             f"rebuild it with `yuqing train-sentiment --out {folder}`")
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
         self.meta = meta
         nb = _NaiveBayes()

@@ -124,3 +124,15 @@ def test_an_unreadable_idf_table_is_a_config_error(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "yuqing.cli", "analyze", "--config", str(config)], input="",
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and "[analysis]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_model_folder_missing_a_file_is_a_config_error(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "meta.json").write_text("{}", encoding="utf-8")  # as if written by an older build, without the rest
+    config = tmp_path / "yuqing.toml"
+    config.write_text(f"[analysis]\nsentiment_model = {str(model)!r}\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "analyze", "--config", str(config)], input="",
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2 and "no bayes.marshal.3, features.json.gz, logreg.npz" in done.stderr
+    assert "Traceback" not in done.stderr
