@@ -12,8 +12,8 @@ from alerts.notifiers.email import EmailNotifier
 from alerts.rules import Match, Rule, SourceDownRule, build_rules
 from alerts.state import AlertState, NewAlert
 from store.base import Store
-from yuqing.health import BLOCKED, SourceHealth, SourceHealthLog
-from yuqing.models import Post, now
+from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
+from models import Post, now
 
 log = logging.getLogger(__name__)
 

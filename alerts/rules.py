@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import settings as config
 from store.base import SearchQuery
-from yuqing.health import BLOCKED, SILENT, SourceHealth
-from yuqing.models import Post
+from alerts.health import BLOCKED, SILENT, SourceHealth
+from models import Post
 
 
 @dataclass

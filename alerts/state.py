@@ -18,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 metadata = MetaData()
 

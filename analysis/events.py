@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
-from yuqing.models import SHANGHAI, Post
+from models import SHANGHAI, Post
 
 CENTROID_TERMS = 40  # an event is described by its heaviest terms; it keeps up to twice as many between trims
 # A term shared by many stories (今天, 视频) keeps only its most recently active events: it could not tell

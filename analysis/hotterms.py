@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 
 @dataclass(frozen=True)

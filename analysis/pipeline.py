@@ -17,7 +17,7 @@ from analysis.sentiment import MAX_CHARS, Featurizer, Prediction, SentimentScore
 from analysis.tokens import Tokenizer
 import settings as config
 from settings import Analysis, Risk, Scheme
-from yuqing.models import Post
+from models import Post
 
 
 class Analyzer:

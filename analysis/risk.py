@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 
 import settings as config
-from yuqing.models import Post
+from models import Post
 
 TIER = {"central": 1.0, "provincial": 0.8, "local_media": 0.6, "industry": 0.5, "self_media": 0.4,
         "individual": 0.2, "unknown": 0.3}

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from analysis.normalize import to_simplified
 from settings import Scheme
-from yuqing.models import SchemeMatch
+from models import SchemeMatch
 
 Terms = list[tuple[str, str]]  # (as configured, as matched: lower-case, simplified)
 

@@ -29,7 +29,7 @@ from analysis.normalize import normalize, to_simplified
 from analysis.segments import Segment, segment
 from analysis.snownlp_parts import Bayes
 from analysis.tokens import Tokenizer
-from yuqing.models import Sentiment
+from models import Sentiment
 
 LABELS = ("negative", "neutral", "positive")
 MAX_CHARS = 2000  # the head of a long article says how it leans; the rest only costs time

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from analysis.pipeline import Analyzer
-from yuqing.models import Post
+from models import Post
 
 PROGRESS_EVERY = 20_000
 OPTIONAL = frozenset({"published_at", "author", "source_tier", "metrics"})  # a time; a name or {name, followers}

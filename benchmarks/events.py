@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from analysis.events import EventClusterer  # noqa: E402
 from analysis.pipeline import Analyzer  # noqa: E402
-from yuqing.models import Post  # noqa: E402
+from models import Post  # noqa: E402
 
 DEFAULT = ROOT / ".." / "shared" / "data" / "topics" / "weibo2018_topics.jsonl"
 

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from yuqing.models import SHANGHAI, aware
+from models import SHANGHAI, aware
 
 _FULL = re.compile(
     r"(?P<y>(?:19|20)\d{2})\s*[-/.年]\s*(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?"

@@ -1,4 +1,4 @@
-"""PostItem: the contract between spiders and everything after them (read by yuqing.models.Post.from_item)."""
+"""PostItem: the contract between spiders and everything after them (read by models.Post.from_item)."""
 
 from __future__ import annotations
 

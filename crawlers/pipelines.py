@@ -14,7 +14,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from crawlers.dates import parse_datetime
-from yuqing.models import now
+from models import now
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import settings as yuqing_config
 from crawlers import breakage
 from crawlers.state import CrawlState, job_dir, state_file
-from yuqing.models import now
+from models import now
 
 SPIDERS = {
     "rss": "crawlers.spiders.rss.RssSpider", "site": "crawlers.spiders.site.SiteSpider",

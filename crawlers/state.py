@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from yuqing.models import aware, now
+from models import aware, now
 
 log = logging.getLogger(__name__)
 

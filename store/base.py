@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Literal
 
 from store.query import TextQuery
-from yuqing.models import Post
+from models import Post
 
 Interval = Literal["hour", "day"]
 

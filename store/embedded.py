@@ -17,7 +17,7 @@ import tantivy
 
 from store.base import Interval, SearchQuery, SearchResult, Store, StoreError, UpsertResult, VolumeBucket
 from store.query import Phrase, TextQuery
-from yuqing.models import SHANGHAI, Post, now
+from models import SHANGHAI, Post, now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (

@@ -110,7 +110,7 @@ def check_config(config_file: Path | None) -> None:
 
 
 def _since(value: str | None) -> datetime | None:
-    from yuqing.models import SHANGHAI, aware, now
+    from models import SHANGHAI, aware, now
 
     if not value:
         return None
@@ -219,8 +219,8 @@ def _print_csv(result: Any) -> None:
 def sources(fmt: str, config_file: Path | None) -> None:
     """Health of each configured source: status, error class, last success, items per run."""
     from alerts.state import AlertState
-    from yuqing.health import SourceHealthLog
-    from yuqing.models import now
+    from alerts.health import SourceHealthLog
+    from models import now
 
     settings = config.load(config_file, required=True)
     state = AlertState.for_data_dir(settings.data_dir)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from analysis.pipeline import Analyzer
 from store.base import Store
-from yuqing.models import Post
+from models import Post
 
 log = logging.getLogger(__name__)
 

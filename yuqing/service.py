@@ -24,9 +24,9 @@ from crawlers.breakage import TIMEOUT
 from crawlers.run import crawl_command
 from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
-from yuqing.health import CRAWL_FAILED, Run, SourceHealthLog
+from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
-from yuqing.models import SHANGHAI, now
+from models import SHANGHAI, now
 
 log = logging.getLogger(__name__)
 

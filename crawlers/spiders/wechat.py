@@ -11,7 +11,7 @@ import scrapy
 
 from crawlers.dates import parse_datetime
 from crawlers.spiders import SearchSpider, string_of
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 _STAMP = re.compile(r"timeConvert\('(\d{9,11})'\)")
 # Sogou's result links answer with a script that assembles the article's address piece by piece.

@@ -21,7 +21,7 @@ from crawlers.dates import parse_datetime
 from crawlers.items import PostItem
 from crawlers.numbers import parse_count
 from crawlers.spiders import SourceSpider
-from yuqing.models import now
+from models import now
 
 API = "https://m.weibo.cn/api/container/getIndex"
 HOUR = timedelta(hours=1)

@@ -20,7 +20,7 @@ from crawlers.dates import parse_datetime
 from crawlers.items import PostItem
 from crawlers.numbers import parse_count
 from crawlers.spiders import SearchSpider, string_of
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 _ID = re.compile(r"/(answer|p|zvideo)/(\d+)")
 _KIND = {"answer": "answer", "p": "article", "zvideo": "zvideo"}

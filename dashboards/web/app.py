@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from store.base import SearchQuery, Store
 from store.query import parse_query
-from yuqing.models import Post, now
+from models import Post, now
 
 HERE = Path(__file__).parent
 RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}

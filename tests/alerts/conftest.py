@@ -12,7 +12,7 @@ from alerts.engine import AlertEngine
 from alerts.state import AlertState
 from store.embedded import EmbeddedStore
 from yuqing.demo.mailsink import MailSink
-from yuqing.models import Post, SchemeMatch, Sentiment, now
+from models import Post, SchemeMatch, Sentiment, now
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ from alerts.state import AlertState
 from store.embedded import EmbeddedStore
 from tests.alerts.conftest import make_post, make_settings
 from yuqing.demo.mailsink import MailSink
-from yuqing.models import now
+from models import now
 
 
 def _wait(sink: MailSink, n: int) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from analysis.dedup import NearDuplicateIndex, SimHasher, distance
 from analysis.events import EventClusterer
 from analysis.pipeline import Analyzer
-from yuqing.models import SHANGHAI, Post
+from models import SHANGHAI, Post
 
 BASE = "北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理，孩子咳嗽不止，打了十几次电话投诉，根本没人管，太失望了"
 

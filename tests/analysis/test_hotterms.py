@@ -1,7 +1,7 @@
 from datetime import datetime, timedelta
 
 from analysis.hotterms import HotTerms
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 T0 = datetime(2024, 3, 12, 0, 30, tzinfo=SHANGHAI)
 

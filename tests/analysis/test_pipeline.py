@@ -1,7 +1,7 @@
 from analysis.pipeline import Analyzer
 from analysis.schemes import SchemeMatcher
 from settings import Scheme
-from yuqing.models import Post
+from models import Post
 
 
 def _post(title: str = "", content: str = "") -> Post:

@@ -1,6 +1,6 @@
 from analysis.risk import RiskScorer
 from settings import Risk
-from yuqing.models import Author, Metrics, Post, Sentiment
+from models import Author, Metrics, Post, Sentiment
 
 
 def _post(score: float, tier: str = "individual", followers: int = 0, reposts: int = 0, text: str = "普通内容") -> Post:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 Reply = tuple[int, str, bytes]
 Route = Callable[[dict[str, str]], Reply]

@@ -10,8 +10,8 @@ import pytest
 
 from crawlers import breakage
 from crawlers.jsontext import loads_lenient
-from yuqing.health import Run, SourceHealthLog
-from yuqing.models import now
+from alerts.health import Run, SourceHealthLog
+from models import now
 
 
 @pytest.mark.parametrize(("url", "expected"), [

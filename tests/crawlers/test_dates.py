@@ -3,7 +3,7 @@ from datetime import datetime
 import pytest
 
 from crawlers.dates import parse_datetime
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 NOW = datetime(2024, 3, 12, 15, 0, tzinfo=SHANGHAI)
 

@@ -16,7 +16,7 @@ import pytest
 
 from crawlers.extract import extract_article
 from crawlers.middlewares import decoded
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 PAGES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "pages" / "news"
 

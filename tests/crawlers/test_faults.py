@@ -16,7 +16,7 @@ import pytest
 import settings as config
 from tests.crawlers.conftest import ARTICLE, crawl, serve, write_config
 from yuqing.demo.mailsink import MailSink
-from yuqing.models import now
+from models import now
 from yuqing.service import Service
 
 BIG5_BODY = "北辰燃料乙醇廠區附近居民反映夜間異味嚴重，環保部門已經介入調查。"

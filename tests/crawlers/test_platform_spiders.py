@@ -12,7 +12,7 @@ import pytest
 
 from tests.crawlers.conftest import REPO, crawl, source_config
 from tests.crawlers.fakes import FakeWeb, html, ingested
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 PAGES = REPO / ".." / "shared" / "fixtures" / "pages" / "news"
 NOW = datetime.now(SHANGHAI).replace(second=0, microsecond=0)

@@ -16,7 +16,7 @@ import pytest
 from crawlers.run import crawl_command
 from tests.crawlers.conftest import REPO, crawl, source_config
 from tests.crawlers.fakes import FakeWeb, WeiboApi, WeiboPost, as_json, ingested
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 FIXTURE = REPO / ".." / "shared" / "fixtures" / "pages" / "weibo" / "m_weibo_cn_container_getIndex.json"
 API = "/api/container/getIndex"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from store.embedded import EmbeddedStore
-from yuqing.models import Post, SchemeMatch, Sentiment, now
+from models import Post, SchemeMatch, Sentiment, now
 
 XSS_TITLE = '北辰乙醇<img src=x onerror="document.body.dataset.pwned=1">通报'
 

@@ -11,7 +11,7 @@ from store.base import SearchQuery
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
 from yuqing.demo.timeline import TIMELINE
-from yuqing.models import now
+from models import now
 from yuqing.service import Service
 
 COMPLAINTS = [p for p in TIMELINE if "恶臭" in p.title + p.body]

@@ -15,7 +15,7 @@ import pytest
 from analysis.pipeline import Analyzer
 from settings import Scheme
 from store.embedded import EmbeddedStore
-from yuqing.models import Post, now
+from models import Post, now
 
 CONFIG = """
 [store]

@@ -11,8 +11,8 @@ from pathlib import Path
 from alerts.state import AlertState
 from tests.crawlers.conftest import ARTICLE, serve
 from tests.crawlers.test_faults import _Faults
-from yuqing.health import Run, SourceHealthLog
-from yuqing.models import now
+from alerts.health import Run, SourceHealthLog
+from models import now
 
 CONFIG = """
 [store]

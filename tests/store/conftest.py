@@ -10,7 +10,7 @@ import pytest
 
 from store.base import Store
 from store.embedded import EmbeddedStore
-from yuqing.models import SHANGHAI, Post, SchemeMatch, Sentiment
+from models import SHANGHAI, Post, SchemeMatch, Sentiment
 
 BASE = datetime(2024, 3, 12, 9, 0, tzinfo=SHANGHAI)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from store.base import SearchQuery, Store
 from store.query import parse_query
 from tests.store.conftest import BASE, make_post
-from yuqing.models import Metrics, Post
+from models import Metrics, Post
 
 
 def ids(store: Store, text: str = "", **filters: object) -> list[str]:

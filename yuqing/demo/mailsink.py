@@ -10,7 +10,7 @@ from pathlib import Path
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from yuqing.models import now
+from models import now
 
 
 class _SaveHandler:

@@ -13,7 +13,7 @@ from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from yuqing.demo.timeline import TIMELINE, DemoPost
-from yuqing.models import now
+from models import now
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>
 <body><header><a href="/">{site}</a></header>{body}</body></html>"""

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 
 import settings as config
 from crawlers.breakage import BLOCKING
-from yuqing.models import SHANGHAI
+from models import SHANGHAI
 
 OK, EMPTY, BLOCKED, FAILING, SILENT, PENDING = "ok", "empty", "blocked", "failing", "silent", "pending"
 EMPTY_CLASS = "empty"
