@@ -7,6 +7,7 @@ adds fields to it.
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -35,6 +36,16 @@ def canonical_url(url: str) -> str:
     """Drop the fragment and lower-case scheme and host so one article has one id."""
     parts = urlsplit(url.strip())
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
+
+
+# A link is written as a link only when it is plainly http(s): no space or control character anywhere, so no
+# browser or mail client can read another scheme into it. The dashboard's script applies the same pattern.
+WEB_LINK = re.compile(r"https?://[^\x00-\x20\x7f]+", re.IGNORECASE | re.ASCII)  # ASCII: "ſ" is no "s"
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` if it may go into an href, else None (show it as text)."""
+    return url if url and WEB_LINK.fullmatch(url) else None
 
 
 def post_id(platform: str, url: str, native_id: str | None = None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import settings as config
+from models import web_link
 
 _templates = Environment(
     loader=PackageLoader("alerts", "templates"),
@@ -20,6 +21,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_templates.filters["web_link"] = web_link
 
 
 def render(alert: dict[str, Any]) -> tuple[str, str, str]:
