@@ -10,16 +10,20 @@ source=NAME` works with the same politeness defaults as the service.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 DEFAULT_CONFIG = "yuqing.toml"
+ENV_PREFIX = "YUQING_"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
@@ -201,15 +205,64 @@ class Store(_Section):
     backend: Literal["embedded"] = "embedded"
     path: Path = Field(default=Path("var"), description="folder of the embedded store, mail spool and state")
 
+    @field_validator("path")
+    @classmethod
+    def _folder(cls, value: Path) -> Path:
+        # The folder is made when missing; what stands in its way is a file at it or above it.
+        existing = next(p for p in (value, *value.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{existing} is a file, not a folder; name a folder (it is created if missing)")
+        return value
+
+
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_HOST_PATTERN = re.compile(r"\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+
+def _is_ip(value: str, loopback: bool = False) -> bool:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return address.is_loopback if loopback else True
+
 
 class Dashboard(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     refresh: Duration = 15.0
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="names the dashboard answers to (the Host header); default in `hosts`")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not (_HOST_PATTERN.fullmatch(name) or _is_ip(name)):
+                raise ValueError(f"{name!r} is not a host name: write a name or address alone (no scheme, port or "
+                                 f"path), \"*.example.com\" for a domain's names, or \"*\" for any")
+        return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Dashboard:
+        # Listening on every address, the default (the bound address alone) would refuse every visitor.
+        if not self.allowed_hosts and self.host in ("0.0.0.0", "::", ""):
+            raise ValueError(f"host {self.host!r} listens on every address: list in `allowed_hosts` the names and "
+                             f"addresses people open the dashboard by, e.g. [\"yuqing.example.com\", \"10.0.0.5\"]")
+        return self
+
+    @property
+    def hosts(self) -> list[str]:
+        """Host header values answered: `allowed_hosts`, else the bound host (and its other names on loopback)."""
+        if self.allowed_hosts:
+            return self.allowed_hosts
+        if self.host == "localhost" or _is_ip(self.host, loopback=True):
+            return list(dict.fromkeys([self.host, *_LOOPBACK_NAMES]))
+        return [self.host]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="YUQING_", env_nested_delimiter="__", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
     schemes: list[Scheme] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
@@ -269,36 +322,107 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _explain(error: ValidationError, origin: str) -> str:
-    lines = [f"{origin}: {len(error.errors())} problem(s) in the configuration:"]
+def _environment() -> dict[str, str]:
+    """The YUQING_* variables, by upper-case name (pydantic-settings reads them regardless of case)."""
+    return {name.upper(): value for name, value in os.environ.items() if name.upper().startswith(ENV_PREFIX)}
+
+
+def _holds(value: str, path: tuple[Any, ...]) -> bool:
+    """Whether a variable's JSON value reaches down `path`, i.e. set the key there."""
+    try:
+        node = json.loads(value)
+    except ValueError:
+        return False
+    for part in path:
+        if isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _variable(loc: tuple[Any, ...], environment: dict[str, str]) -> str | None:
+    """The environment variable that set the value at `loc` (the environment wins over the file), if any."""
+    for end in range(len(loc), 0, -1):
+        name = ENV_PREFIX + "__".join(str(part) for part in loc[:end]).upper()
+        if name not in environment:
+            continue
+        if end == len(loc):
+            return name
+        if _holds(environment[name], loc[end:]):
+            return f"{name} ({_where(loc[end:])})"
+    return None
+
+
+def _explain(error: ValidationError, file: Path) -> str:
+    environment = _environment()
+    problems = []
     for item in error.errors():
-        key = _where(tuple(p for p in item["loc"] if p not in ("function-after[_keyword_needs_terms()]",)))
+        loc = tuple(p for p in item["loc"] if p not in ("function-after[_keyword_needs_terms()]",))
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key; check its spelling against yuqing.example.toml"
         elif item["type"] == "missing":
             message = "required; add it (see yuqing.example.toml)"
-        lines.append(f"  {key}: {message}")
-    return "\n".join(lines)
+        problems.append(f"{_variable(loc, environment) or f'{file}: {_where(loc)}'}: {message}")
+    if len(problems) == 1:
+        return problems[0]
+    return "\n  ".join([f"{len(problems)} problems in the configuration:", *problems])
 
 
-def load(path: str | os.PathLike[str] | None = None, *, required: bool = False) -> Settings:
-    """Read and check the configuration. Raises ConfigError with a message meant for a person."""
-    file = config_path(path)
-    data: dict[str, Any] = {}
-    if file.exists():
-        try:
-            data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{file}: not valid TOML: {exc}; fix the syntax at that line") from None
-        except UnicodeDecodeError:
-            raise ConfigError(f"{file}: not UTF-8 text; save the file as UTF-8") from None
-    elif required or path is not None:
-        raise ConfigError(f"{file}: no such file; copy yuqing.example.toml to {file} and edit it")
+def _unreadable_variable(error: SettingsError) -> str:
+    """pydantic-settings reads list and section values as JSON; name the variable whose JSON is broken."""
+    cause = error.__cause__
+    if not isinstance(cause, json.JSONDecodeError):
+        return str(error)
+    names = [name for name, value in sorted(_environment().items()) if value == cause.doc] or ["a YUQING_ variable"]
+    return (f"{names[0]}: not valid JSON ({cause.msg} at character {cause.pos + 1}); a list or a section set "
+            f"from the environment is written in JSON, e.g. '[\"a@example.com\"]' or '{{\"port\": 465}}'")
+
+
+def _read(file: Path, required: bool) -> dict[str, Any]:
+    if not file.exists():
+        if required:
+            raise ConfigError(f"{file}: no such file; copy yuqing.example.toml to {file} and edit it")
+        return {}
     try:
-        return Settings(**data)
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}; fix the syntax at that line") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: not UTF-8 text; save the file as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read it: {exc.strerror}") from None
+
+
+def _advice(data: dict[str, Any], file: Path) -> list[str]:
+    """What is allowed but unwise in the file."""
+    smtp = data.get("smtp")
+    if isinstance(smtp, dict) and smtp.get("password"):
+        return [f"{file}: [smtp] password is written in the file; anyone who can read the file can send mail as "
+                f"{smtp.get('user') or 'this account'}. Remove it and set the environment variable "
+                f"{ENV_PREFIX}SMTP__PASSWORD instead"]
+    return []
+
+
+def load(path: str | os.PathLike[str] | None = None, *, required: bool = False,
+         warn: Callable[[str], None] | None = None) -> Settings:
+    """Read and check the configuration. Raises ConfigError with a message meant for a person; `warn` hears
+    what is allowed but unwise."""
+    file = config_path(path)
+    data = _read(file, required or path is not None)
+    try:
+        settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_explain(exc, str(file))) from None
+        raise ConfigError(_explain(exc, file)) from None
+    except SettingsError as exc:
+        raise ConfigError(_unreadable_variable(exc)) from None
+    if warn:
+        for advice in _advice(data, file):
+            warn(advice)
+    return settings
 
 
 # ---- Scrapy settings (read by `scrapy` through scrapy.cfg, and by crawlers.run) ----

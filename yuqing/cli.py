@@ -40,6 +40,10 @@ config_option = click.option(
 )
 
 
+def _warn(message: str) -> None:
+    click.echo(f"yuqing: warning: {message}", err=True)
+
+
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -59,11 +63,17 @@ def main() -> None:
 @click.option("-v", "--verbose", is_flag=True)
 def run(config_file: Path | None, verbose: bool) -> None:
     """Crawl, analyse, alert and serve the dashboard until Ctrl-C."""
+    from dashboards.web.app import ListenError
     from yuqing.service import Service, run_forever
 
-    settings = config.load(config_file, required=True)
+    settings = config.load(config_file, required=True, warn=_warn)
     _logging(verbose)
     service = Service(settings, config.config_path(config_file))
+    try:
+        service.start()  # the dashboard's port is bound before its address is printed
+    except ListenError as exc:
+        service.stop()
+        raise config.ConfigError(str(exc)) from None
     click.echo(f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)")
     run_forever(service)
 
@@ -101,8 +111,8 @@ def reindex(config_file: Path | None) -> None:
 @main.command("check-config")
 @config_option
 def check_config(config_file: Path | None) -> None:
-    """Read the configuration and report problems (exit code 2 if any)."""
-    settings = config.load(config_file, required=True)
+    """Read the configuration and report problems (exit code 2 if any); warn of unwise settings."""
+    settings = config.load(config_file, required=True, warn=_warn)
     click.echo(
         f"ok: {len(settings.schemes)} schemes, {len(settings.sources)} sources, "
         f"{len(settings.alerts.rules)} alert rules"

@@ -132,6 +132,8 @@ class Service:
         scheduler = BackgroundScheduler(
             timezone=SHANGHAI, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
         )
+        if dashboard:  # first: a dashboard that cannot listen stops the start before anything is scheduled
+            self._dashboard = self._serve_dashboard()
         first = now()
         for source in self.settings.sources:
             if source.enabled:
@@ -142,8 +144,6 @@ class Service:
         scheduler.add_job(
             self.process, "interval", seconds=self.settings.alerts.evaluate_every, id="alerts", next_run_time=first
         )
-        if dashboard:
-            self._dashboard = self._serve_dashboard()
         scheduler.start()
         self._scheduler = scheduler
 
@@ -152,6 +152,7 @@ class Service:
             self.store,
             self.alert_state.recent_alerts,
             self.analyzer.tokenize,
+            allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
         )
@@ -178,12 +179,11 @@ class Service:
 
 
 def run_forever(service: Service) -> None:
-    """Run until Ctrl-C / SIGTERM, then stop cleanly."""
+    """Keep a started service running until Ctrl-C / SIGTERM, then stop it cleanly."""
     import signal
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    service.start()
     try:
         while not stop.wait(0.5):
             pass

@@ -6,9 +6,12 @@ have no internet.
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,10 +19,14 @@ from typing import Any
 import uvicorn
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.base import SearchQuery, Store
 from store.query import parse_query
@@ -32,6 +39,37 @@ RecentAlerts = Callable[[int], list[dict[str, Any]]]
 SourceHealth = Callable[[], list[dict[str, Any]]]
 Tokenize = Callable[[str], list[str]]
 
+# The page runs its one script and stylesheet from here and talks to its own API, nothing else; no other site
+# may frame it, and links to crawled pages tell those sites nothing of where staff came from.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class SecurityHeaders:
+    """Adds SECURITY_HEADERS to every response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).update(SECURITY_HEADERS)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers if scope["type"] == "http" else send)
+
+
+def host_patterns(hosts: Sequence[str]) -> list[str]:
+    """Host header forms of configured names: an IPv6 address comes in brackets ([::1]:8000)."""
+    return [f"[{host}]" if ":" in host else host for host in hosts]
+
 
 def post_summary(post: Post) -> dict[str, Any]:
     return {
@@ -43,8 +81,11 @@ def post_summary(post: Post) -> dict[str, Any]:
     }
 
 
-def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, refresh_seconds: float = 15,
-               title: str = "yuqing 舆情监测", source_health: SourceHealth = list) -> Starlette:
+def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, *, allowed_hosts: Sequence[str],
+               refresh_seconds: float = 15, title: str = "yuqing 舆情监测",
+               source_health: SourceHealth = list) -> Starlette:
+    """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
+    site that rebinds its own name to this address gets 400, not the posts)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
 
     async def index(request: Request) -> HTMLResponse:
@@ -102,30 +143,51 @@ def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, re
         Route("/api/sources", sources),
         Route("/healthz", health),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ], middleware=[
+        Middleware(SecurityHeaders),
+        Middleware(TrustedHostMiddleware, allowed_hosts=host_patterns(allowed_hosts), www_redirect=False),
     ])
 
 
+class ListenError(OSError):
+    """The dashboard cannot listen where it is configured to (port taken, address not this machine's)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port now, so a taken port is known before anyone is told the address."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        fix = ("stop what uses it or choose another [dashboard] port" if exc.errno == errno.EADDRINUSE
+               else "check [dashboard] host and port")
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise ListenError(f"the dashboard cannot listen on {host}:{port}: {why}; {fix}") from None
+
+
 class DashboardServer:
-    """uvicorn in a background thread, stoppable."""
+    """uvicorn in a background thread, stoppable. The port is bound when the object is made."""
 
     def __init__(self, app: Starlette, host: str, port: int) -> None:
+        self.socket = listen(host, port)
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name="dashboard", daemon=True)
+        self.thread = threading.Thread(target=self.server.run, args=([self.socket],), name="dashboard", daemon=True)
 
     def start(self, timeout: float = 10.0) -> DashboardServer:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
-            if not self.thread.is_alive():
-                raise OSError(f"the dashboard could not listen on {self.server.config.host}:{self.server.config.port}")
-            if time.monotonic() > deadline:
-                raise OSError("the dashboard did not start in time")
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise OSError(f"the dashboard did not start on {self.server.config.host}:{self.server.config.port}")
             time.sleep(0.05)
         return self
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
+        self.socket.close()
 
 
 def serve(app: Starlette, host: str, port: int) -> DashboardServer:

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+import settings as config
 from store.embedded import EmbeddedStore
 from models import Post, SchemeMatch, Sentiment, now
 
+HOSTS = config.Dashboard().hosts  # what a dashboard on the default 127.0.0.1 answers to
 XSS_TITLE = '北辰乙醇<img src=x onerror="document.body.dataset.pwned=1">通报'
 
 

@@ -2,11 +2,15 @@ from starlette.testclient import TestClient
 
 from dashboards.web.app import create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, source_health
 
 
 def client(store: EmbeddedStore) -> TestClient:
-    return TestClient(create_app(store, alerts, lambda text: text.split(), source_health=source_health))
+    return local(create_app(store, alerts, lambda text: text.split(), allowed_hosts=HOSTS, source_health=source_health))
+
+
+def local(app) -> TestClient:  # noqa: ANN001
+    return TestClient(app, base_url="http://127.0.0.1")
 
 
 def test_summary(store: EmbeddedStore) -> None:
@@ -42,11 +46,11 @@ def test_page_and_assets_are_local(store: EmbeddedStore) -> None:
 
 def test_empty_store(tmp_path) -> None:  # noqa: ANN001
     with EmbeddedStore(tmp_path / "empty") as empty:
-        data = TestClient(create_app(empty, lambda n: [], str.split)).get("/api/summary").json()
+        data = local(create_app(empty, lambda n: [], str.split, allowed_hosts=HOSTS)).get("/api/summary").json()
         assert data["counts"]["total"] == 0 and data["negative_posts"] == []
 
 
 def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
-    assert TestClient(create_app(store, alerts, str.split)).get("/api/sources").json()["sources"] == []
+    assert local(create_app(store, alerts, str.split, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import alerts, source_health
+from models import Post, Sentiment, now, web_link
+from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.hostile_urls import HOSTILE, SAFE
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -18,19 +22,28 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian chromium is not installed (make test installs it)")
 
 
-@pytest.fixture
-def url(store: EmbeddedStore) -> Iterator[str]:
+def _serve(store: EmbeddedStore, recent_alerts=alerts, health=source_health) -> DashboardServer:  # noqa: ANN001
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = DashboardServer(create_app(store, alerts, str.split, refresh_seconds=1,
-                                                source_health=source_health), "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/"
-    server.stop()
+    return DashboardServer(create_app(store, recent_alerts, str.split, allowed_hosts=HOSTS, refresh_seconds=1,
+                                      source_health=health), "127.0.0.1", port).start()
+
+
+def _base(server: DashboardServer) -> str:
+    return f"http://127.0.0.1:{server.socket.getsockname()[1]}/"
 
 
 @pytest.fixture
-def page(url: str):  # noqa: ANN201
+def url(store: EmbeddedStore) -> Iterator[str]:
+    server = _serve(store)
+    yield _base(server)
+    server.stop()
+
+
+@contextmanager
+def _browser(url: str):  # noqa: ANN202
+    """A page open at `url` once posts show; it records CSP violations and console errors as it goes."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -39,12 +52,24 @@ def page(url: str):  # noqa: ANN201
             "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         requested: list[str] = []
+        errors: list[str] = []
         page.on("request", lambda request: requested.append(request.url))
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        page.add_init_script("window.cspViolations = [];"
+                             "document.addEventListener('securitypolicyviolation',"
+                             " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
         page.requested = requested  # type: ignore[attr-defined]
+        page.errors = errors  # type: ignore[attr-defined]
         page.goto(url)
         page.locator("#latest-posts li[data-post-id]").first.wait_for(timeout=15_000)
         yield page
         browser.close()
+
+
+@pytest.fixture
+def page(url: str):  # noqa: ANN201
+    with _browser(url) as page:
+        yield page
 
 
 def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa: ANN001
@@ -78,3 +103,56 @@ def test_crawled_markup_is_shown_as_text(page) -> None:  # noqa: ANN001
     assert page.locator("#negative-posts img").count() == 0
     page.wait_for_timeout(1500)  # a refresh later, still inert
     assert page.evaluate("document.body.dataset.pwned") is None
+
+
+def test_the_page_keeps_to_its_content_security_policy(page) -> None:  # noqa: ANN001
+    response = page.request.get(page.url)
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    page.fill("#q", "风电")
+    page.click("#search button[type=submit]")
+    page.locator("#results-list li").first.wait_for()
+    page.click("button[data-range='30d']")
+    page.wait_for_timeout(1500)  # a timed refresh too
+    assert page.locator("#chart rect.bar").count() >= 1  # the script ran and drew under the policy
+    assert page.evaluate("window.cspViolations") == []
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def _hostile_posts() -> list[Post]:
+    return [Post(id=f"news:h{n}", platform="news", source="feed", url=url, title=f"北辰燃料乙醇 链接{n}",
+                 content="正文", sentiment=Sentiment(label="negative", score=0.1),
+                 published_at=now() - timedelta(minutes=n + 1))
+            for n, url in enumerate([*HOSTILE, *SAFE])]
+
+
+def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> None:
+    def hostile_alerts(limit: int) -> list[dict]:
+        return [{**alerts(1)[0], "id": n, "url": url, "title": f"预警{n}"} for n, url in enumerate(HOSTILE)][:limit]
+
+    def hostile_health() -> list[dict]:
+        return [{**source_health()[0], "source": f"s{n}", "url": url, "last_attempt": now().isoformat()}
+                for n, url in enumerate(HOSTILE)]
+
+    with EmbeddedStore(tmp_path / "store") as hostile_store:
+        hostile_store.upsert(_hostile_posts())
+        server = _serve(hostile_store, hostile_alerts, hostile_health)
+        try:
+            with _browser(_base(server)) as page:
+                page.locator("#source-health tr[data-source]").first.wait_for()
+                page.click("#search button[type=submit]")  # an empty query lists every post
+                page.locator("#results-list li").nth(len(HOSTILE)).wait_for()
+                for scheme in ("javascript", "vbscript", "data"):
+                    assert page.locator(f"a[href^={scheme} i], a[href*='{scheme}:' i]").count() == 0
+                hrefs = page.evaluate("[...document.querySelectorAll('a')]"
+                                      ".map((a) => [a.getAttribute('href'), a.protocol])")
+                assert hrefs and all(web_link(href) and protocol in ("http:", "https:") for href, protocol in hrefs)
+                assert sorted({href for href, _ in hrefs}) == sorted(SAFE)
+                shown = page.locator("#results-list").inner_text() + page.locator("#alerts").inner_text()
+                assert "北辰燃料乙醇 链接0" in shown and "预警0" in shown  # the text is still there, unlinked
+                assert page.locator("#source-health tr[data-source='s0'] td").first.inner_text() == "s0"
+                # The script's rule is the server's.
+                verdicts = page.evaluate("(urls) => urls.map((u) => WEB_LINK.test(u))", [*HOSTILE, *SAFE])
+                assert verdicts == [web_link(u) is not None for u in [*HOSTILE, *SAFE]]
+                assert page.evaluate("window.cspViolations") == []
+        finally:
+            server.stop()

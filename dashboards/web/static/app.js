@@ -45,13 +45,19 @@ function when(iso) {
   return `${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
-function safeUrl(url) {
-  return /^https?:\/\//i.test(url) ? url : "#";
+// models.WEB_LINK's rule: only a plain http(s) address becomes a link; anything else a feed sends stays text.
+const WEB_LINK = /^https?:\/\/[^\x00-\x20\x7f]+$/i;
+
+function linkOrText(url, text, attrs = {}) {
+  if (typeof url === "string" && WEB_LINK.test(url)) {
+    return el("a", { href: url, target: "_blank", rel: "noopener noreferrer", ...attrs }, text);
+  }
+  return el("span", { class: "unlinked", ...attrs }, text);
 }
 
 function postItem(post) {
   const label = post.sentiment || "unknown";
-  const link = el("a", { href: safeUrl(post.url), target: "_blank", rel: "noopener noreferrer" }, post.title);
+  const link = linkOrText(post.url, post.title);
   const meta = el("div", { class: "meta" },
     el("span", {}, when(post.time)), el("span", {}, post.source),
     post.author ? el("span", {}, post.author) : "",
@@ -62,7 +68,7 @@ function postItem(post) {
 function alertItem(alert) {
   const states = { open: "待处理", acknowledged: "已确认", resolved: "已解决" };
   const delivery = { sent: "已发送", pending: "待发送", none: "无收件人" };
-  const link = el("a", { href: safeUrl(alert.url), target: "_blank", rel: "noopener noreferrer" }, alert.title);
+  const link = linkOrText(alert.url, alert.title);
   return el("li", {},
     el("span", { class: `tag ${alert.severity}` }, alert.severity.toUpperCase()), link,
     el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule),
@@ -72,7 +78,7 @@ function alertItem(alert) {
 const SOURCE_STATES = { ok: "正常", empty: "无结果", blocked: "被封禁", failing: "失败", silent: "长期无数据", pending: "未采集" };
 
 function sourceRow(source) {
-  const name = el("a", { href: safeUrl(source.url), target: "_blank", rel: "noopener noreferrer", title: source.message }, source.source);
+  const name = linkOrText(source.url, source.source, { title: source.message });
   return el("tr", { "data-source": source.source },
     el("td", {}, name),
     el("td", {}, el("span", { class: `tag state-${source.status}` }, SOURCE_STATES[source.status] || source.status)),
