@@ -22,7 +22,9 @@ class _Command(click.Group):
     """Turns configuration and store mistakes into one clear line and exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from alerts.state import AlertStateError
         from store.base import StoreError
+        from yuqing.lock import StoreBusy
 
         try:
             return super().invoke(ctx)
@@ -31,6 +33,9 @@ class _Command(click.Group):
             sys.exit(EXIT_CONFIG)
         except StoreError as exc:
             click.echo(f"yuqing: store error: {exc}", err=True)
+            sys.exit(1)
+        except (StoreBusy, AlertStateError) as exc:
+            click.echo(f"yuqing: {exc}", err=True)
             sys.exit(1)
 
 
@@ -92,9 +97,10 @@ def crawl(source: str, config_file: Path | None) -> None:
 def reindex(config_file: Path | None) -> None:
     """Rebuild the search index from the SQLite record of truth."""
     from store import open_store
+    from yuqing.lock import StoreLock
 
     settings = config.load(config_file)
-    with open_store(settings.store) as store:
+    with StoreLock(settings.data_dir), open_store(settings.store) as store:
         click.echo(f"reindexed {store.reindex()} posts")
 
 
