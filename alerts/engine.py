@@ -167,7 +167,7 @@ class AlertEngine:
         with notifier.session() as session:
             for n, delivery in enumerate(batch):
                 if not more():
-                    log.info("delivery round out of time; %d %s deliveries wait for the next", len(batch) - n, channel)
+                    log.info("delivery round over; %d %s deliveries wait for the next", len(batch) - n, channel)
                     break
                 try:
                     session.send({**delivery.alert, "alert_id": delivery.alert_id, "alert_key": delivery.alert_key},

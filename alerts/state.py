@@ -95,7 +95,7 @@ class Delivery:
     @property
     def alert_key(self) -> str:
         """Names the alert for good, for a Message-ID: its id alone would repeat if alerts.db were started afresh."""
-        return f"{self.alert_id}.{self.created_at:%Y%m%d%H%M%S}"
+        return f"{self.alert_id}.{self.created_at:%Y%m%d%H%M%S%f}"
 
 
 class AlertStateError(Exception):

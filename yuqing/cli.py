@@ -69,8 +69,8 @@ def run(config_file: Path | None, verbose: bool) -> None:
     settings = config.load(config_file, required=True)
     _logging(verbose)
     service = Service(settings, config.config_path(config_file))
-    click.echo(f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)")
-    run_forever(service)
+    banner = f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)"
+    run_forever(service, banner)
 
 
 @main.command()

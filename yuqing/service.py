@@ -245,14 +245,15 @@ class Service:
         self.lock.release()
 
 
-def run_forever(service: Service) -> None:
-    """Run until Ctrl-C / SIGTERM, then stop cleanly."""
+def run_forever(service: Service, banner: str) -> None:
+    """Run until Ctrl-C / SIGTERM, then stop cleanly. The banner is printed once the service runs."""
     import signal
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    service.start()
     try:
+        service.start()
+        print(banner, flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

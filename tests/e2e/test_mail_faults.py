@@ -75,14 +75,16 @@ def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
 
 def _rss(items: list[tuple[int, str]]) -> bytes:
     published = format_datetime(now())
-    entries = "".join(f"<item><title>{title}</title><link>/a/{n}.html</link><description>{title}，居民反映情况。"
+    entries = "".join(f"<item><title>{title}</title><link>/a/{n}.html</link><description>{title}，居民反映。"
                       f"</description><pubDate>{published}</pubDate></item>" for n, title in items)
-    return f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>白桦新闻</title>{entries}' \
-           f"</channel></rss>".encode()
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>白桦新闻</title>'
+            f"{entries}</channel></rss>").encode()
 
 
 def _titles(first: int, count: int, alerting: Callable[[int], bool]) -> list[tuple[int, str]]:
-    return [(n, f"北辰燃料乙醇第{n}号通报{'厂区恶臭' if alerting(n) else '生产情况'}") for n in range(first, first + count)]
+    """Numbered posts of the scheme; those `alerting` picks carry the sensitive term."""
+    return [(n, f"北辰燃料乙醇第{n}号通报{'厂区恶臭' if alerting(n) else '生产情况'}")
+            for n in range(first, first + count)]
 
 
 def test_a_hung_mail_server_holds_up_neither_crawling_nor_alerting(tmp_path: Path, mail_process: MailProcess) -> None:
