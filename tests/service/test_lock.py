@@ -47,7 +47,11 @@ class Running:
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=lambda: [self.lines.put(line) for line in self.process.stdout], daemon=True).start()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout or ():
+            self.lines.put(line)
 
     def expect(self, marker: str, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds
