@@ -145,6 +145,8 @@ class Alerts(_Section):
     rules: list[Rule] = Field(default_factory=list)
     retry_base: Duration = Field(default=30.0, description="first retry delay of a failed delivery; doubles")
     retry_max: Duration = Field(default=900.0, description="longest delay between delivery retries")
+    delivery_deadline: Duration = Field(
+        default=60.0, description="a delivery round sends for this long at most; the rest waits for the next round")
     dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
     admins: list[str] = Field(default_factory=list, description="who hears about broken sources")
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import settings as config
-from alerts.notifiers import Notifier
+from alerts.notifiers import ChannelDown, Notifier
 from alerts.notifiers.email import EmailNotifier
 from alerts.rules import Match, Rule, SourceDownRule, build_rules
-from alerts.state import AlertState, NewAlert
+from alerts.state import AlertState, Delivery, NewAlert
 from store.base import Store
 from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from models import Post, now
@@ -140,22 +143,51 @@ class AlertEngine:
         return alert_id
 
     # ---- delivery ----
-    def deliver(self, at: datetime | None = None) -> int:
-        """Send what is due; returns how many went out. A failure is retried later with backoff."""
+    def deliver(self, at: datetime | None = None, deadline: float | None = None,
+                cancel: threading.Event | None = None) -> int:
+        """Send what is due, one session per channel; returns how many went out. A failure is retried later
+        with backoff. Past the `deadline` (time.monotonic()) or once `cancel` is set, what is left is not
+        tried: it stays due, its attempts uncounted, for the next round."""
         at = at or now()
-        sent = 0
+        batches: dict[str, list[Delivery]] = {}
         for delivery in self.state.due_deliveries(at):
-            notifier = self.notifiers.get(delivery.channel)
-            try:
-                if notifier is None:
-                    raise RuntimeError(f"no notifier for channel {delivery.channel!r}")
-                notifier.send({**delivery.alert, "alert_id": delivery.alert_id}, delivery.recipients)
-            except Exception as exc:  # any failure of the channel: keep the row, try again later
-                delay = min(self.settings.alerts.retry_max, self.settings.alerts.retry_base * 2 ** delivery.attempts)
-                self.state.mark_failed(delivery.id, f"{type(exc).__name__}: {exc}", at + timedelta(seconds=delay))
-                log.warning("delivery %d of alert %d failed (%s); retry in %ds",
-                            delivery.id, delivery.alert_id, exc, delay)
-            else:
-                self.state.mark_sent(delivery.id, at)
-                sent += 1
+            batches.setdefault(delivery.channel, []).append(delivery)
+
+        def more() -> bool:
+            return not (cancel and cancel.is_set()) and (deadline is None or time.monotonic() < deadline)
+
+        return sum(self._deliver(channel, batch, at, more) for channel, batch in batches.items())
+
+    def _deliver(self, channel: str, batch: list[Delivery], at: datetime, more: Callable[[], bool]) -> int:
+        notifier = self.notifiers.get(channel)
+        if notifier is None:
+            self._failed(batch, f"no notifier for channel {channel!r}", at)
+            return 0
+        sent = 0
+        with notifier.session() as session:
+            for n, delivery in enumerate(batch):
+                if not more():
+                    log.info("delivery round over; %d %s deliveries wait for the next", len(batch) - n, channel)
+                    break
+                try:
+                    session.send({**delivery.alert, "alert_id": delivery.alert_id, "alert_key": delivery.alert_key},
+                                 delivery.recipients)
+                except ChannelDown as exc:  # the rest of the batch would fail the same way: all back off
+                    self._failed(batch[n:], f"{channel} channel down: {exc}", at)
+                    break
+                except Exception as exc:  # this alert alone failed: keep its row, try it again later
+                    self._failed([delivery], f"{type(exc).__name__}: {exc}", at)
+                else:
+                    # Recorded at once, before the next message or the end of the session: a crash now can only
+                    # resend the one message whose acceptance had not yet been written down.
+                    self.state.mark_sent(delivery.id, at)
+                    sent += 1
         return sent
+
+    def _failed(self, batch: list[Delivery], error: str, at: datetime) -> None:
+        delays = []
+        for delivery in batch:
+            delays.append(min(self.settings.alerts.retry_max, self.settings.alerts.retry_base * 2 ** delivery.attempts))
+            self.state.mark_failed(delivery.id, error, at + timedelta(seconds=delays[-1]))
+        log.warning("delivery of alert %s failed (%s); retry in %ds or more",
+                    ", ".join(str(d.alert_id) for d in batch), error, min(delays))

@@ -16,7 +16,7 @@ from sqlalchemy import (
     event, select, update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from models import SHANGHAI
 
@@ -90,14 +90,47 @@ class Delivery:
     recipients: list[str]
     attempts: int
     alert: dict[str, Any]
+    created_at: datetime
+
+    @property
+    def alert_key(self) -> str:
+        """Names the alert for good, for a Message-ID: its id alone would repeat if alerts.db were started afresh."""
+        return f"{self.alert_id}.{self.created_at:%Y%m%d%H%M%S%f}"
+
+
+class AlertStateError(Exception):
+    """The alert state cannot be used; the message names it and says what to do."""
 
 
 class AlertState:
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url)
+        try:
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+                self._check()
+            metadata.create_all(self.engine)
+        except DatabaseError as exc:
+            self.engine.dispose()
+            raise AlertStateError(self._unusable(exc)) from None
+
+    def _check(self) -> None:
+        # A damaged file may open fine and fail later, mid-run, on the page that is broken: look at every page now.
+        with self.engine.connect() as conn:
+            report = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check")]
+        if report != ["ok"]:
+            problems = [line for row in report for line in row.splitlines() if not line.startswith("***")]
+            more = f", and {len(problems) - 1} more problems" if len(problems) > 1 else ""
+            raise AlertStateError(self._damaged(problems[0] + more))
+
+    def _damaged(self, reason: str) -> str:
+        return (f"{self.engine.url.database} is damaged ({reason}); restore it from a backup, or move it aside and "
+                f"yuqing starts a new one (the alert history, unsent mail and source health in it are then lost)")
+
+    def _unusable(self, exc: DatabaseError) -> str:
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+            return self._damaged(str(exc.orig))
+        return f"the alert state at {self.engine.url} cannot be used ({exc.orig})"
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> AlertState:
@@ -175,14 +208,14 @@ class AlertState:
 
     # ---- outbox ----
     def due_deliveries(self, at: datetime) -> list[Delivery]:
-        query = (select(deliveries, alerts.c.payload)
+        query = (select(deliveries, alerts.c.payload, alerts.c.created_at)
                  .join(alerts, alerts.c.id == deliveries.c.alert_id)
                  .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= _db(at))
                  .order_by(deliveries.c.id))
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [Delivery(r["id"], r["alert_id"], r["channel"], list(r["recipients"]), r["attempts"], r["payload"])
-                for r in rows]
+        return [Delivery(r["id"], r["alert_id"], r["channel"], list(r["recipients"]), r["attempts"], r["payload"],
+                         r["created_at"]) for r in rows]
 
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         with self.engine.begin() as conn:

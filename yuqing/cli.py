@@ -22,7 +22,9 @@ class _Command(click.Group):
     """Turns configuration and store mistakes into one clear line and exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from alerts.state import AlertStateError
         from store.base import StoreError
+        from yuqing.lock import StoreBusy
 
         try:
             return super().invoke(ctx)
@@ -31,6 +33,9 @@ class _Command(click.Group):
             sys.exit(EXIT_CONFIG)
         except StoreError as exc:
             click.echo(f"yuqing: store error: {exc}", err=True)
+            sys.exit(1)
+        except (StoreBusy, AlertStateError) as exc:
+            click.echo(f"yuqing: {exc}", err=True)
             sys.exit(1)
 
 
@@ -69,13 +74,11 @@ def run(config_file: Path | None, verbose: bool) -> None:
     settings = config.load(config_file, required=True, warn=_warn)
     _logging(verbose)
     service = Service(settings, config.config_path(config_file))
+    banner = f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)"
     try:
-        service.start()  # the dashboard's port is bound before its address is printed
+        run_forever(service, banner)  # the dashboard's port is bound before its address is printed
     except ListenError as exc:
-        service.stop()
         raise config.ConfigError(str(exc)) from None
-    click.echo(f"yuqing: {len(settings.sources)} sources, dashboard at {service.dashboard_url} (Ctrl-C stops)")
-    run_forever(service)
 
 
 @main.command()
@@ -102,9 +105,10 @@ def crawl(source: str, config_file: Path | None) -> None:
 def reindex(config_file: Path | None) -> None:
     """Rebuild the search index from the SQLite record of truth."""
     from store import open_store
+    from yuqing.lock import StoreLock
 
     settings = config.load(config_file)
-    with open_store(settings.store) as store:
+    with StoreLock(settings.data_dir), open_store(settings.store) as store:
         click.echo(f"reindexed {store.reindex()} posts")
 
 

@@ -1,6 +1,9 @@
 """The running service: APScheduler crawls each source on its interval (one subprocess per crawl, so a
 crash or hang of one never takes down the rest), ingests what they spooled, evaluates the alert rules
-every minute and after every ingest, and serves the built-in dashboard.
+every minute and after every ingest, and serves the built-in dashboard. Alert mail goes out on a thread
+of its own, so a mail server that hangs holds up neither crawling nor alerting.
+
+A service holds the store's lock (yuqing.lock) from start to stop: one writer per store.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
 from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
+from yuqing.lock import StoreLock
 from models import SHANGHAI, now
 
 log = logging.getLogger(__name__)
@@ -43,19 +47,64 @@ class CrawlOutcome:
     error_class: str | None = None
 
 
+class Courier:
+    """Empties the outbox in rounds: every `every` seconds, and when woken after new alerts."""
+
+    def __init__(self, engine: AlertEngine, every: float, deadline: float) -> None:
+        self.engine = engine
+        self.every = every
+        self.deadline = deadline
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="courier", daemon=True)
+        self._wake.set()
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def round(self) -> int:
+        try:
+            return self.engine.deliver(deadline=time.monotonic() + self.deadline, cancel=self._stop)
+        except Exception:
+            log.exception("delivery round failed; the outbox keeps its mail for the next")
+            return 0
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self.every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self.round()
+
+    def stop(self) -> None:
+        """Waits for the message being sent, if any; the rest stays in the outbox."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+
 class Service:
-    def __init__(self, settings: config.Settings, config_path: Path | None) -> None:
+    def __init__(self, settings: config.Settings, config_path: Path | None, lock: StoreLock | None = None) -> None:
         self.settings = settings
         self.config_path = config_path
         self.data_dir = settings.data_dir
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.spool_dir = self.data_dir / "spool"
-        self.store = open_store(settings.store)
-        self.analyzer = Analyzer.from_settings(settings)
-        self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
-        self.alert_state = AlertState.for_data_dir(self.data_dir)
-        self.engine = AlertEngine(settings, self.store, self.alert_state)
-        self.health = SourceHealthLog(self.alert_state.engine)
+        self.lock = lock or StoreLock(self.data_dir).acquire()
+        try:
+            self._open()
+        except BaseException:
+            self.lock.release()
+            raise
         # One writer at a time: ingest and alert evaluation share the store and the alert state.
         self._write_lock = threading.Lock()
         self._scheduler: BackgroundScheduler | None = None
@@ -64,6 +113,16 @@ class Service:
         self._children: set[subprocess.Popen[str]] = set()
         self._children_lock = threading.Lock()
         self._stopping = threading.Event()
+
+    def _open(self) -> None:
+        self.spool_dir = self.data_dir / "spool"
+        self.store = open_store(self.settings.store)
+        self.analyzer = Analyzer.from_settings(self.settings)
+        self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
+        self.alert_state = AlertState.for_data_dir(self.data_dir)
+        self.engine = AlertEngine(self.settings, self.store, self.alert_state)
+        self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
+        self.health = SourceHealthLog(self.alert_state.engine)
 
     # ---- the three jobs ----
     def crawl(self, source_name: str) -> CrawlOutcome:
@@ -123,9 +182,15 @@ class Service:
             except Exception:
                 log.exception("ingest failed; spooled posts stay for the next run")
             try:
-                self.engine.run_once()
+                created = self.engine.evaluate()
             except Exception:
                 log.exception("alert evaluation failed; it runs again at the next tick")
+                created = []
+        if self.courier.running:
+            if created:
+                self.courier.wake()
+        else:
+            self.courier.round()  # a one-off command (`yuqing crawl`) sends its mail before it exits
 
     # ---- lifecycle ----
     def start(self, dashboard: bool = True) -> None:
@@ -146,6 +211,7 @@ class Service:
         )
         scheduler.start()
         self._scheduler = scheduler
+        self.courier.start()
 
     def _serve_dashboard(self) -> DashboardServer:
         app = create_app(
@@ -170,25 +236,33 @@ class Service:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        self.courier.stop()
         if self._dashboard is not None:
             self._dashboard.stop()
             self._dashboard = None
         with self._write_lock:
             self.store.close()
             self.alert_state.close()
+        self.lock.release()
 
 
-def run_forever(service: Service) -> None:
-    """Keep a started service running until Ctrl-C / SIGTERM, then stop it cleanly."""
+def run_forever(service: Service, banner: str) -> None:
+    """Run until Ctrl-C / SIGTERM, then stop cleanly. The banner is printed once the service runs; a service that
+    cannot start (its dashboard port taken) is stopped and the error raised."""
     import signal
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    started = False
     try:
+        service.start()
+        started = True
+        print(banner, flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        print("stopping…", file=sys.stderr)
+        if started:
+            print("stopping…", file=sys.stderr)
         service.stop()

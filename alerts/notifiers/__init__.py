@@ -1,12 +1,24 @@
-"""Notifiers deliver one alert to its recipients over one channel. Email is the first; webhooks follow."""
+"""Notifiers deliver alerts over one channel, a round at a time. Email is the first; webhooks follow."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
+
+
+class ChannelDown(Exception):
+    """The channel itself failed (unreachable, timed out, refused the login): nothing more goes through it
+    this round."""
+
+
+class Session(Protocol):
+    def send(self, alert: dict[str, Any], recipients: list[str]) -> None:
+        """Return once the far end has accepted the alert. Raise ChannelDown when the channel failed, anything
+        else when only this alert did; the outbox retries both."""
 
 
 class Notifier(Protocol):
     channel: str
 
-    def send(self, alert: dict[str, Any], recipients: list[str]) -> None:
-        """Deliver or raise; the outbox retries what raises."""
+    def session(self) -> AbstractContextManager[Session]:
+        """One round of deliveries: a connection opened at the first send, closed when the round ends."""

@@ -1,9 +1,12 @@
-"""Alert mail over SMTP: one multipart/alternative message (plain text + HTML) per alert."""
+"""Alert mail over SMTP: one multipart/alternative message (plain text + HTML) per alert, all of a round's
+messages over one connection."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import settings as config
+from alerts.notifiers import ChannelDown
 from models import web_link
 
 _templates = Environment(
@@ -46,23 +50,73 @@ class EmailNotifier:
         message["From"] = self.smtp.sender
         message["To"] = ", ".join(recipients)
         message["Date"] = formatdate(localtime=True)
-        # Stable per alert: a resend after a crash between "accepted" and "marked sent" is recognisable.
-        message["Message-ID"] = f"<yuqing-alert-{alert['alert_id']}@{self.smtp.sender.split('@')[-1]}>"
+        # The same for every send of an alert: a copy resent after a crash between the server's acceptance
+        # and the outbox's record of it can be recognised, and dropped, by the mail system.
+        message["Message-ID"] = f"<yuqing-alert-{alert['alert_key']}@{self.smtp.sender.split('@')[-1]}>"
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message
 
+    @contextmanager
+    def session(self) -> Iterator[_Session]:
+        session = _Session(self)
+        try:
+            yield session
+        finally:
+            session.close()
+
+
+class _Session:
+    def __init__(self, notifier: EmailNotifier) -> None:
+        self.notifier = notifier
+        self._client: smtplib.SMTP | None = None
+
     def send(self, alert: dict[str, Any], recipients: list[str]) -> None:
-        message = self.message(alert, recipients)
-        smtp = self.smtp
-        if smtp.tls == "ssl":
-            client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                                    context=ssl.create_default_context())
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
-            if smtp.tls == "starttls":
-                client.starttls(context=ssl.create_default_context())
-            if smtp.user:
-                client.login(smtp.user, smtp.password)
+        message = self.notifier.message(alert, recipients)
+        client = self._client or self._connect()
+        try:
             client.send_message(message, to_addrs=recipients)
+        except smtplib.SMTPRecipientsRefused:
+            raise  # refused this message only; smtplib has reset the session for the next one
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing the connection
+                self._drop()
+                raise ChannelDown(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
+            raise
+        except OSError as exc:  # timed out or disconnected: the connection is gone
+            self._drop()
+            raise ChannelDown(f"{type(exc).__name__}: {exc}") from exc
+
+    def _connect(self) -> smtplib.SMTP:
+        smtp = self.notifier.smtp
+        try:
+            if smtp.tls == "ssl":
+                client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
+                                                        context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+            try:
+                if smtp.tls == "starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if smtp.user:
+                    client.login(smtp.user, smtp.password)
+            except BaseException:
+                client.close()
+                raise
+        except OSError as exc:  # smtplib's errors are OSErrors too
+            raise ChannelDown(f"{smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}") from exc
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.quit()
+            except OSError:
+                pass  # what was sent is recorded already; a QUIT that fails changes nothing
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

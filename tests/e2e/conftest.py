@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -11,6 +16,8 @@ import pytest
 import settings as config
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
+
+REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = """
 [store]
@@ -99,3 +106,37 @@ def config_file(tmp_path: Path, site: DemoSite, smtp_port: int) -> Path:
 @pytest.fixture
 def settings(config_file: Path) -> config.Settings:
     return config.load(config_file)
+
+
+class MailProcess:
+    """The mail server as a process: pause() freezes it the way a hung server looks from outside (connections
+    are accepted by the kernel, then nothing answers); resume() lets it go on."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder = folder
+        self.port = port
+        self.process = subprocess.Popen([sys.executable, "-m", "tests.e2e.mailserver", str(folder), str(port)],
+                                        cwd=REPO, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None and self.process.stdout.readline().strip() == "ready"
+
+    def pause(self) -> None:
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+                for p in sorted(self.folder.glob("*.eml"))]
+
+    def stop(self) -> None:
+        self.resume()
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def mail_process(tmp_path: Path, smtp_port: int) -> Iterator[MailProcess]:
+    server = MailProcess(tmp_path / "mail", smtp_port)
+    yield server
+    server.stop()

@@ -13,6 +13,7 @@ import settings as config
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
 from yuqing.demo.timeline import COMPANY
+from yuqing.lock import StoreLock
 from yuqing.service import Service
 
 CONFIG = """# Written by `yuqing demo` for this run only.
@@ -82,20 +83,25 @@ refresh = "5s"
 
 def run_demo(var: Path, dashboard_port: int = 8000, speed: float = 1.0) -> None:
     demo_dir = var / "demo"
+    # The demo's store is its folder; locked first, so a second demo stops here instead of wiping the first's.
+    lock = StoreLock(demo_dir).acquire()
     # Each demo tells the story afresh: a store left by the last run would hold the same posts and alerts.
-    shutil.rmtree(demo_dir, ignore_errors=True)
-    demo_dir.mkdir(parents=True)
+    for left in demo_dir.iterdir():
+        if left.is_dir():
+            shutil.rmtree(left)
+        elif left != lock.path:
+            left.unlink()
     mail_dir = var / "mail"
 
     site = DemoSite(speed).start()
     sink = MailSink(mail_dir).start()
     config_file = demo_dir / "yuqing.toml"
     config_file.write_text(
-        CONFIG.format(store=(demo_dir / "store").as_posix(), company=COMPANY, site=site.base_url,
+        CONFIG.format(store=demo_dir.as_posix(), company=COMPANY, site=site.base_url,
                       interval=max(5, round(15 / speed)), smtp_port=sink.port, port=dashboard_port),
         encoding="utf-8",
     )
-    service = Service(config.load(config_file), config_file)
+    service = Service(config.load(config_file), config_file, lock)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
