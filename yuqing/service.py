@@ -57,6 +57,8 @@ class Courier:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # One round at a time: two rounds reading the same due rows would send each mail twice.
+        self._round = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -72,7 +74,8 @@ class Courier:
 
     def round(self) -> int:
         try:
-            return self.engine.deliver(deadline=time.monotonic() + self.deadline, cancel=self._stop)
+            with self._round:
+                return self.engine.deliver(deadline=time.monotonic() + self.deadline, cancel=self._stop)
         except Exception:
             log.exception("delivery round failed; the outbox keeps its mail for the next")
             return 0
@@ -209,9 +212,9 @@ class Service:
         scheduler.add_job(
             self.process, "interval", seconds=self.settings.alerts.evaluate_every, id="alerts", next_run_time=first
         )
+        self.courier.start()  # before the jobs: their first run wakes it rather than delivering by itself
         scheduler.start()
         self._scheduler = scheduler
-        self.courier.start()
 
     def _serve_dashboard(self) -> DashboardServer:
         app = create_app(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -128,3 +129,22 @@ def test_message_id_is_stable_per_alert_and_new_for_a_new_state(store: EmbeddedS
     assert first == again and first.startswith("<yuqing-alert-1.")
     # Both alerts are number 1 of their state; a mail system must not take the second for a copy of the first.
     assert afresh != first and afresh.startswith("<yuqing-alert-1.")
+
+
+def test_rounds_asked_for_at_once_send_each_mail_once(engine: AlertEngine, alerts: list[int], tmp_path: Path,
+                                                       smtp_port: int) -> None:
+    # The service's first ingest asks for a round while the courier runs its own: both read the same due rows.
+    from yuqing.service import Courier
+
+    handler = Watching(tmp_path / "alerts.db", data_seconds=0.1)
+    server = _serve(handler, smtp_port)
+    courier = Courier(engine, every=60, deadline=30)
+    try:
+        rounds = [threading.Thread(target=courier.round) for _ in range(3)]
+        for thread in rounds:
+            thread.start()
+        for thread in rounds:
+            thread.join()
+    finally:
+        server.stop()
+    assert len(handler.received) == len(alerts) == 6
