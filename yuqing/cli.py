@@ -90,12 +90,19 @@ def crawl(source: str, config_file: Path | None) -> None:
 @main.command()
 @config_option
 def reindex(config_file: Path | None) -> None:
-    """Rebuild the search index from the SQLite record of truth."""
+    """Rebuild the search index from the SQLite record of truth (progress on stderr)."""
+    from tqdm import tqdm
+
     from store import open_store
 
     settings = config.load(config_file)
-    with open_store(settings.store) as store:
-        click.echo(f"reindexed {store.reindex()} posts")
+    with open_store(settings.store, repair=False) as store, tqdm(unit=" posts", file=sys.stderr) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        count = store.reindex(progress)
+    click.echo(f"reindexed {count} posts")
 
 
 @main.command("check-config")
@@ -154,7 +161,7 @@ def search(query: tuple[str, ...], since: str | None, sentiment: str | None, sou
     text = parse_query(" ".join(query), tokenizer.tokenize)
     request = SearchQuery(text=text, since=_since(since), sentiment=sentiment, source=source, scheme=scheme,
                           limit=limit, sort=sort)  # type: ignore[arg-type]
-    with open_store(settings.store) as store:
+    with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
         result = store.search(request)
     {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)
 
