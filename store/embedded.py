@@ -86,8 +86,11 @@ class EmbeddedStore(Store):
         self._records_file = self.path / "posts.db"
         self._index_dir = self.path / "index"
         self._marker = self.path / "index.seq"
-        if readonly and not self._records_file.is_file():
-            raise StoreError(f"no store at {self.path}: {self._records_file} does not exist")
+        if not self._records_file.exists():
+            if self._marker.exists():  # an index was built here, from posts that are gone
+                raise self._lost("is missing", "posts", self._indexed_seq())
+            if readonly:
+                raise StoreError(f"no posts stored under {self.path} yet; run `yuqing run` or `make demo` first")
         self.path.mkdir(parents=True, exist_ok=True)
         # Readers (dashboard threads, alert rules) get connections of their own, so a read never
         # lands inside the writer's open transaction.
@@ -215,18 +218,21 @@ class EmbeddedStore(Store):
         docs = self._index_docs()
         rows, seq = self._extent()
         if indexed > seq or (docs or 0) > rows:
-            held = "posts" if docs is None else f"{docs} posts"
-            raise StoreError(
-                f"{self._records_file} has lost posts: it holds {rows} posts (last update #{seq}) but the search "
-                f"index at {self._index_dir} holds {held} (last update #{indexed}). Restore posts.db from a "
-                "backup: the index alone cannot rebuild posts. To keep posts.db as it is instead, delete "
-                f"{self._index_dir} and {self._marker}, then run `yuqing reindex`"
-            )
+            raise self._lost(f"holds {rows} posts (last update #{seq})", "posts" if docs is None else f"{docs} posts",
+                             indexed)
         if docs is None:
             return f"the search index at {self._index_dir} cannot be read ({self._unreadable})"
         if indexed == seq and docs != rows:
             return f"the search index at {self._index_dir} holds {docs} posts but {self._records_file} holds {rows}"
         return None
+
+    def _lost(self, state: str, held: str, indexed: int) -> StoreError:
+        return StoreError(
+            f"{self._records_file} has lost posts: it {state} but the search index at {self._index_dir} holds "
+            f"{held} (last update #{indexed}). Restore posts.db from a backup: the index alone cannot rebuild "
+            f"posts. To keep posts.db as it is instead, delete {self._index_dir} and {self._marker}, then run "
+            "`yuqing reindex`"
+        )
 
     def _lagging(self) -> bool:
         return self._indexed_seq() < self._max_seq()

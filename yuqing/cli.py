@@ -154,15 +154,12 @@ def search(query: tuple[str, ...], since: str | None, sentiment: str | None, sou
     from store.query import parse_query
 
     settings = config.load(config_file)
-    if not (settings.data_dir / "posts.db").exists():
-        click.echo(f"yuqing: no posts stored under {settings.data_dir} yet; run `yuqing run` or `make demo` first", err=True)
-        sys.exit(1)
-    tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-    text = parse_query(" ".join(query), tokenizer.tokenize)
-    request = SearchQuery(text=text, since=_since(since), sentiment=sentiment, source=source, scheme=scheme,
-                          limit=limit, sort=sort)  # type: ignore[arg-type]
+    since_time = _since(since)
     with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
-        result = store.search(request)
+        tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
+        text = parse_query(" ".join(query), tokenizer.tokenize)
+        result = store.search(SearchQuery(text=text, since=since_time, sentiment=sentiment, source=source,
+                                          scheme=scheme, limit=limit, sort=sort))  # type: ignore[arg-type]
     {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)
 
 

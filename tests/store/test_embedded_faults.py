@@ -117,17 +117,26 @@ def test_search_says_so_and_reindex_rebuilds_when_the_index_folder_is_gone(tmp_p
 
 # ---- the record of truth lost posts the index still has ----
 
-def test_emptied_posts_db_is_never_reindexed_into_an_empty_index(tmp_path: Path) -> None:
+RECORD_LOSSES = {
+    "truncated to 0 bytes": (lambda db: os.truncate(db, 0), "holds 0 posts"),
+    "deleted": (lambda db: db.unlink(), "is missing"),
+}
+
+
+@pytest.mark.parametrize("lose, said", RECORD_LOSSES.values(), ids=RECORD_LOSSES.keys())
+def test_a_posts_db_that_lost_its_posts_is_never_reindexed_into_an_empty_index(tmp_path: Path, lose, said) -> None:
     folder = build(tmp_path / "var")
     backup = tmp_path / "posts.db.bak"
     shutil.copy(folder / "posts.db", backup)
-    os.truncate(folder / "posts.db", 0)
+    lose(folder / "posts.db")
+    left = sorted(folder.iterdir())
 
     for opening in ({"readonly": True}, {}, {"repair": False}):
         with pytest.raises(StoreError, match="has lost posts.*Restore posts.db from a backup"):
             EmbeddedStore(folder, **opening)
-    assert (folder / "posts.db").stat().st_size == 0  # left as it was found
-    failed_plainly(yuqing(folder, "search"), "posts.db has lost posts", "holds 0 posts", f"holds {POSTS} posts")
+    assert sorted(folder.iterdir()) == left  # nothing created
+    assert not (folder / "posts.db").exists() or (folder / "posts.db").stat().st_size == 0  # nor written
+    failed_plainly(yuqing(folder, "search"), "posts.db has lost posts", said, "holds")
     failed_plainly(yuqing(folder, "reindex"), "posts.db has lost posts", "index alone cannot rebuild posts")
     assert index_docs(folder) == POSTS
 
@@ -318,7 +327,7 @@ def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
             store.reindex()
         assert store.count(SearchQuery()) == POSTS
     assert files() == before
-    with pytest.raises(StoreError, match="no store at"):
+    with pytest.raises(StoreError, match="no posts stored under"):
         EmbeddedStore(tmp_path / "nothing", readonly=True)
     assert not (tmp_path / "nothing").exists()
 
