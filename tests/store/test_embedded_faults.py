@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tests.store.conftest import make_post
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = 300
+Damage = Callable[[Path], object]  # done to a store's folder, or to its posts.db
 
 
 def build(folder: Path, count: int = POSTS, first: int = 0) -> Path:
@@ -94,7 +96,8 @@ INDEX_LOSSES = {
 
 
 @pytest.mark.parametrize("lose", INDEX_LOSSES.values(), ids=INDEX_LOSSES.keys())
-def test_an_index_that_lost_posts_is_reported_read_only_and_rebuilt_by_a_writer(tmp_path: Path, lose) -> None:
+def test_an_index_that_lost_posts_is_reported_read_only_and_rebuilt_by_a_writer(tmp_path: Path,
+                                                                                  lose: Damage) -> None:
     folder = build(tmp_path / "var")
     lose(folder)
     with pytest.raises(StoreError, match="yuqing reindex"):
@@ -124,7 +127,8 @@ RECORD_LOSSES = {
 
 
 @pytest.mark.parametrize("lose, said", RECORD_LOSSES.values(), ids=RECORD_LOSSES.keys())
-def test_a_posts_db_that_lost_its_posts_is_never_reindexed_into_an_empty_index(tmp_path: Path, lose, said) -> None:
+def test_a_posts_db_that_lost_its_posts_is_never_reindexed_into_an_empty_index(tmp_path: Path, lose: Damage,
+                                                                               said: str) -> None:
     folder = build(tmp_path / "var")
     backup = tmp_path / "posts.db.bak"
     shutil.copy(folder / "posts.db", backup)
@@ -161,7 +165,7 @@ def test_posts_db_restored_from_an_older_backup_is_not_reindexed(tmp_path: Path)
 
 # ---- a damaged index ----
 
-def truncate_a_segment(ext: str):
+def truncate_a_segment(ext: str) -> Damage:
     def damage(folder: Path) -> None:
         segment = sorted((folder / "index").glob(f"*.{ext}"))[0]
         os.truncate(segment, segment.stat().st_size // 2)
@@ -181,7 +185,7 @@ INDEX_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", INDEX_DAMAGE.values(), ids=INDEX_DAMAGE.keys())
-def test_a_damaged_index_is_reported_and_reindex_rebuilds_it_from_nothing(tmp_path: Path, damage) -> None:
+def test_a_damaged_index_is_reported_and_reindex_rebuilds_it_from_nothing(tmp_path: Path, damage: Damage) -> None:
     folder = build(tmp_path / "var")
     damage(folder)
     with pytest.raises(StoreError, match="search index .* cannot be read .*run `yuqing reindex`"):
@@ -244,7 +248,7 @@ RECORD_DAMAGE = {
 
 
 @pytest.mark.parametrize("damage", RECORD_DAMAGE.values(), ids=RECORD_DAMAGE.keys())
-def test_a_damaged_posts_db_is_named_with_what_to_do(tmp_path: Path, damage) -> None:
+def test_a_damaged_posts_db_is_named_with_what_to_do(tmp_path: Path, damage: Damage) -> None:
     folder = build(tmp_path / "var")
     damage(folder / "posts.db")
     for opening in ({"readonly": True}, {}):
