@@ -11,12 +11,15 @@ if TYPE_CHECKING:
     import settings
 
 
-def open_store(section: settings.Store | Path | str) -> Store:
-    """The one place that picks a backend from the configuration."""
+def open_store(section: settings.Store | Path | str, *, readonly: bool = False, repair: bool = True) -> Store:
+    """The one place that picks a backend from the configuration.
+
+    `readonly`: for searches and reports; never writes, so it never waits for (or fails on) a running writer.
+    `repair=False`: leave an index that must be rebuilt as it is, for `reindex` to rebuild at once.
+    """
     from store.embedded import EmbeddedStore
 
-    if isinstance(section, str | Path):
-        return EmbeddedStore(Path(section))
-    if section.backend == "embedded":
-        return EmbeddedStore(section.path)
+    path = Path(section) if isinstance(section, str | Path) else section.path
+    if isinstance(section, str | Path) or section.backend == "embedded":
+        return EmbeddedStore(path, readonly=readonly, repair=repair)
     raise ValueError(f"unknown store backend {section.backend!r}")

@@ -7,7 +7,7 @@ arrives already parsed and tokenised (`TextQuery`, see store.query).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -16,6 +16,7 @@ from store.query import TextQuery
 from models import Post
 
 Interval = Literal["hour", "day"]
+Progress = Callable[[int, int], None]  # (posts done, posts in all)
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,19 @@ class Store(ABC):
         """Posts per hour or day (Asia/Shanghai), split by sentiment label, oldest first; empty buckets included."""
 
     @abstractmethod
-    def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]: ...
+    def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
+        """The most frequent keywords of the matching posts, with exact counts, most frequent first."""
 
     @abstractmethod
-    def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]: ...
+    def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
+        """Matching posts per source, exact counts, the largest first."""
 
     @abstractmethod
-    def reindex(self) -> int:
-        """Rebuild the search index from the record of truth; returns how many posts were indexed."""
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Rebuild the search index from the record of truth, in batches; returns how many posts were indexed.
+
+        Refuses (StoreError) when the record of truth holds less than the index: it would hide the loss.
+        """
 
     @abstractmethod
     def close(self) -> None: ...

@@ -3,21 +3,36 @@
 Every upsert gives the rows it touches a new sequence number. The index remembers the last sequence
 it committed (a file beside it, written after each tantivy commit), so whatever reached SQLite but not
 the index before a crash is indexed again when the store opens.
+
+Opening also compares the two, cheaply: the index's document count with SQLite's row count, the index's
+sequence with SQLite's highest. A store opened for writing rebuilds an index that lost documents or cannot
+be read; a read-only store never takes the index writer, never writes, and says what is wrong instead.
+A posts.db behind its index (fewer posts, an older sequence) is never indexed again: the index holds no
+post bodies, so it cannot bring them back, and indexing what is left would only hide the loss.
 """
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
+import pydantic
 import tantivy
 
-from store.base import Interval, SearchQuery, SearchResult, Store, StoreError, UpsertResult, VolumeBucket
+from store.base import (Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
+                        VolumeBucket)
 from store.query import Phrase, TextQuery
 from models import SHANGHAI, Post, now
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS posts (
@@ -29,6 +44,10 @@ CREATE TABLE IF NOT EXISTS posts (
 CREATE INDEX IF NOT EXISTS posts_seq ON posts(seq);
 """
 _WRITER_HEAP = 64 * 1024 * 1024
+_BATCH = 500  # rows read from SQLite at a time while indexing: what bounds reindex's memory
+# A terms aggregation cuts each segment's list to `segment_size` before merging them, which undercounts
+# terms that miss the cut in some segments; uncut, the counts are exact.
+_UNCUT = 2**32 - 1
 _SECONDS = {"hour": 3600, "day": 86400}
 _UTC_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving time
 
@@ -48,32 +67,74 @@ def _epoch(value: datetime) -> int:
     return int(value.timestamp())
 
 
+def _index_failure(exc: BaseException) -> bool:
+    """tantivy reports a damaged index as ValueError, or as a Rust panic (pyo3's PanicException)."""
+    return isinstance(exc, ValueError) or type(exc).__name__ == "PanicException"
+
+
+def _brief(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
 class EmbeddedStore(Store):
-    def __init__(self, path: Path | str) -> None:
+    """`readonly`: never takes the index writer, never writes (searches, reports). `repair=False`: an index
+    that must be rebuilt is left as it is, for `reindex` to rebuild at once."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False, repair: bool = True) -> None:
         self.path = Path(path)
+        self.readonly = readonly
+        self._records_file = self.path / "posts.db"
+        self._index_dir = self.path / "index"
+        self._marker = self.path / "index.seq"
+        if not self._records_file.exists():
+            if self._marker.exists():  # an index was built here, from posts that are gone
+                raise self._lost("is missing", "posts", self._indexed_seq())
+            if readonly:
+                raise StoreError(f"no posts stored under {self.path} yet; run `yuqing run` or `make demo` first")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = self._connect()
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
         # Readers (dashboard threads, alert rules) get connections of their own, so a read never
         # lands inside the writer's open transaction.
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._lock = threading.RLock()
         self._schema = _schema()
-        index_dir = self.path / "index"
-        index_dir.mkdir(exist_ok=True)
-        try:
-            self._index = tantivy.Index(self._schema, path=str(index_dir), reuse=True)
-        except ValueError as exc:
-            raise StoreError(f"the search index at {index_dir} cannot be opened ({exc}); run `yuqing reindex`") from None
-        self._marker = self.path / "index.seq"
+        self._index: tantivy.Index | None = None
+        self._unreadable = ""  # why self._index is None
         self._writer: tantivy.IndexWriter | None = None
-        if self._max_seq() > self._indexed_seq():
-            self._catch_up()
+        self._writer_lock: IO[bytes] | None = None
+        with self._records():
+            self._db = self._connect()
+        try:
+            self._open(repair)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, repair: bool) -> None:
+        self._load_index()
+        problem = self._check()  # before the schema is written: a posts.db that lost posts stays as it is
+        if self.readonly:
+            if problem:
+                raise StoreError(f"{problem}; run `yuqing reindex` to rebuild it from {self._records_file}")
+            return  # an index that only lags is being caught up by its writer
+        with self._records():
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        if not repair:
+            return
+        if problem is None and self._lagging():  # a crash between the SQLite commit and the index commit
+            self._index_rows(everything=False)
+            problem = self._check()
+        if problem:
+            log.warning("%s: rebuilding it from %s", problem, self._records_file)
+            self.reindex()
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path / "posts.db", check_same_thread=False, isolation_level=None)
+        if self.readonly:
+            db = sqlite3.connect(f"{self._records_file.resolve().as_uri()}?mode=ro", uri=True,
+                                 check_same_thread=False, isolation_level=None)
+        else:
+            db = sqlite3.connect(self._records_file, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=10000")
         return db
@@ -86,19 +147,129 @@ class EmbeddedStore(Store):
                 self._reader_connections.append(db)
         return db
 
+    @contextmanager
+    def _records(self) -> Iterator[None]:
+        """sqlite3's errors, said as what they mean for posts.db and what to do about them."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise StoreError(
+                    f"{self._records_file} is damaged ({exc}): restore it from a backup (`sqlite3 posts.db "
+                    ".recover` can salvage what is still readable), then run `yuqing reindex`"
+                ) from None
+            raise StoreError(f"{self._records_file} cannot be used ({exc})") from None
+
+    def _parse(self, post_id: str, doc: str) -> Post:
+        try:
+            return Post.model_validate_json(doc)
+        except pydantic.ValidationError as exc:
+            raise StoreError(f"{self._records_file} is damaged: post {post_id} cannot be read "
+                             f"({_brief(exc)}); restore it from a backup") from None
+
+    # ---- index and records, side by side ----
+    def _load_index(self) -> None:
+        """Open the index (a writer creates it when missing); when it cannot be, say why in self._unreadable."""
+        try:
+            if not self.readonly:
+                self._index_dir.mkdir(exist_ok=True)
+                self._index = tantivy.Index(self._schema, path=str(self._index_dir), reuse=True)
+            elif self._index_dir.is_dir() and tantivy.Index.exists(str(self._index_dir)):
+                self._index = tantivy.Index.open(str(self._index_dir))
+            else:
+                self._unreadable = "it is missing"
+        except BaseException as exc:
+            if not _index_failure(exc):
+                raise
+            self._unreadable = _brief(exc)
+
+    def _index_docs(self) -> int | None:
+        """How many posts the index holds, from its latest commit; None when it cannot be read."""
+        if self._index is None:
+            return None
+        try:
+            self._index.reload()
+            searcher = self._index.searcher()
+            # Some segment files (positions) are first opened by a query: one that matches nothing opens them.
+            searcher.search(tantivy.Query.term_query(self._schema, "tokens", ""), 1, count=True)
+            return searcher.num_docs
+        except BaseException as exc:
+            if not _index_failure(exc):
+                raise
+            self._index, self._unreadable = None, _brief(exc)
+            return None
+
+    def _extent(self) -> tuple[int, int]:
+        """How many posts posts.db holds, and its last sequence number; (0, 0) before it has the table."""
+        with self._records():
+            if not self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'posts'").fetchone():
+                return 0, 0
+            rows, seq = self._db.execute("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM posts").fetchone()
+        return rows, seq
+
+    def _check(self) -> str | None:
+        """Why the index must be rebuilt, or None when it agrees with posts.db (or only lags behind it).
+
+        Raises when posts.db is behind its index. The marker is read first, then the index, then SQLite:
+        a writer commits SQLite, then the index, then the marker, so all the index shows has reached
+        SQLite, and an index at SQLite's own sequence holds exactly SQLite's rows, even mid-write.
+        """
+        indexed = self._indexed_seq()
+        docs = self._index_docs()
+        rows, seq = self._extent()
+        if indexed > seq or (docs or 0) > rows:
+            raise self._lost(f"holds {rows} posts (last update #{seq})", "posts" if docs is None else f"{docs} posts",
+                             indexed)
+        if docs is None:
+            return f"the search index at {self._index_dir} cannot be read ({self._unreadable})"
+        if indexed == seq and docs != rows:
+            return f"the search index at {self._index_dir} holds {docs} posts but {self._records_file} holds {rows}"
+        return None
+
+    def _lost(self, state: str, held: str, indexed: int) -> StoreError:
+        return StoreError(
+            f"{self._records_file} has lost posts: it {state} but the search index at {self._index_dir} holds "
+            f"{held} (last update #{indexed}). Restore posts.db from a backup: the index alone cannot rebuild "
+            f"posts. To keep posts.db as it is instead, delete {self._index_dir} and {self._marker}, then run "
+            "`yuqing reindex`"
+        )
+
+    def _lagging(self) -> bool:
+        return self._indexed_seq() < self._max_seq()
+
     # ---- writing ----
+    def _busy(self, detail: str) -> StoreError:
+        return StoreError(f"the store at {self.path} is being written by another yuqing process; stop it first "
+                          f"({detail})")
+
+    def _hold_writer_lock(self) -> None:
+        """One writing process per store (also while the index folder is replaced); released by close()."""
+        if self.readonly:
+            raise StoreError(f"the store at {self.path} was opened read-only")
+        if self._writer_lock is None:
+            handle = (self.path / "writer.lock").open("wb")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                handle.close()
+                raise self._busy(str(exc)) from None
+            self._writer_lock = handle
+
     def _get_writer(self) -> tantivy.IndexWriter:
+        self._hold_writer_lock()
+        if self._index is None:
+            raise StoreError(f"the search index at {self._index_dir} cannot be read ({self._unreadable}); "
+                             "run `yuqing reindex`")
         if self._writer is None:
             try:
                 self._writer = self._index.writer(_WRITER_HEAP, 1)
             except ValueError as exc:
-                raise StoreError(
-                    f"the store at {self.path} is being written by another yuqing process; stop it first ({exc})"
-                ) from None
+                raise self._busy(_brief(exc)) from None
         return self._writer
 
     def _max_seq(self) -> int:
-        return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM posts").fetchone()[0]
+        with self._records():
+            return self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM posts").fetchone()[0]
 
     def _indexed_seq(self) -> int:
         try:
@@ -111,22 +282,23 @@ class EmbeddedStore(Store):
         result = UpsertResult()
         seq = self._max_seq() + 1
         stamp = now().isoformat()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for post in posts:
-                known = self._db.execute("SELECT first_seen FROM posts WHERE id = ?", (post.id,)).fetchone()
-                doc = post.model_dump_json()
-                if known:
-                    self._db.execute("UPDATE posts SET seq = ?, doc = ? WHERE id = ?", (seq, doc, post.id))
-                    result.updated.append(post.id)
-                else:
-                    self._db.execute("INSERT INTO posts (id, seq, first_seen, doc) VALUES (?, ?, ?, ?)",
-                                     (post.id, seq, stamp, doc))
-                    result.inserted.append(post.id)
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        with self._records():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for post in posts:
+                    known = self._db.execute("SELECT first_seen FROM posts WHERE id = ?", (post.id,)).fetchone()
+                    doc = post.model_dump_json()
+                    if known:
+                        self._db.execute("UPDATE posts SET seq = ?, doc = ? WHERE id = ?", (seq, doc, post.id))
+                        result.updated.append(post.id)
+                    else:
+                        self._db.execute("INSERT INTO posts (id, seq, first_seen, doc) VALUES (?, ?, ?, ?)",
+                                         (post.id, seq, stamp, doc))
+                        result.inserted.append(post.id)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return result, seq
 
     def _document(self, post: Post) -> tantivy.Document:
@@ -144,19 +316,67 @@ class EmbeddedStore(Store):
         doc.add_integer("crawled", _epoch(post.crawled_at))
         return doc
 
-    def _index_posts(self, posts: Iterable[Post], seq: int) -> None:
+    @contextmanager
+    def _indexing(self) -> Iterator[tantivy.IndexWriter]:
+        """The writer, for one commit; what was added is rolled back if anything fails on the way."""
         writer = self._get_writer()
-        for post in posts:
-            writer.delete_documents_by_term("id", post.id)
-            writer.add_document(self._document(post))
+        try:
+            yield writer
+        except BaseException as exc:
+            writer.rollback()
+            if _index_failure(exc):
+                raise StoreError(f"the search index at {self._index_dir} cannot be written ({_brief(exc)})") from None
+            raise
+
+    def _commit(self, writer: tantivy.IndexWriter, seq: int) -> None:
         writer.commit()
-        self._marker.write_text(str(seq))
+        staged = self._marker.with_suffix(".tmp")
+        staged.write_text(str(seq))
+        staged.replace(self._marker)  # readers see the old number or the new one, never a torn one
+        assert self._index is not None  # _get_writer made sure
         self._index.reload()
 
-    def _catch_up(self) -> None:
-        since = self._indexed_seq()
-        rows = self._db.execute("SELECT doc FROM posts WHERE seq > ? ORDER BY seq", (since,)).fetchall()
-        self._index_posts((Post.model_validate_json(r[0]) for r in rows), self._max_seq())
+    def _index_rows(self, *, everything: bool, progress: Progress | None = None) -> int:
+        """Index the rows the index has not seen (everything: all rows, in place of the index's content).
+
+        One commit, so readers see the old index until the new one is complete; rows are streamed from
+        one SQLite snapshot in batches, so memory stays bounded whatever the store's size.
+        """
+        done = 0
+        with self._indexing() as writer, self._records():
+            since = 0 if everything else self._indexed_seq()
+            self._db.execute("BEGIN")  # the rows read and the sequence they reach, from one snapshot
+            try:
+                seq = self._max_seq()
+                total = self._db.execute("SELECT COUNT(*) FROM posts WHERE seq > ?", (since,)).fetchone()[0]
+                if everything:
+                    writer.delete_all_documents()
+                cursor = self._db.execute("SELECT id, doc FROM posts WHERE seq > ?", (since,))
+                while batch := cursor.fetchmany(_BATCH):
+                    for post_id, doc in batch:
+                        if not everything:
+                            writer.delete_documents_by_term("id", post_id)
+                        writer.add_document(self._document(self._parse(post_id, doc)))
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+            finally:
+                self._db.execute("ROLLBACK")
+            self._commit(writer, seq)
+        return done
+
+    def _replace_index(self) -> None:
+        """An index that cannot be read holds nothing worth saving (no post bodies): start a fresh one."""
+        log.warning("the search index at %s cannot be read (%s): replacing it", self._index_dir, self._unreadable)
+        self._writer = None  # one on the old index, if any: dropping it stops its threads and frees its lock
+        try:
+            if self._index_dir.exists():
+                shutil.rmtree(self._index_dir)
+            self._index_dir.mkdir()
+            self._index = tantivy.Index(self._schema, path=str(self._index_dir))
+        except OSError as exc:
+            raise StoreError(f"the broken search index at {self._index_dir} cannot be replaced ({exc}); "
+                             "remove it by hand, then run `yuqing reindex`") from None
 
     def upsert(self, posts: Iterable[Post]) -> UpsertResult:
         batch = list({p.id: p for p in posts}.values())  # the last version of a post in one batch wins
@@ -165,23 +385,26 @@ class EmbeddedStore(Store):
         with self._lock:
             self._get_writer()  # fail before touching SQLite if another process holds the index
             result, seq = self._write_records(batch)
-            self._index_posts(batch, seq)
+            with self._indexing() as writer:
+                for post in batch:
+                    writer.delete_documents_by_term("id", post.id)
+                    writer.add_document(self._document(post))
+                self._commit(writer, seq)
         return result
 
-    def reindex(self) -> int:
+    def reindex(self, progress: Progress | None = None) -> int:
         with self._lock:
-            writer = self._get_writer()
-            writer.delete_all_documents()
-            writer.commit()
-            self._marker.write_text("0")
-            count = self._db.execute("SELECT COUNT(*) FROM posts").fetchone()[0]
-            self._catch_up()
-        return count
+            self._hold_writer_lock()
+            self._check()  # refuses when posts.db has lost posts
+            if self._index is None:
+                self._replace_index()
+            return self._index_rows(everything=True, progress=progress)
 
     # ---- reading ----
     def get(self, post_id: str) -> Post | None:
-        row = self._reader().execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
-        return Post.model_validate_json(row[0]) if row else None
+        with self._records():
+            row = self._reader().execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
+        return self._parse(post_id, row[0]) if row else None
 
     def _phrase(self, phrase: Phrase) -> tantivy.Query:
         tokens = [t.lower() for t in phrase.tokens]
@@ -219,19 +442,30 @@ class EmbeddedStore(Store):
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
-    def _searcher(self) -> tantivy.Searcher:
-        self._index.reload()  # another process may have committed since
-        return self._index.searcher()
+    @contextmanager
+    def _searching(self) -> Iterator[tantivy.Searcher]:
+        """A searcher on the latest commit (another process may have committed since); damage said plainly."""
+        if self._index is None:
+            raise StoreError(f"the search index at {self._index_dir} cannot be read ({self._unreadable}); "
+                             "run `yuqing reindex`")
+        try:
+            self._index.reload()
+            yield self._index.searcher()
+        except BaseException as exc:
+            if not _index_failure(exc):
+                raise
+            raise StoreError(f"the search index at {self._index_dir} cannot be read ({_brief(exc)}); "
+                             "run `yuqing reindex`") from None
 
     def search(self, query: SearchQuery) -> SearchResult:
-        searcher = self._searcher()
         compiled = self._query(query)
         wanted = max(1, query.offset + query.limit)
-        if query.sort == "time":
-            hits = searcher.search(compiled, wanted, count=True, order_by_field="time", order=tantivy.Order.Desc)
-        else:
-            hits = searcher.search(compiled, wanted, count=True)
-        ids = [searcher.doc(address)["id"][0] for _, address in hits.hits[query.offset:]]
+        with self._searching() as searcher:
+            if query.sort == "time":
+                hits = searcher.search(compiled, wanted, count=True, order_by_field="time", order=tantivy.Order.Desc)
+            else:
+                hits = searcher.search(compiled, wanted, count=True)
+            ids = [searcher.doc(address)["id"][0] for _, address in hits.hits[query.offset:]]
         posts = self._load(ids)
         return SearchResult(total=hits.count or 0, posts=[posts[i] for i in ids if i in posts])
 
@@ -239,14 +473,20 @@ class EmbeddedStore(Store):
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._reader().execute(f"SELECT id, doc FROM posts WHERE id IN ({marks})", ids).fetchall()
-        return {row[0]: Post.model_validate_json(row[1]) for row in rows}
+        with self._records():
+            rows = self._reader().execute(f"SELECT id, doc FROM posts WHERE id IN ({marks})", ids).fetchall()
+        return {row[0]: self._parse(row[0], row[1]) for row in rows}
 
     def count(self, query: SearchQuery) -> int:
-        return self._searcher().search(self._query(query), 1, count=True).count or 0
+        compiled = self._query(query)
+        with self._searching() as searcher:
+            return searcher.search(compiled, 1, count=True).count or 0
 
     def _terms(self, query: SearchQuery, field: str, size: int) -> list[tuple[str, int]]:
-        result = self._searcher().aggregate(self._query(query), {"t": {"terms": {"field": field, "size": size}}})
+        spec = {"t": {"terms": {"field": field, "size": size, "segment_size": _UNCUT}}}
+        compiled = self._query(query)
+        with self._searching() as searcher:
+            result = searcher.aggregate(compiled, spec)
         return [(b["key"], b["doc_count"]) for b in result["t"]["buckets"]]
 
     def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
@@ -261,7 +501,9 @@ class EmbeddedStore(Store):
         offset = (-_UTC_OFFSET) % step
         spec = {"h": {"histogram": {"field": "time", "interval": step, "offset": offset},
                       "aggs": {"s": {"terms": {"field": "sentiment", "size": 10}}}}}
-        result = self._searcher().aggregate(self._query(query), spec)
+        compiled = self._query(query)
+        with self._searching() as searcher:
+            result = searcher.aggregate(compiled, spec)
         found = {
             int(b["key"]): {s["key"]: s["doc_count"] for s in b["s"]["buckets"]}
             for b in result["h"]["buckets"] if b["doc_count"]
@@ -289,5 +531,8 @@ class EmbeddedStore(Store):
             if self._writer is not None:
                 self._writer.wait_merging_threads()
                 self._writer = None
+            if self._writer_lock is not None:
+                self._writer_lock.close()  # releases the lock
+                self._writer_lock = None
             for db in [self._db, *self._reader_connections]:
                 db.close()

@@ -103,13 +103,21 @@ def crawl(source: str, config_file: Path | None) -> None:
 @main.command()
 @config_option
 def reindex(config_file: Path | None) -> None:
-    """Rebuild the search index from the SQLite record of truth."""
+    """Rebuild the search index from the SQLite record of truth (progress on stderr)."""
+    from tqdm import tqdm
+
     from store import open_store
     from yuqing.lock import StoreLock
 
     settings = config.load(config_file)
-    with StoreLock(settings.data_dir), open_store(settings.store) as store:
-        click.echo(f"reindexed {store.reindex()} posts")
+    with (StoreLock(settings.data_dir), open_store(settings.store, repair=False) as store,
+          tqdm(unit=" posts", file=sys.stderr) as bar):
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        count = store.reindex(progress)
+    click.echo(f"reindexed {count} posts")
 
 
 @main.command("check-config")
@@ -161,15 +169,12 @@ def search(query: tuple[str, ...], since: str | None, sentiment: str | None, sou
     from store.query import parse_query
 
     settings = config.load(config_file)
-    if not (settings.data_dir / "posts.db").exists():
-        click.echo(f"yuqing: no posts stored under {settings.data_dir} yet; run `yuqing run` or `make demo` first", err=True)
-        sys.exit(1)
-    tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-    text = parse_query(" ".join(query), tokenizer.tokenize)
-    request = SearchQuery(text=text, since=_since(since), sentiment=sentiment, source=source, scheme=scheme,
-                          limit=limit, sort=sort)  # type: ignore[arg-type]
-    with open_store(settings.store) as store:
-        result = store.search(request)
+    since_time = _since(since)
+    with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
+        tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
+        text = parse_query(" ".join(query), tokenizer.tokenize)
+        result = store.search(SearchQuery(text=text, since=since_time, sentiment=sentiment, source=source,
+                                          scheme=scheme, limit=limit, sort=sort))  # type: ignore[arg-type]
     {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)
 
 

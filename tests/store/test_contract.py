@@ -151,3 +151,54 @@ def test_second_writer_gets_a_clear_error(tmp_path: Path, corpus: list[Post]) ->
         assert "StoreError" in done.stdout and "another yuqing process" in done.stdout, done.stdout + done.stderr
     finally:
         first.close()
+
+
+def spread_over_segments(store: Store) -> list[Post]:
+    """Five upserts (five commits, so several index segments), each with 250 local keywords and sources,
+    each post with one of each; two keywords and two sources span every upsert at counts that a
+    per-segment top-N would cut in some segments and not in others."""
+    posts: list[Post] = []
+    n = 0
+    for part in range(5):
+        batch = []
+        for word in range(250):
+            for _ in range(3):
+                n += 1
+                batch.append(make_post(n, "帖子", source=f"local-{part}-{word}", keywords=(f"局部{part}-{word}",)))
+        wide = [("everywhere", "处处")] * 2 + [("uneven", "不均")] * (4 if part < 3 else 2)
+        for source, keyword in wide:
+            n += 1
+            batch.append(make_post(n, "帖子", source=source, keywords=(keyword,), sentiment="negative"))
+        store.upsert(batch)
+        posts += batch
+    return posts
+
+
+def test_top_keywords_and_sources_are_exact_across_segments(store: Store) -> None:
+    from collections import Counter
+
+    from store.embedded import EmbeddedStore
+
+    posts = spread_over_segments(store)
+    if isinstance(store, EmbeddedStore):
+        assert store._index.searcher().num_segments >= 3  # type: ignore[union-attr]
+    for query in (SearchQuery(), SearchQuery(sentiment="negative"), SearchQuery(since=BASE)):
+        wanted = [p for p in posts if query.sentiment in (None, p.sentiment.label)]  # type: ignore[union-attr]
+        for found, counts, top in (
+            (store.top_keywords(query, 20), Counter(k for p in wanted for k in p.keywords), ["不均", "处处"]),
+            (store.by_source(query, 20), Counter(p.source for p in wanted), ["uneven", "everywhere"]),
+        ):
+            assert found[:2] == [(top[0], 16), (top[1], 10)], found
+            assert all(counts[key] == count for key, count in found), found  # every count exact
+            assert len(found) == min(20, len(counts))
+            left_out = [c for k, c in counts.items() if k not in dict(found)]
+            assert found[-1][1] >= max(left_out, default=0)  # and none that belongs in the top 20 missing
+
+
+def test_reindex_reports_its_progress_in_batches(store: Store) -> None:
+    store.upsert(make_post(n, "北辰 帖子") for n in range(2600))
+    calls: list[tuple[int, int]] = []
+    assert store.reindex(lambda done, total: calls.append((done, total))) == 2600
+    assert len(calls) >= 3 and calls[-1] == (2600, 2600)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert store.count(SearchQuery()) == 2600
