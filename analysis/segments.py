@@ -2,7 +2,8 @@
 
 A Weibo post is the poster's own words followed by a repost chain (//@someone: …); each part is a
 segment. Emoticons such as [怒] are taken out whole before jieba sees them (it would split them),
-and @mentions and links are dropped: they name people and pages, they are not opinion.
+and @mentions and links are dropped: they name people and pages, they are not opinion. Never the words
+around them, though: a name is dropped only where it visibly ends (`_drop_mention`).
 """
 
 from __future__ import annotations
@@ -67,10 +68,11 @@ def _drop_mention(mention: re.Match[str]) -> str:
     a picked name), a colon (回复@name: and //@name:) or another @. Chinese has no spaces between words,
     so a name running on into a comma or the end of the text cannot be told from the post's own words
     (@张三这家工厂排污严重，… / 我和@小明一起去看了): there only the @ goes. A name left in costs a stray
-    word; a post's words taken for a name cost its sentiment, keywords and search."""
+    word; a post's words taken for a name cost its sentiment, keywords and search. A name of Latin letters
+    and digits holds no Chinese words, so wherever it ends is its end."""
     name, colon = mention[1], mention[2] or ""
     after = mention.string[mention.end():mention.end() + 1]
-    ends = colon or after.isspace() or after == "@"
+    ends = colon or after.isspace() or after == "@" or name.isascii()
     return " " if ends and name and _is_name(name) else f" {name}{colon}"
 
 

@@ -55,6 +55,8 @@ def test_a_mention_or_link_never_takes_the_posts_words(analyzer: Analyzer, text:
     ("@weibo_user-2 这家工厂排污", "weibo_user-2"),
     ("@张三@李四 这家工厂排污", "张三"),
     ("@张三@李四 这家工厂排污", "李四"),
+    ("这家工厂排污 @PinkPeach1013", "PinkPeach1013"),  # Latin letters hold no Chinese words: any end is theirs
+    ("@bob_2，这家工厂排污", "bob_2"),
 ])
 def test_a_name_that_visibly_ends_is_dropped(analyzer: Analyzer, text: str, name: str) -> None:
     post = _analyse(analyzer, text)
@@ -65,6 +67,7 @@ def test_a_name_that_visibly_ends_is_dropped(analyzer: Analyzer, text: str, name
 def test_a_mention_in_the_middle_keeps_what_follows(analyzer: Analyzer, tokenizer: Tokenizer) -> None:
     [(_, text, _)] = _segments("我和@小明一起去看了", tokenizer)
     assert text == "我和 小明一起去看了"
+    assert _segments("这家工厂排污@张三", tokenizer)[0][1] == "这家工厂排污 张三"  # a name at the end stays
     assert {"一起", "看"} <= set(_analyse(analyzer, "我和@小明一起去看了").tokens)
 
 
