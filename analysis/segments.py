@@ -15,9 +15,8 @@ from analysis.tokens import MEANINGLESS, Tokenizer
 
 _EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
 # A nickname is Chinese, letters, digits, _ and -, at most 30 units with a Chinese character counting two
-# (Weibo's rule); `_is_name` checks the length, which a pattern cannot weigh.
-_NAME = r"[\w-]{1,30}"
-_REPOST = re.compile(rf"//\s*@({_NAME})\s*[:：]")
+# (Weibo's rule); `_is_name` weighs the length, which a pattern cannot.
+_REPOST = re.compile(r"//\s*@([\w-]{1,30})\s*[:：]")
 # An @ right after a letter, digit, dot or slash is in an e-mail address or a link, not a mention.
 # A colon after the name goes with it, unless it starts the :// of a link written straight after the name.
 _MENTION = re.compile(r"(?<![A-Za-z0-9./_-])@([\w-]*+)([:：](?!//))?")

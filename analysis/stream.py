@@ -3,7 +3,9 @@
 It streams: a batch of lines in, the same batch out, so memory stays flat whatever the input size (the
 duplicate index and the event clusterer keep bounded state). A file is read BATCH lines at a time; a pipe
 in batches of what has arrived, so that each result goes out as soon as the input pauses. A line that is
-not a JSON object (or nests too deeply to read) is reported on stderr with its number and skipped.
+not a JSON object (or nests too deeply to read) is reported on stderr with its number and skipped. Of a
+huge text the analyser reads the head and tail only (analysis.pipeline.HEAD, TAIL): its line says
+"truncated": true.
 """
 
 from __future__ import annotations
