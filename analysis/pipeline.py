@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
@@ -18,6 +19,25 @@ from analysis.tokens import Tokenizer
 import settings as config
 from settings import Analysis, Risk, Scheme
 from models import Post
+
+log = logging.getLogger(__name__)
+# Of a longer text only the head and the tail are analysed: what a post says is in them, and jieba's tokens
+# of a whole 10 MB post would take over a gigabyte. The post itself is kept whole.
+HEAD = TAIL = 50_000
+
+
+def truncated(post: Post) -> bool:
+    """Whether only the head and tail of this (analysed) post's text were read."""
+    return len(post.title) + bool(post.title) + len(post.content) > HEAD + TAIL
+
+
+def _analysed_text(post: Post, title: str, content: str) -> str:
+    text = f"{title}\n{content}" if title else content
+    if len(text) <= HEAD + TAIL:
+        return to_simplified(text)
+    log.warning("post %s: %s characters, only the first %s and the last %s analysed", post.id, f"{len(text):,}",
+                f"{HEAD:,}", f"{TAIL:,}")
+    return to_simplified(f"{text[:HEAD]}\n{text[-TAIL:]}")
 
 
 class Analyzer:
@@ -64,12 +84,13 @@ class Analyzer:
         """The same as `analyse` post by post, in order; sentiment and fingerprints are computed for the
         whole batch at once, which is where a batch is faster."""
         cleaned = [(normalize_title(p.title), normalize(p.content)) for p in posts]
-        texts = [to_simplified(f"{title}\n{content}" if title else content) for title, content in cleaned]
+        texts = [_analysed_text(post, *clean) for post, clean in zip(posts, cleaned)]
         segmented = [segment(text, self.tokenizer) for text in texts]
         # Sentiment reads the head of a long text only; a short one (nearly all posts) shares the jieba pass.
         heads = [segments if len(text) <= MAX_CHARS else segment(text[:MAX_CHARS], self.tokenizer)
                  for text, segments in zip(texts, segmented)]
-        predictions = self.sentiment.predict_many([Featurizer.from_segments(head) for head in heads])
+        predictions = self.sentiment.predict_many([Featurizer.from_segments(head) if text else None
+                                                   for text, head in zip(texts, heads)])
         # A repost: the last part of its chain is the text it passes on, and may be an earlier post.
         reposts = [i for i, segments in enumerate(segmented) if len(segments) > 1]
         fingerprints = self.simhash.fingerprints(texts + [segmented[i][-1].text for i in reposts])

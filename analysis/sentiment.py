@@ -100,6 +100,7 @@ class Features:
         return chain(self.words, self.extra)
 
     def __bool__(self) -> bool:
+        """Whether there is anything for the models to read (not so for a post of only mentions and links)."""
         return any(p.words or p.emoticons or len(p.chars) > 1 for p in self.parts)
 
 
@@ -137,6 +138,11 @@ class Prediction:
     @property
     def label(self) -> str:
         return max(self.probs, key=self.probs.__getitem__)
+
+
+# A post of only mentions and links: the models would answer with their class priors alone, which lean
+# negative and would set off the negative rule. Nothing said is neutral, with no lean either way.
+NOTHING_TO_READ = Prediction({"negative": 0.0, "neutral": 1.0, "positive": 0.0}, 0.5)
 
 
 class _NaiveBayes(Bayes):
@@ -326,13 +332,14 @@ class SentimentScorer:
         self.model = SentimentModel(model_dir or default_model_dir())
 
     def predict(self, text: str) -> Prediction | None:
-        return self.predict_many([self.features(text)])[0]
+        text = normalize(text)
+        return self.predict_many([self.features(text) if text else None])[0]
 
-    def predict_many(self, batch: Sequence[Features]) -> list[Prediction | None]:
-        """None for a post with nothing to read."""
+    def predict_many(self, batch: Sequence[Features | None]) -> list[Prediction | None]:
+        """None for a post without text (None in `batch`); neutral for one with text but nothing to read."""
         readable = [f for f in batch if f]
         predictions = iter(self.model.predict(readable) if readable else [])
-        return [next(predictions) if f else None for f in batch]
+        return [None if f is None else next(predictions) if f else NOTHING_TO_READ for f in batch]
 
     def score(self, text: str) -> Sentiment | None:
         return self.sentiment(self.predict(text))

@@ -3,7 +3,9 @@
 It streams: a batch of lines in, the same batch out, so memory stays flat whatever the input size (the
 duplicate index and the event clusterer keep bounded state). A file is read BATCH lines at a time; a pipe
 in batches of what has arrived, so that each result goes out as soon as the input pauses. A line that is
-not a JSON object is reported on stderr with its number and skipped.
+not a JSON object (or nests too deeply to read) is reported on stderr with its number and skipped. Of a
+huge text the analyser reads the head and tail only (analysis.pipeline.HEAD, TAIL): its line says
+"truncated": true.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import IO, Any
 from pydantic import ValidationError
 from tqdm import tqdm
 
-from analysis.pipeline import Analyzer
+from analysis.pipeline import Analyzer, truncated
 from models import Post
 
 PROGRESS_EVERY = 20_000
@@ -66,24 +68,32 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
         out.reconfigure(line_buffering=False)
     progress = tqdm(file=errors, unit=" posts", mininterval=1.0, disable=not errors.isatty())
     for batch in (_file_batches(lines) if from_file else _arrived_batches(lines)):
-        parsed: list[tuple[dict[str, Any], Post]] = []
+        parsed: list[tuple[int, dict[str, Any], Post]] = []
         for number, line in batch:
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows editors write
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
                     raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
-            except ValueError as exc:
+                parsed.append((number, obj, _post(obj, number, errors)))
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python recurses
                 skipped += 1
-                print(f"line {number}: skipped: {str(exc)[:200]}", file=errors)
-                continue
-            parsed.append((obj, _post(obj, number, errors)))
-        analysed = analyzer.analyse_many([post for _, post in parsed])
-        out.write("".join(_line(obj, post, with_schemes) for (obj, _), post in zip(parsed, analysed)))
+                _skip(number, exc, errors)
+        analysed = analyzer.analyse_many([post for _, _, post in parsed])
+        results = []
+        for (number, obj, _), post in zip(parsed, analysed):
+            try:
+                results.append(_line(obj, post, with_schemes))
+            except (ValueError, RecursionError) as exc:  # what json.loads read but cannot be written back
+                skipped += 1
+                _skip(number, exc, errors)
+        out.write("".join(results))
         out.flush()
-        before, written = written, written + len(parsed)
-        progress.update(len(parsed))
+        before, written = written, written + len(results)
+        progress.update(len(results))
         if progress.disable and written // PROGRESS_EVERY > before // PROGRESS_EVERY:
             rate = written / max(1e-9, time.monotonic() - started)
             print(f"analysed {written} posts ({rate:.0f}/s)", file=errors, flush=True)
@@ -92,6 +102,11 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
         events.write("".join(_json_line(event.summary()) for event in analyzer.events.events.values()))
         events.flush()
     return written, skipped
+
+
+def _skip(number: int, exc: BaseException, errors: IO[str]) -> None:
+    reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+    print(f"line {number}: skipped: {reason}", file=errors)
 
 
 Numbered = list[tuple[int, str]]
@@ -142,6 +157,7 @@ def _line(obj: dict[str, Any], post: Post, with_schemes: bool) -> str:
     obj["dup_of"] = post.dup_of
     obj["event_id"] = post.event_id
     obj["risk"] = post.risk
+    obj["truncated"] = truncated(post)
     if with_schemes:
         obj["schemes"] = [m.model_dump() for m in post.schemes]
     return _json_line(obj)

@@ -324,11 +324,17 @@ def analyze(source: Any, target: Any, events: Any, config_file: Path | None) -> 
     """Add sentiment, keywords, simhash, duplicates (and matched schemes, with a config) to JSONL posts.
 
     Optional input fields make events, hot terms and risk exact: published_at (ISO 8601), author (a name, or
-    {name, followers}), source_tier, metrics ({reposts, comments, likes})."""
+    {name, followers}), source_tier, metrics ({reposts, comments, likes}).
+
+    A line that cannot be read (not a JSON object, or nested too deeply) is reported with its number and
+    skipped; a byte-order mark is ignored. Of a text longer than 100,000 characters only the first and the
+    last 50,000 are analysed: the line gets "truncated": true (false otherwise) and a warning names the
+    post and its length."""
     from analysis.pipeline import Analyzer
     from analysis.stream import analyze_stream
 
     settings = config.load(config_file)
+    logging.basicConfig(format="%(message)s")  # a post analysed in part is reported on stderr, like bad lines
     written, skipped = analyze_stream(source, target, Analyzer.from_settings(settings),
                                       with_schemes=bool(settings.schemes), events=events)
     click.echo(f"analysed {written} posts, skipped {skipped} lines", err=True)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
+
+from analysis.pipeline import Analyzer
+from analysis.stream import analyze_stream
 
 
 def analyze(stdin: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -53,12 +59,80 @@ def test_schemes_with_a_config_and_files_in_and_out(tmp_path: Path) -> None:
     assert [o["schemes"] for o in out] == [[{"name": "co", "terms": ["北辰燃料乙醇"]}], [], []]
 
 
-def test_a_ten_megabyte_post(tmp_path: Path) -> None:
-    text = "北辰燃料乙醇的新闻，居民对恶臭问题很不满意。" * 450_000  # about 10 MB of UTF-8
-    done = analyze(json.dumps({"text": text}, ensure_ascii=False) + "\n", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
+def _peak_rss(tmp_path: Path, lines: list[str], name: str) -> tuple[int, list[dict[str, Any]], str]:
+    """Peak resident memory (bytes) of `yuqing analyze` over these lines, its output and its stderr."""
+    source, target, errors = (tmp_path / f"{name}.{ext}" for ext in ("jsonl", "out", "err"))
+    source.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    with source.open("rb") as stdin, target.open("wb") as stdout, errors.open("wb") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "yuqing.cli", "analyze"], stdin=stdin, stdout=stdout,
+                                   stderr=stderr, cwd=tmp_path)
+        _, status, usage = os.wait4(process.pid, 0)  # this child's own figures, whatever ran before it
+    assert os.waitstatus_to_exitcode(status) == 0, errors.read_text(encoding="utf-8")
+    out = [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()]
+    return usage.ru_maxrss * 1024, out, errors.read_text(encoding="utf-8")
+
+
+def test_a_ten_megabyte_post_is_analysed_in_bounded_memory(tmp_path: Path) -> None:
+    text = "北辰燃料乙醇的新闻，居民对恶臭问题很不满意。" * 450_000  # 9.9 million characters
+    middle = 100 * "化工园区发生泄漏爆炸。"
+    text = text[:len(text) // 2] + middle + text[len(text) // 2:]
+    short = json.dumps({"id": "short", "text": text[:200]}, ensure_ascii=False)
+    baseline, _, _ = _peak_rss(tmp_path, [short], "short")
+    peak, out, errors = _peak_rss(tmp_path, [json.dumps({"id": "huge", "text": text}, ensure_ascii=False), short], "huge")
+    # Python holds this text at 2 bytes a character; reading, parsing, normalising and writing it back need a
+    # handful of whole copies. Analysing it whole took 1.1 GB more than a short post (jieba's tokens).
+    assert peak - baseline < 10 * 2 * len(text), f"{(peak - baseline) / 2**20:.0f} MB more than a short post"
+    assert [o["id"] for o in out] == ["huge", "short"] and out[0]["text"] == text
+    assert out[0]["truncated"] is True and out[1]["truncated"] is False
+    assert out[0]["sentiment"]["label"] == "negative" and "恶臭" in out[0]["keywords"]
+    assert "爆炸" not in out[0]["keywords"]  # the middle was not read
+    assert f"post huge: {len(text):,} characters, only the first 50,000 and the last 50,000 analysed" in errors
+
+
+def test_the_reported_reply_is_negative(tmp_path: Path) -> None:
+    done = analyze('{"text":"@张三这家工厂排污严重太恶心了我要投诉"}\n', cwd=tmp_path)
     [out] = [json.loads(line) for line in done.stdout.splitlines()]
-    assert out["sentiment"]["label"] == "negative" and "恶臭" in out["keywords"]
+    assert out["sentiment"]["label"] == "negative" and out["sentiment"]["score"] < 0.35
+    assert {"工厂", "排污"} <= set(out["keywords"])
+
+
+def test_a_deeply_nested_line_is_skipped_and_the_lines_around_it_come_out(tmp_path: Path) -> None:
+    deep = 100_000
+    lines = [json.dumps({"id": "a", "text": "北辰燃料乙醇厂区恶臭难忍"}, ensure_ascii=False),
+             "[" * deep + "]" * deep,
+             '{"a":' * deep + "1" + "}" * deep,
+             json.dumps({"id": "b", "text": f"nested {'[' * deep}"}),  # deep-looking, but only a string
+             json.dumps({"id": "c", "text": "服务很好，非常满意"}, ensure_ascii=False)]
+    done = analyze("\n".join(lines) + "\n", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["a", "b", "c"]
+    assert "line 2: skipped: nested too deeply" in done.stderr and "line 3: skipped: nested too deeply" in done.stderr
+    assert "Traceback" not in done.stderr and "analysed 3 posts, skipped 2 lines" in done.stderr
+
+
+def test_nesting_at_every_depth_near_the_limit_loses_no_other_line(analyzer: Analyzer) -> None:
+    """Somewhere near the recursion limit a value can be read but not written back; either way the line is
+    the only one lost."""
+    limit = sys.getrecursionlimit()
+    lines = []
+    for n, depth in enumerate(range(limit - 100, limit + 5)):
+        lines += [f'{{"id": "d{depth}", "text": "好", "v": {"[" * depth}{"]" * depth}}}', f'{{"id": "ok{n}", "text": "好"}}']
+    out, errors = io.StringIO(), io.StringIO()
+    written, skipped = analyze_stream(io.StringIO("\n".join(lines)), out, analyzer, errors)
+    ids = [json.loads(line)["id"] for line in out.getvalue().splitlines()]
+    assert [i for i in ids if i.startswith("ok")] == [f"ok{i}" for i in range(len(lines) // 2)]
+    assert skipped > 0 and written + skipped == len(lines) and errors.getvalue().count("nested too deeply") == skipped
+
+
+def test_a_byte_order_mark_is_ignored(tmp_path: Path) -> None:
+    posts = [json.dumps({"id": "first", "text": "恶臭难忍"}, ensure_ascii=False),
+             json.dumps({"id": "second", "text": "非常满意"}, ensure_ascii=False)]
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + "\n".join(posts).encode("utf-8"))
+    for done in (analyze("", "--in", "bom.jsonl", cwd=tmp_path),
+                 analyze((tmp_path / "bom.jsonl").read_text(encoding="utf-8"), cwd=tmp_path)):
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == ["first", "second"]
+        assert "skipped 0 lines" in done.stderr
 
 
 def test_a_pipe_gets_each_result_while_its_input_is_still_open(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-from analysis.pipeline import Analyzer
+import pytest
+
+from analysis.pipeline import HEAD, TAIL, Analyzer, truncated
 from analysis.schemes import SchemeMatcher
 from settings import Scheme
 from models import Post
@@ -96,3 +98,16 @@ def test_a_batch_gives_what_one_post_at_a_time_gives() -> None:
     fields = ("sentiment", "keywords", "simhash", "dup_of", "tokens")
     assert [[getattr(p, f) for f in fields] for p in together] == [[getattr(p, f) for f in fields] for p in alone]
     assert alone[6].dup_of == "p0" and alone[1].sentiment is None
+
+
+def test_of_a_huge_post_the_head_and_tail_are_analysed_and_the_post_kept_whole(
+        analyzer: Analyzer, caplog: pytest.LogCaptureFixture) -> None:
+    head, middle, tail = "北辰燃料乙醇厂区恶臭难忍。" * 5_000, "化工园区发生泄漏爆炸。" * 10_000, "居民投诉无人理睬。" * 6_000
+    post = analyzer.analyse(_post("长文", head + middle + tail))
+    assert post.content == head + middle + tail and truncated(post)
+    assert {"恶臭", "投诉"} <= set(post.tokens) and "爆炸" not in post.tokens
+    assert post.sentiment is not None and post.schemes
+    assert f"post t:1: {len(post.text):,} characters, only the first 50,000 and the last 50,000 analysed" in caplog.text
+    caplog.clear()
+    whole = analyzer.analyse(_post("长文", "泄漏爆炸。" * ((HEAD + TAIL - 3) // 5)))
+    assert not truncated(whole) and "爆炸" in whole.tokens and not caplog.text
