@@ -101,7 +101,8 @@ class Ingester:
                     continue
                 try:
                     yield Post.from_item(json.loads(line))
-                except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                # RecursionError: a line nested too deeply for the parser, one bad line like any other.
+                except (ValueError, KeyError, TypeError, ValidationError, RecursionError) as exc:
                     report.rejected += 1
                     self._reject(path, number, line, exc)
 

@@ -12,20 +12,8 @@ import pytest
 
 from alerts.state import AlertState, AlertStateError, NewAlert
 from models import now
-from tests.e2e.conftest import free_port
+from tests.service.conftest import write_idle_config
 
-CONFIG = """
-[store]
-path = "var"
-
-[[sources]]
-name = "news"
-type = "rss"
-url = "http://127.0.0.1:9/feed.xml"
-
-[dashboard]
-port = {port}
-"""
 
 
 def _overwrite_header(db: Path) -> None:
@@ -72,7 +60,7 @@ def test_a_damaged_state_is_refused_on_opening(tmp_path: Path, damage: str) -> N
 @pytest.mark.parametrize(("command", "damage"), [
     (["run"], "header overwritten"), (["sources"], "truncated"), (["crawl", "news"], "middle overwritten")])
 def test_commands_name_the_damaged_file_and_stop(tmp_path: Path, command: list[str], damage: str) -> None:
-    (tmp_path / "yuqing.toml").write_text(CONFIG.format(port=free_port()), encoding="utf-8")
+    write_idle_config(tmp_path)
     damaged_state(tmp_path / "var", DAMAGE[damage])
     done = subprocess.run([sys.executable, "-m", "yuqing.cli", *command], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)

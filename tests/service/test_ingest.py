@@ -44,14 +44,15 @@ def test_ingest_analyses_stores_and_removes_the_file(tmp_path: Path, analyzer: A
 
 def test_bad_lines_are_kept_aside_with_their_reason(tmp_path: Path, analyzer: Analyzer) -> None:
     lines = [json.dumps(item(1), ensure_ascii=False), "{not json", json.dumps({"title": "no url"}),
-             json.dumps(item(2, published_at="not a time"), ensure_ascii=False), ""]
+             json.dumps(item(2, published_at="not a time"), ensure_ascii=False), "[" * 100_000 + "]" * 100_000,
+             json.dumps(item(3), ensure_ascii=False), ""]
     with EmbeddedStore(tmp_path / "store") as store:
         spool(tmp_path / "spool", "s-1-1.jsonl", lines)
         report = Ingester(tmp_path / "spool", analyzer, store).run()
-        assert report.posts == 1 and report.rejected == 3
+        assert report.posts == 2 and report.rejected == 4
         rejected = [json.loads(line) for line in
                     (tmp_path / "spool" / "rejected" / "s-1-1.rejected.jsonl").read_text(encoding="utf-8").splitlines()]
-        assert [r["line"] for r in rejected] == [2, 3, 4]
+        assert [r["line"] for r in rejected] == [2, 3, 4, 5]
         assert rejected[0]["raw"] == "{not json" and "url" in rejected[1]["reason"]
 
 

@@ -16,26 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import free_port
+from tests.service.conftest import write_idle_config
 from yuqing.lock import LOCK_FILE, StoreBusy, StoreLock
 
 REPO = Path(__file__).resolve().parents[2]
 
-CONFIG = """
-[store]
-path = "var"
-
-[[sources]]
-name = "news"
-type = "rss"
-url = "http://127.0.0.1:9/feed.xml"
-enabled = false
-
-[smtp]
-port = {smtp_port}
-
-[dashboard]
-port = {port}
-"""
 
 
 class Running:
@@ -87,7 +72,7 @@ def refused(done: subprocess.CompletedProcess[str], pid: int) -> bool:
 
 
 def test_a_second_writer_is_refused_and_a_killed_one_blocks_nothing(tmp_path: Path) -> None:
-    (tmp_path / "yuqing.toml").write_text(CONFIG.format(smtp_port=free_port(), port=free_port()), encoding="utf-8")
+    write_idle_config(tmp_path)
     first = Running("run", cwd=tmp_path)
     try:
         first.expect("dashboard at")
