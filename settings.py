@@ -262,6 +262,12 @@ class Dashboard(_Section):
             return list(dict.fromkeys([self.host, *_LOOPBACK_NAMES]))
         return [self.host]
 
+    @property
+    def url(self) -> str:
+        """Where the dashboard answers, as people open it (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")

@@ -35,8 +35,7 @@ class AlertEngine:
         self.state = state
         self.rules = build_rules(settings)
         self.notifiers = {n.channel: n for n in (notifiers or [EmailNotifier(settings.smtp)])}
-        self.dashboard_url = (settings.alerts.dashboard_url
-                              or f"http://{settings.dashboard.host}:{settings.dashboard.port}/")
+        self.dashboard_url = settings.alerts.dashboard_url or settings.dashboard.url
         for rule in self.rules:
             if not rule.recipients:
                 log.warning("alert rule %r has no recipients: its alerts are recorded but not sent", rule.name)

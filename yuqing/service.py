@@ -229,7 +229,7 @@ class Service:
 
     @property
     def dashboard_url(self) -> str:
-        return f"http://{self.settings.dashboard.host}:{self.settings.dashboard.port}/"
+        return self.settings.dashboard.url
 
     def stop(self) -> None:
         self._stopping.set()

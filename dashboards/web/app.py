@@ -152,6 +152,10 @@ def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, *,
 class ListenError(OSError):
     """The dashboard cannot listen where it is configured to (port taken, address not this machine's)."""
 
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # what the system said, for callers that word the advice themselves
+
 
 def listen(host: str, port: int) -> socket.socket:
     """A socket listening on host:port now, so a taken port is known before anyone is told the address."""
@@ -162,7 +166,7 @@ def listen(host: str, port: int) -> socket.socket:
         fix = ("stop what uses it or choose another [dashboard] port" if exc.errno == errno.EADDRINUSE
                else "check [dashboard] host and port")
         why = os.strerror(exc.errno) if exc.errno else str(exc)
-        raise ListenError(f"the dashboard cannot listen on {host}:{port}: {why}; {fix}") from None
+        raise ListenError(f"the dashboard cannot listen on {host}:{port}: {why}; {fix}", why) from None
 
 
 class DashboardServer:

@@ -118,6 +118,12 @@ def test_default_allowed_hosts(host: str, hosts: list[str]) -> None:
     assert Dashboard(host=host, allowed_hosts=["yuqing.example.com"]).hosts == ["yuqing.example.com"]
 
 
+@pytest.mark.parametrize(("host", "url"), [("127.0.0.1", "http://127.0.0.1:8000/"), ("::1", "http://[::1]:8000/"),
+                                           ("yuqing.corp.example", "http://yuqing.corp.example:8000/")])
+def test_the_dashboard_address_people_open(host: str, url: str) -> None:
+    assert Dashboard(host=host).url == url
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("host = '0.0.0.0'", "dashboard: host '0.0.0.0' listens on every address: list in `allowed_hosts`"),
     ("host = '::'", "dashboard: host '::' listens on every address"),

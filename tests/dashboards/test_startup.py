@@ -53,3 +53,15 @@ def test_the_printed_address_answers_at_once(tmp_path: Path) -> None:
         child.send_signal(signal.SIGTERM)
         child.communicate(timeout=60)
     assert child.returncode == 0
+
+
+def test_the_demo_on_a_taken_port_says_which_option_to_change(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("YUQING_")}
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = holder.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "yuqing.cli", "demo", "--port", str(port)], capture_output=True,
+                              text=True, cwd=tmp_path, env={**env, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"yuqing demo: cannot start the dashboard on port {port} (Address already in use); try --port {port + 1}"]
+    assert "dashboard:" not in done.stdout

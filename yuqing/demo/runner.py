@@ -10,6 +10,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import settings as config
+from dashboards.web.app import ListenError
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
 from yuqing.demo.timeline import COMPANY
@@ -51,6 +52,7 @@ download_delay = 0.1
 
 [alerts]
 recipients = ["oncall@example.com"]
+admins = ["it@example.com"]
 evaluate_every = "60s"
 retry_base = "5s"
 dashboard_url = "http://127.0.0.1:{port}/"
@@ -106,10 +108,12 @@ def run_demo(var: Path, dashboard_port: int = 8000, speed: float = 1.0) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         service.start()
-    except OSError as exc:
+    except ListenError as exc:
+        service.stop()
         sink.stop()
         site.stop()
-        print(f"yuqing demo: cannot start the dashboard on port {dashboard_port} ({exc}); try --port 8001", file=sys.stderr)
+        print(f"yuqing demo: cannot start the dashboard on port {dashboard_port} ({exc.reason}); "
+              f"try --port {dashboard_port + 1}", file=sys.stderr)
         sys.exit(1)
     print(
         f"\nyuqing demo is running.\n"
