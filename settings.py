@@ -269,6 +269,64 @@ class Dashboard(_Section):
         return f"http://{host}:{self.port}/"
 
 
+_KIBANA_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
+_SPACE_ID = re.compile(r"[a-z0-9_-]+")
+
+
+class Kibana(_Section):
+    """Where `yuqing kibana install` puts the dashboards. Credentials belong in the environment
+    (YUQING_KIBANA__API_KEY, or YUQING_KIBANA__USERNAME and YUQING_KIBANA__PASSWORD)."""
+
+    url: str = Field(default="http://127.0.0.1:5601", description="Kibana's address, with its base path if any")
+    space: str = Field(default="default", description="the space's id, as in its address /s/ID/")
+    api_key: str = Field(default="", description="an API key's encoded value; wins over username and password")
+    username: str = ""
+    password: str = ""
+    ca_certs: Path | None = Field(default=None, description="CA certificates (PEM) that sign Kibana's, if not public")
+    timeout: Duration = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _KIBANA_URL.fullmatch(value):
+            raise ValueError(f"{value!r} is not Kibana's address: write it like https://kibana.example.com:5601 "
+                             f"(with Kibana's base path, if it has one, but no query)")
+        return value.rstrip("/")
+
+    @field_validator("space")
+    @classmethod
+    def _space_id(cls, value: str) -> str:
+        if not _SPACE_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not a space id: Kibana's space ids are lower-case letters, digits, "
+                             f"'_' and '-', as in the space's address /s/ID/ (the default space is \"default\")")
+        return value
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _pem_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file; name the PEM file of the CA that signs Kibana's certificate")
+        return value
+
+    @model_validator(mode="after")
+    def _user_and_password(self) -> Kibana:
+        if bool(self.username) != bool(self.password):
+            missing = "password" if self.username else "username"
+            raise ValueError(f"a Kibana user needs both `username` and `password`; `{missing}` is missing")
+        return self
+
+    def with_options(self, **options: Any) -> Kibana:
+        """This section with the command line's options laid over it (None: not given), checked the same way;
+        a mistake names its option."""
+        given = {key: value for key, value in options.items() if value is not None}
+        try:
+            return Kibana.model_validate({**self.model_dump(), **given})
+        except ValidationError as exc:
+            item = exc.errors()[0]
+            where = f"--{str(item['loc'][0]).replace('_', '-')}" if item["loc"] else "kibana"
+            raise ConfigError(f"{where}: {item['msg'].removeprefix('Value error, ')}") from None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid")
 
@@ -280,6 +338,7 @@ class Settings(BaseSettings):
     smtp: Smtp = Field(default_factory=Smtp)
     store: Store = Field(default_factory=Store)
     dashboard: Dashboard = Field(default_factory=Dashboard)
+    kibana: Kibana = Field(default_factory=Kibana)
 
     @classmethod
     def settings_customise_sources(
@@ -405,14 +464,24 @@ def _read(file: Path, required: bool) -> dict[str, Any]:
         raise ConfigError(f"{file}: cannot read it: {exc.strerror}") from None
 
 
+# Secrets that belong in the environment, with what a reader of the file could do with them.
+_SECRETS = (
+    ("smtp", "password", lambda table: f"send mail as {table.get('user') or 'this account'}"),
+    ("kibana", "password", lambda table: f"change Kibana as {table.get('username') or 'this user'}"),
+    ("kibana", "api_key", lambda table: "change Kibana with this key"),
+)
+
+
 def _advice(data: dict[str, Any], file: Path) -> list[str]:
     """What is allowed but unwise in the file."""
-    smtp = data.get("smtp")
-    if isinstance(smtp, dict) and smtp.get("password"):
-        return [f"{file}: [smtp] password is written in the file; anyone who can read the file can send mail as "
-                f"{smtp.get('user') or 'this account'}. Remove it and set the environment variable "
-                f"{ENV_PREFIX}SMTP__PASSWORD instead"]
-    return []
+    advice = []
+    for section, key, power in _SECRETS:
+        table = data.get(section)
+        if isinstance(table, dict) and table.get(key):
+            advice.append(f"{file}: [{section}] {key} is written in the file; anyone who can read the file can "
+                          f"{power(table)}. Remove it and set the environment variable "
+                          f"{ENV_PREFIX}{section.upper()}__{key.upper()} instead")
+    return advice
 
 
 def load(path: str | os.PathLike[str] | None = None, *, required: bool = False,

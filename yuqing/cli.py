@@ -382,6 +382,48 @@ def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None)
     train(rows, out, Featurizer(tokenizer), progress=lambda m: click.echo(m, err=True))
 
 
+@main.group()
+def kibana() -> None:
+    """Kibana dashboards over the Elasticsearch store."""
+
+
+@kibana.command("install")
+@click.option("--url", help="Kibana's address, with its base path if any (default: [kibana] url).")
+@click.option("--space", help="Id of the Kibana space to install into (default: [kibana] space, \"default\").")
+@click.option("--api-key", help="An API key's encoded value; safer in YUQING_KIBANA__API_KEY than here.")
+@click.option("--prefix", default="yuqing-", show_default=True,
+              help="Index prefix of the Elasticsearch store: the data views read PREFIXposts-* and PREFIXalerts-*.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the NDJSON to this file instead (to import by hand: Stack Management > Saved objects).")
+@config_option
+def kibana_install(url: str | None, space: str | None, api_key: str | None, prefix: str, out: Path | None,
+                   config_file: Path | None) -> None:
+    """Install the 舆情总览 dashboard, its panels, data views and saved search into Kibana 8.9 or later.
+
+    Objects already there with the same ids are replaced, so running it again is harmless. Credentials come
+    from YUQING_KIBANA__API_KEY (or --api-key), else YUQING_KIBANA__USERNAME and YUQING_KIBANA__PASSWORD
+    (also `[kibana]` in the configuration, where check-config warns of them).
+    """
+    from dashboards.kibana.install import KibanaError, check_prefix, dashboard_url, install, ndjson
+
+    try:
+        payload = ndjson(check_prefix(prefix))
+    except ValueError as exc:
+        raise config.ConfigError(f"--prefix: {exc}") from None
+    if out:
+        out.write_bytes(payload)
+        click.echo(f"wrote {len(payload.splitlines())} saved objects to {out}")
+        return
+    target = config.load(config_file).kibana.with_options(url=url, space=space, api_key=api_key)
+    try:
+        count = install(target, payload)
+    except KibanaError as exc:
+        click.echo(f"yuqing: kibana: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"installed {count} saved objects into Kibana at {target.url} (space {target.space}); "
+               f"the dashboard: {dashboard_url(target)}")
+
+
 @main.command()
 @click.option("--port", type=int, default=8000, show_default=True, help="Dashboard port.")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Play the incident faster (2 = twice).")
