@@ -111,7 +111,8 @@ def _credentials(kibana: Kibana) -> dict[str, str]:
     if kibana.api_key:
         return {"Authorization": f"ApiKey {kibana.api_key}"}
     if kibana.username:
-        return {"Authorization": urllib3.make_headers(basic_auth=f"{kibana.username}:{kibana.password}")["authorization"]}
+        basic = urllib3.make_headers(basic_auth=f"{kibana.username}:{kibana.password}")
+        return {"Authorization": basic["authorization"]}
     return {}
 
 

@@ -102,7 +102,8 @@ def test_the_dashboard_shows_every_panel_once_on_a_grid_without_overlap() -> Non
         shown.append((ref["type"], ref["id"]))
         grid = panel["gridData"]
         assert grid["i"] == panel["panelIndex"] and grid["x"] + grid["w"] <= 48
-        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])}
+        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
+                for y in range(grid["y"], grid["y"] + grid["h"])}
         assert not area & cells, f"{panel['panelIndex']} overlaps another panel"
         cells |= area
     for control_id in controls:
