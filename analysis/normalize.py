@@ -32,6 +32,11 @@ def normalize(text: str | None) -> str:
     return _BLANK_LINES.sub("\n\n", text).strip()
 
 
+def fold_width(text: str) -> str:
+    """Full-width letters, digits and symbols as ASCII, the way `normalize` folds them."""
+    return text.translate(_FULL_WIDTH)
+
+
 def normalize_title(text: str | None) -> str:
     """Titles are one line."""
     return " ".join(normalize(text).split())

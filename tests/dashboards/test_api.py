@@ -1,12 +1,13 @@
 from starlette.testclient import TestClient
 
+from analysis.grams import index_grams
 from dashboards.web.app import create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 
 
 def client(store: EmbeddedStore) -> TestClient:
-    return local(create_app(store, alerts, lambda text: text.split(), allowed_hosts=HOSTS, source_health=source_health))
+    return local(create_app(store, alerts, parse, allowed_hosts=HOSTS, source_health=source_health))
 
 
 def local(app) -> TestClient:  # noqa: ANN001
@@ -45,12 +46,12 @@ def test_page_and_assets_are_local(store: EmbeddedStore) -> None:
 
 
 def test_empty_store(tmp_path) -> None:  # noqa: ANN001
-    with EmbeddedStore(tmp_path / "empty") as empty:
-        data = local(create_app(empty, lambda n: [], str.split, allowed_hosts=HOSTS)).get("/api/summary").json()
+    with EmbeddedStore(tmp_path / "empty", grams=index_grams) as empty:
+        data = local(create_app(empty, lambda n: [], parse, allowed_hosts=HOSTS)).get("/api/summary").json()
         assert data["counts"]["total"] == 0 and data["negative_posts"] == []
 
 
 def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
-    assert local(create_app(store, alerts, str.split, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []
+    assert local(create_app(store, alerts, parse, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
 from models import Post, Sentiment, now, web_link
-from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 from tests.hostile_urls import HOSTILE, SAFE
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,7 +27,7 @@ def _serve(store: EmbeddedStore, recent_alerts=alerts, health=source_health) -> 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return DashboardServer(create_app(store, recent_alerts, str.split, allowed_hosts=HOSTS, refresh_seconds=1,
+    return DashboardServer(create_app(store, recent_alerts, parse, allowed_hosts=HOSTS, refresh_seconds=1,
                                       source_health=health), "127.0.0.1", port).start()
 
 
@@ -133,7 +134,7 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
         return [{**source_health()[0], "source": f"s{n}", "url": url, "last_attempt": now().isoformat()}
                 for n, url in enumerate(HOSTILE)]
 
-    with EmbeddedStore(tmp_path / "store") as hostile_store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as hostile_store:
         hostile_store.upsert(_hostile_posts())
         server = _serve(hostile_store, hostile_alerts, hostile_health)
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from settings import Scheme
 from store.embedded import EmbeddedStore
@@ -38,7 +39,7 @@ POSTS = [
 def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("search")
     analyzer = Analyzer([Scheme(name="co", keywords=["北辰燃料乙醇"])])
-    with EmbeddedStore(folder / "var") as store:
+    with EmbeddedStore(folder / "var", grams=index_grams) as store:
         store.upsert(analyzer.analyse(Post(
             id=f"news:{slug}", platform="news", source=source, url=f"http://127.0.0.1/{slug}.html", title=title,
             content=content, published_at=now() - timedelta(hours=hours))) for slug, source, title, content, hours in POSTS)
