@@ -33,6 +33,31 @@ def test_search_and_bad_parameters(store: EmbeddedStore) -> None:
     assert c.get("/api/search", params={"q": "", "sentiment": "positive"}).json()["posts"][0]["id"] == "news:2"
     assert c.get("/api/summary?range=1y").status_code == 400
     assert c.get("/api/search?limit=many").status_code == 400
+
+
+def test_search_finds_parts_of_words_and_fields(store: EmbeddedStore) -> None:
+    c = client(store)
+
+    def found(q: str) -> list[str]:
+        response = c.get("/api/search", params={"q": q})
+        assert response.status_code == 200, response.text
+        return sorted(p["id"] for p in response.json()["posts"])
+
+    assert found("北辰") == ["news:1", "news:2", "news:4"]  # inside 北辰燃料乙醇 and 北辰乙醇
+    assert found("臭") == ["news:1"]
+    assert found("(恶臭 OR 好评) -source:baihua-forum") == ["news:2"]
+    assert found("title:风电 OR author:记者") == ["news:1", "news:2", "news:3", "news:4", "news:5"]
+
+
+def test_a_query_that_cannot_be_read_is_a_400_with_what_is_wrong_and_where(store: EmbeddedStore) -> None:
+    c = client(store)
+    for q, position, said in [("北辰 OR", 3, "OR needs something to search after it"),
+                              ("(恶臭", 0, "this '(' is never closed"),
+                              ("colour:red", 0, "unknown field 'colour'"),
+                              ("source:weibo", 7, "'weibo' is not one of: baihua-news, baihua-forum")]:
+        response = c.get("/api/search", params={"q": q})
+        assert response.status_code == 400
+        assert response.json()["position"] == position and said in response.json()["error"]
     assert c.get("/healthz").json() == {"ok": True}
 
 

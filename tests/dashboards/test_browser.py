@@ -94,6 +94,15 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     results = page.locator("#results-list").inner_text()
     assert "白桦 风电 项目 开工" in results and "恶臭" not in results
 
+    page.fill("#q", "北辰 OR")  # a query that cannot be read: what is wrong, and where
+    page.click("#search button[type=submit]")
+    page.locator("#results-list li.query-error").wait_for()
+    assert page.locator("#results-list").inner_text() == "查询有误（第 4 个字符）：OR needs something to search after it"
+    page.fill("#q", "title:辰燃")  # part of the word 北辰燃料乙醇
+    page.click("#search button[type=submit]")
+    page.locator("#results-list li[data-post-id]").first.wait_for()
+    assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
+
     page.click("button[data-range='7d']")
     page.wait_for_function("document.getElementById('count-range').textContent === '5'")
     assert all(u.startswith("http://127.0.0.1:") for u in page.requested), page.requested
