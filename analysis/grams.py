@@ -26,21 +26,18 @@ from analysis.normalize import fold_width, to_simplified
 HEAD = TAIL = 50_000
 
 _CJK = "\u3041-\u30fa\u30fc\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff\U00020000-\U0003134f\u3007"
-# Runs of Chinese characters, of other letters, of digits; everything else (spaces, punctuation) is skipped.
-_UNITS = re.compile(rf"([{_CJK}]+)|([^\W\d_{_CJK}]+|\d+)")
+# Runs of Chinese characters (with the spaces and punctuation between them), of other letters, of digits;
+# everything else is skipped.
+_UNITS = re.compile(rf"([{_CJK}](?:[\W_]*[{_CJK}])*)|([^\W\d_{_CJK}]+|\d+)")
+_GAPS = re.compile(r"[\W_]+")
 
 
 def _runs(text: str) -> list[tuple[str, bool]]:
-    """(run, is Chinese) in order; runs of Chinese characters apart only by spaces or punctuation are one."""
+    """(run, is Chinese) in order; a run of Chinese characters apart only by spaces or punctuation is one."""
     if len(text) > HEAD + TAIL:
         text = f"{text[:HEAD]}\n{text[-TAIL:]}"
-    runs: list[tuple[str, bool]] = []
-    for chinese, word in _UNITS.findall(to_simplified(fold_width(text)).lower()):
-        if chinese and runs and runs[-1][1]:
-            runs[-1] = (runs[-1][0] + chinese, True)
-        else:
-            runs.append((chinese, True) if chinese else (word, False))
-    return runs
+    return [(_GAPS.sub("", chinese), True) if chinese else (word, False)
+            for chinese, word in _UNITS.findall(to_simplified(fold_width(text)).lower())]
 
 
 def index_grams(text: str) -> tuple[list[str], list[str]]:
