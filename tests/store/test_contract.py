@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from analysis.grams import index_grams
+from analysis.pipeline import Analyzer
 from store.base import SearchQuery, Store
 from tests.store.conftest import BASE, make_post, parse
 from models import Metrics, Post
@@ -79,6 +80,16 @@ def test_words_find_every_post_that_contains_them(store: Store, real_shaped: lis
     assert found(store, "王建国") == [5] and found(store, "河西老王") == [2]  # a name, a mention
     assert found(store, "赵强") == []  # 5's author, not in its text: author:赵强 finds it
     assert found(store, "惡臭難忍") == found(store, "恶臭难忍") == [3]
+
+
+def test_a_word_deep_in_a_long_article(store: Store, analyzer: Analyzer) -> None:
+    body = "白桦市召开新能源产业发展座谈会，企业负责人交流了项目建设和人才引进的意见。" * 120  # 4,440 characters
+    store.upsert(analyzer.analyse_many([
+        Post(id="news:1", platform="news", source="s", url="http://127.0.0.1/1", title="座谈会", content=body),
+        Post(id="news:2", platform="news", source="s", url="http://127.0.0.1/2", title="座谈会",
+             content=body + "会后有记者在排污口拍到偷排污水。")]))
+    assert found(store, "偷排") == found(store, '"拍到 偷排"') == [2]
+    assert found(store, "座谈会 人才引进") == [1, 2]
 
 
 def test_latin_words_and_numbers(store: Store, real_shaped: list[Post]) -> None:
