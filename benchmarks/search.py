@@ -77,7 +77,8 @@ def posts(data: Path, count: int, seed: int = 7) -> Iterator[Post]:
         source = rng.choices(range(300), weights)[0]
         yield Post(id=f"{platform}:{n}", platform=platform, source=f"source-{source}",
                    url=f"https://example.com/{source}/{n}.html", title=title, content=content,
-                   author=Author(name=f"作者{n % 5000}"), published_at=start - timedelta(seconds=rng.randrange(30 * 86400)))
+                   author=Author(name=f"作者{n % 5000}"),
+                   published_at=start - timedelta(seconds=rng.randrange(30 * 86400)))
 
 
 def size_mb(folder: Path) -> float:

@@ -107,7 +107,6 @@ def reindex(config_file: Path | None) -> None:
     from tqdm import tqdm
 
     from analysis.grams import index_grams
-
     from store import open_store
     from yuqing.lock import StoreLock
 

@@ -97,7 +97,8 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     page.fill("#q", "北辰 OR")  # a query that cannot be read: what is wrong, and where
     page.click("#search button[type=submit]")
     page.locator("#results-list li.query-error").wait_for()
-    assert page.locator("#results-list").inner_text() == "查询有误（第 4 个字符）：OR needs something to search after it"
+    error = page.locator("#results-list").inner_text()
+    assert error == "查询有误（第 4 个字符）：OR needs something to search after it"
     page.fill("#q", "title:辰燃")  # part of the word 北辰燃料乙醇
     page.click("#search button[type=submit]")
     page.locator("#results-list li[data-post-id]").first.wait_for()

@@ -142,7 +142,8 @@ def test_a_whole_word_ranks_above_a_part_of_a_longer_one(store: Store, real_shap
 
 
 def test_a_whole_word_outranks_more_hits_inside_longer_words(store: Store) -> None:
-    store.upsert([make_post(1, "北辰燃料乙醇 北辰燃料乙醇 北辰燃料乙醇 发布 公告"), make_post(2, "北辰 公司 今天 发布 公告 称 将 整改")])
+    store.upsert([make_post(1, "北辰燃料乙醇 北辰燃料乙醇 北辰燃料乙醇 发布 公告"),
+                  make_post(2, "北辰 公司 今天 发布 公告 称 将 整改")])
     result = store.search(SearchQuery(text=parse("北辰"), sort="relevance"))
     assert [p.id for p in result.posts] == ["news:2", "news:1"]
 

@@ -30,7 +30,8 @@ def test_words_are_anded_and_or_binds_tighter() -> None:
 def test_parentheses_and_written_out_operators() -> None:
     assert parse("(投诉 OR 举报) 异味") == And((Or((word("投诉", ("投诉",)), word("举报", ("举报",)))),
                                                 word("异味", ("异味",))))
-    assert parse("异味 AND NOT 招聘") == parse("异味 -招聘") == And((word("异味", ("异味",)), Not(word("招聘", ("招聘",)))))
+    assert parse("异味 AND NOT 招聘") == parse("异味 -招聘") == And((word("异味", ("异味",)),
+                                                                   Not(word("招聘", ("招聘",)))))
     assert parse("-(招聘 OR 广告)") == Not(Or((word("招聘", ("招聘",)), word("广告", ("广告",)))))
     assert parse("a OR (b OR c)") == Or((word("a", ("a",)), word("b", ("b",)), word("c", ("c",))))
 
