@@ -63,7 +63,7 @@ def test_a_store_failure_keeps_the_spool_file(tmp_path: Path, analyzer: Analyzer
             raise OSError("disk full")
 
     path = spool(tmp_path / "spool", "s-1-1.jsonl", [json.dumps(item(1), ensure_ascii=False)])
-    with FailingStore(tmp_path / "store") as broken, pytest.raises(OSError):
+    with FailingStore(tmp_path / "store", grams=index_grams) as broken, pytest.raises(OSError):
         Ingester(tmp_path / "spool", analyzer, broken).run()
     assert path.exists()
     with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
