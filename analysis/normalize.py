@@ -15,6 +15,7 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\
 # because readers expect it and it carries no search meaning.
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c - 0xFEE0).isalnum() or chr(c - 0xFEE0) in "@#%&+-=_/"}
 _FULL_WIDTH[0x3000] = 0x20
+_WIDE = re.compile("[" + "".join(map(chr, _FULL_WIDTH)) + "]")  # finding none is much faster than translating
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 
@@ -26,10 +27,15 @@ def normalize(text: str | None) -> str:
         text = _BLOCK_TAG.sub("\n", text)
         text = _TAG.sub("", text)
         text = html.unescape(text)
-    text = text.translate(_INVISIBLE).translate(_FULL_WIDTH)
+    text = fold_width(text.translate(_INVISIBLE))
     text = _SPACES.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
+
+
+def fold_width(text: str) -> str:
+    """Full-width letters, digits and symbols as ASCII (and the ideographic space as a space)."""
+    return text.translate(_FULL_WIDTH) if _WIDE.search(text) else text
 
 
 def normalize_title(text: str | None) -> str:

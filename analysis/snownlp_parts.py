@@ -7,6 +7,7 @@ as usual, so `snownlp.sentiment` and the others still work when something asks f
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import types
 
@@ -32,10 +33,12 @@ from snownlp.normal import zh  # noqa: E402
 # entries as a str.translate table do the same for characters in a fraction of that. Its few
 # phrase entries (印表機 → 打印机) are vocabulary choices, not character forms, and are left out.
 _TO_SIMPLIFIED = str.maketrans({k: v for k, v in zh.zh2hans.items() if len(k) == 1 and len(v) == 1 and k != v})
+# Most posts hold no traditional character: finding none is some thirty times faster than translating.
+_TRADITIONAL = re.compile("[" + re.escape("".join(map(chr, _TO_SIMPLIFIED))) + "]")
 
 
 def zh2hans(text: str) -> str:
-    return text.translate(_TO_SIMPLIFIED)
+    return text.translate(_TO_SIMPLIFIED) if _TRADITIONAL.search(text) else text
 
 
 __all__ = ["Bayes", "zh2hans"]

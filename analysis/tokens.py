@@ -18,7 +18,7 @@ try:
 except ImportError:  # no wheel for this platform and no compiler: the pure-Python original
     import jieba  # type: ignore[no-redef]
 
-from analysis.normalize import to_simplified
+from analysis.normalize import fold_width, to_simplified
 
 # Tokens that are only punctuation, symbols or whitespace carry nothing for search or keywords.
 MEANINGLESS = re.compile(r"^[\W_]+$", re.UNICODE)
@@ -45,5 +45,6 @@ class Tokenizer:
         return self._jieba.lcut(text.lower())
 
     def tokenize(self, text: str) -> list[str]:
-        text = to_simplified(text.lower())
+        """Words of a query, folded as posts' text is before it is cut (full-width ＰＭ is pm)."""
+        text = to_simplified(fold_width(text).lower())
         return [t for t in (w.strip() for w in self._jieba.lcut(text)) if t and not MEANINGLESS.match(t)]

@@ -29,6 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from analysis.grams import index_grams  # noqa: E402
 from models import Author, Post, SchemeMatch, Sentiment, now  # noqa: E402
 from store.embedded import EmbeddedStore  # noqa: E402
 
@@ -88,7 +89,7 @@ class Writer:
 def build(folder: Path, posts: int, batch: int = 2000) -> None:
     writer = Writer()
     started = time.perf_counter()
-    with EmbeddedStore(folder) as store:
+    with EmbeddedStore(folder, grams=index_grams) as store:
         for first in range(0, posts, batch):
             store.upsert(writer.post(n) for n in range(first, min(first + batch, posts)))
             print(f"\rbuilding: {min(first + batch, posts)} posts", end="", file=sys.stderr, flush=True)
@@ -123,7 +124,7 @@ def peak_rss_mb() -> float:
 def measure(folder: Path, way: str) -> dict[str, float]:
     """One reindex in this process: seconds, peak RSS, and RSS before it began (imports, open store)."""
     started = time.perf_counter()
-    store = EmbeddedStore(folder)
+    store = EmbeddedStore(folder, grams=index_grams)
     opened = time.perf_counter() - started
     before = peak_rss_mb()
     started = time.perf_counter()

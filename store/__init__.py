@@ -9,11 +9,14 @@ from store.base import Store
 
 if TYPE_CHECKING:
     import settings
+    from store.text import IndexGrams
 
 
-def open_store(section: settings.Store | Path | str, *, readonly: bool = False, repair: bool = True) -> Store:
+def open_store(section: settings.Store | Path | str, *, grams: IndexGrams | None = None, readonly: bool = False,
+               repair: bool = True) -> Store:
     """The one place that picks a backend from the configuration.
 
+    `grams`: the analysis stage's gram function (store.text); a store opened for writing needs it.
     `readonly`: for searches and reports; never writes, so it never waits for (or fails on) a running writer.
     `repair=False`: leave an index that must be rebuilt as it is, for `reindex` to rebuild at once.
     """
@@ -21,5 +24,5 @@ def open_store(section: settings.Store | Path | str, *, readonly: bool = False, 
 
     path = Path(section) if isinstance(section, str | Path) else section.path
     if isinstance(section, str | Path) or section.backend == "embedded":
-        return EmbeddedStore(path, readonly=readonly, repair=repair)
+        return EmbeddedStore(path, grams=grams, readonly=readonly, repair=repair)
     raise ValueError(f"unknown store backend {section.backend!r}")

@@ -1,7 +1,8 @@
 """The Store interface: what search, dashboards, reports and alerts may ask of any backend.
 
-The store knows nothing about Chinese text: posts arrive with their `tokens`, and a search's text
-arrives already parsed and tokenised (`TextQuery`, see store.query).
+The store knows nothing about Chinese text: posts arrive with their `tokens`, a backend that indexes text
+is given the analysis stage's gram function (store.text), and a search's text arrives already parsed, its
+words already turned into grams and words (store.query).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from store.query import TextQuery
+from store.query import Query
 from models import Post
 
 Interval = Literal["hour", "day"]
@@ -23,7 +24,7 @@ Progress = Callable[[int, int], None]  # (posts done, posts in all)
 class SearchQuery:
     """Text plus field filters. Times filter on `Post.time` (published, else crawled) unless noted."""
 
-    text: TextQuery = field(default_factory=TextQuery)
+    text: Query | None = None  # None: every post
     since: datetime | None = None
     until: datetime | None = None
     crawled_since: datetime | None = None  # alerts look at what arrived since their last run

@@ -29,7 +29,8 @@ import tantivy
 
 from store.base import (Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
                         VolumeBucket)
-from store.query import Phrase, TextQuery
+from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
+from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 from models import SHANGHAI, Post, now
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,14 @@ _UTC_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving time
 def _schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    builder.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
+    builder.add_text_field(TOKENS, tokenizer_name="whitespace", index_option="position")
+    for grams, chars in GRAM_FIELDS.values():
+        builder.add_text_field(grams, tokenizer_name="whitespace", index_option="position")
+        builder.add_text_field(chars, tokenizer_name="whitespace", index_option="freq")
     for name in ("source", "platform", "sentiment", "scheme", "keyword"):
         builder.add_text_field(name, fast=True, tokenizer_name="raw")
+    for name in ("tier", "region"):
+        builder.add_text_field(name, tokenizer_name="raw")
     builder.add_integer_field("time", fast=True, indexed=True)
     builder.add_integer_field("crawled", fast=True, indexed=True)
     return builder.build()
@@ -77,12 +83,17 @@ def _brief(exc: BaseException) -> str:
 
 
 class EmbeddedStore(Store):
-    """`readonly`: never takes the index writer, never writes (searches, reports). `repair=False`: an index
+    """`grams`: the analysis stage's gram function (store.text), which a store that writes needs to index text.
+    `readonly`: never takes the index writer, never writes (searches, reports). `repair=False`: an index
     that must be rebuilt is left as it is, for `reindex` to rebuild at once."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False, repair: bool = True) -> None:
+    def __init__(self, path: Path | str, *, grams: IndexGrams | None = None, readonly: bool = False,
+                 repair: bool = True) -> None:
+        if grams is None and not readonly:
+            raise TypeError("a store opened for writing needs the gram function that indexes text (grams=)")
         self.path = Path(path)
         self.readonly = readonly
+        self._grams = grams
         self._records_file = self.path / "posts.db"
         self._index_dir = self.path / "index"
         self._marker = self.path / "index.seq"
@@ -171,11 +182,15 @@ class EmbeddedStore(Store):
     def _load_index(self) -> None:
         """Open the index (a writer creates it when missing); when it cannot be, say why in self._unreadable."""
         try:
-            if not self.readonly:
+            if self._index_dir.is_dir() and tantivy.Index.exists(str(self._index_dir)):
+                index = tantivy.Index.open(str(self._index_dir))
+                if index.schema != self._schema:  # its queries would ask for fields it does not have
+                    self._unreadable = "it was built by another version of yuqing, with other fields"
+                    return
+                self._index = index
+            elif not self.readonly:
                 self._index_dir.mkdir(exist_ok=True)
-                self._index = tantivy.Index(self._schema, path=str(self._index_dir), reuse=True)
-            elif self._index_dir.is_dir() and tantivy.Index.exists(str(self._index_dir)):
-                self._index = tantivy.Index.open(str(self._index_dir))
+                self._index = tantivy.Index(self._schema, path=str(self._index_dir))
             else:
                 self._unreadable = "it is missing"
         except BaseException as exc:
@@ -304,8 +319,13 @@ class EmbeddedStore(Store):
     def _document(self, post: Post) -> tantivy.Document:
         doc = tantivy.Document()
         doc.add_text("id", post.id)
-        doc.add_text("tokens", " ".join(t.replace(" ", "") for t in post.tokens).lower())
+        assert self._grams is not None  # __init__ made sure for a store that writes
+        for name, terms in search_fields(post, self._grams).items():
+            doc.add_text(name, terms)
         doc.add_text("source", post.source)
+        doc.add_text("tier", post.source_tier)
+        if post.region:
+            doc.add_text("region", post.region)
         doc.add_text("platform", post.platform)
         doc.add_text("sentiment", post.sentiment.label if post.sentiment else "unknown")
         for match in post.schemes:
@@ -406,21 +426,46 @@ class EmbeddedStore(Store):
             row = self._reader().execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
         return self._parse(post_id, row[0]) if row else None
 
-    def _phrase(self, phrase: Phrase) -> tantivy.Query:
-        tokens = [t.lower() for t in phrase.tokens]
-        if len(tokens) == 1:
-            return tantivy.Query.term_query(self._schema, "tokens", tokens[0])
-        return tantivy.Query.phrase_query(self._schema, "tokens", tokens)
+    def _sequence(self, field: str, terms: tuple[str, ...]) -> tantivy.Query:
+        if len(terms) == 1:
+            return tantivy.Query.term_query(self._schema, field, terms[0])
+        return tantivy.Query.phrase_query(self._schema, field, list(terms))
 
-    def _text(self, text: TextQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
-        clauses = []
-        for group in text.must:
-            alternatives = [(tantivy.Occur.Should, self._phrase(p)) for p in group]
-            clauses.append((tantivy.Occur.Must, alternatives[0][1] if len(alternatives) == 1
-                            else tantivy.Query.boolean_query(alternatives)))
-        for phrase in text.exclude:
-            clauses.append((tantivy.Occur.MustNot, self._phrase(phrase)))
-        return clauses
+    def _match(self, match: Match) -> tantivy.Query:
+        grams, chars = GRAM_FIELDS[match.field]
+        if match.chars:
+            found = self._all([(tantivy.Occur.Must, tantivy.Query.term_query(self._schema, chars, c))
+                               for c in match.chars])
+        else:
+            found = self._sequence(grams, match.grams)
+        if match.field != "text" or not match.words:
+            return found
+        whole = tantivy.Query.const_score_query(self._sequence(TOKENS, match.words), WHOLE_WORD_BONUS)
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, found), (tantivy.Occur.Should, whole)])
+
+    @staticmethod
+    def _all(clauses: list[tuple[tantivy.Occur, tantivy.Query]]) -> tantivy.Query:
+        """All of the clauses; only exclusions exclude from every post."""
+        if not any(occur != tantivy.Occur.MustNot for occur, _ in clauses):
+            clauses = [*clauses, (tantivy.Occur.Must, tantivy.Query.all_query())]
+        return clauses[0][1] if len(clauses) == 1 else tantivy.Query.boolean_query(clauses)
+
+    def _clauses(self, node: Query) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        """A query tree as the clauses of a boolean query that requires all of them."""
+        if isinstance(node, And):
+            return [clause for part in node.nodes for clause in self._clauses(part)]
+        if isinstance(node, Not):
+            return [(tantivy.Occur.MustNot, self._compile(node.node))]
+        return [(tantivy.Occur.Must, self._compile(node))]
+
+    def _compile(self, node: Query) -> tantivy.Query:
+        if isinstance(node, Match):
+            return self._match(node)
+        if isinstance(node, Value):
+            return tantivy.Query.term_query(self._schema, node.field, node.value)
+        if isinstance(node, Or):
+            return tantivy.Query.boolean_query([(tantivy.Occur.Should, self._compile(n)) for n in node.nodes])
+        return self._all(self._clauses(node))
 
     def _range(self, field: str, lower: datetime | None, upper: datetime | None) -> tantivy.Query:
         return tantivy.Query.range_query(
@@ -429,7 +474,7 @@ class EmbeddedStore(Store):
         )
 
     def _query(self, query: SearchQuery) -> tantivy.Query:
-        clauses = self._text(query.text)
+        clauses = self._clauses(query.text) if query.text is not None else []
         for field, value in (("sentiment", query.sentiment), ("source", query.source),
                              ("platform", query.platform), ("scheme", query.scheme)):
             if value:
@@ -438,9 +483,7 @@ class EmbeddedStore(Store):
             clauses.append((tantivy.Occur.Must, self._range("time", query.since, query.until)))
         if query.crawled_since:
             clauses.append((tantivy.Occur.Must, self._range("crawled", query.crawled_since, None)))
-        if not any(occur != tantivy.Occur.MustNot for occur, _ in clauses):
-            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
-        return tantivy.Query.boolean_query(clauses)
+        return self._all(clauses)
 
     @contextmanager
     def _searching(self) -> Iterator[tantivy.Searcher]:

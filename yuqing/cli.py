@@ -106,11 +106,12 @@ def reindex(config_file: Path | None) -> None:
     """Rebuild the search index from the SQLite record of truth (progress on stderr)."""
     from tqdm import tqdm
 
+    from analysis.grams import index_grams
     from store import open_store
     from yuqing.lock import StoreLock
 
     settings = config.load(config_file)
-    with (StoreLock(settings.data_dir), open_store(settings.store, repair=False) as store,
+    with (StoreLock(settings.data_dir), open_store(settings.store, grams=index_grams, repair=False) as store,
           tqdm(unit=" posts", file=sys.stderr) as bar):
         def progress(done: int, total: int) -> None:
             bar.total = total
@@ -152,27 +153,52 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--since", help="Only posts newer than this: 30m, 24h, 7d, or a date.")
 @click.option("--sentiment", type=click.Choice(["positive", "neutral", "negative"]))
 @click.option("--source", help="Only this source (its configured name).")
-@click.option("--scheme", help="Only posts matching this watch scheme.")
+@click.option("--scheme", help="Only posts matching this watch scheme (its configured name).")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
-@click.option("--sort", type=click.Choice(["time", "relevance"]), default="time", show_default=True)
+@click.option("--sort", type=click.Choice(["time", "relevance"]), default="time", show_default=True,
+              help="relevance: posts where a query word is a word of its own first, then by how often it appears.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
 @config_option
 def search(query: tuple[str, ...], since: str | None, sentiment: str | None, source: str | None, scheme: str | None,
            limit: int, sort: str, fmt: str, config_file: Path | None) -> None:
-    """Search stored posts. Words are ANDed; "quoted phrases"; -exclude; a OR b.
+    """Search stored posts; an empty query lists the newest.
 
-    An empty query lists the newest posts.
+    \b
+    words, ANDed, each found anywhere in the title or text:  北辰 异味
+        (北辰 finds 北辰燃料乙醇, 臭 finds 很臭, 惡臭 finds 恶臭)
+    a phrase (spaces and punctuation in it are not compared):  '"北辰 回应"'
+    exclude:  -招聘  '-"招聘 启事"'
+    either (binds tighter than the space):  异味 投诉 OR 举报 = 异味 (投诉 OR 举报)
+    parentheses, and AND / NOT written out:  '(投诉 OR 举报) NOT 招聘'
+    in the title or the author's name only:  title:恶臭  author:李明  'title:"环境局 回应"'
+        'title:(恶臭 OR 异味)'  -title:转
+    the field has exactly this value:  source:NAME  scheme:NAME  platform:forum
+        sentiment:negative  tier:individual  region:北京  keyword:异味
+
+    Latin words and numbers match whole (iphone finds iPhone15, iph does not). Quote for the shell what it
+    would change (quotes, parentheses), and quote text with a colon in it. A query that cannot be read is an
+    error naming its column (exit code 2).
     """
     from analysis.tokens import Tokenizer
     from store import open_store
     from store.base import SearchQuery
-    from store.query import parse_query
+    from store.query import QueryError
+    from yuqing.search import query_parser, unknown_name
 
     settings = config.load(config_file)
+    for field, name in (("source", source), ("scheme", scheme)):
+        if problem := unknown_name(settings, field, name):
+            click.echo(f"yuqing: {problem}", err=True)
+            sys.exit(EXIT_CONFIG)
     since_time = _since(since)
+    typed = " ".join(query)
+    parse = query_parser(settings, Tokenizer(t for s in settings.schemes for t in s.terms()).tokenize)
+    try:
+        text = parse(typed)
+    except QueryError as exc:
+        click.echo(f"yuqing: query error at column {exc.position + 1} of {typed!r}: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
     with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
-        tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-        text = parse_query(" ".join(query), tokenizer.tokenize)
         result = store.search(SearchQuery(text=text, since=since_time, sentiment=sentiment, source=source,
                                           scheme=scheme, limit=limit, sort=sort))  # type: ignore[arg-type]
     {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)

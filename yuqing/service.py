@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 import settings as config
 from alerts.engine import AlertEngine
 from alerts.state import AlertState
+from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from crawlers.breakage import TIMEOUT
 from crawlers.run import crawl_command
@@ -30,6 +31,7 @@ from store import open_store
 from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
+from yuqing.search import query_parser
 from models import SHANGHAI, now
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,7 @@ class Service:
 
     def _open(self) -> None:
         self.spool_dir = self.data_dir / "spool"
-        self.store = open_store(self.settings.store)
+        self.store = open_store(self.settings.store, grams=index_grams)
         self.analyzer = Analyzer.from_settings(self.settings)
         self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
@@ -220,7 +222,7 @@ class Service:
         app = create_app(
             self.store,
             self.alert_state.recent_alerts,
-            self.analyzer.tokenize,
+            query_parser(self.settings, self.analyzer.tokenize),
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),

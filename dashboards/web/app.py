@@ -29,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from store.base import SearchQuery, Store
-from store.query import parse_query
+from store.query import Query, QueryError
 from models import Post, now
 
 HERE = Path(__file__).parent
@@ -37,7 +37,7 @@ RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day")
 
 RecentAlerts = Callable[[int], list[dict[str, Any]]]
 SourceHealth = Callable[[], list[dict[str, Any]]]
-Tokenize = Callable[[str], list[str]]
+Parse = Callable[[str], Query | None]  # the query language, fed by analysis (store.query)
 
 # The page runs its one script and stylesheet from here and talks to its own API, nothing else; no other site
 # may frame it, and links to crawled pages tell those sites nothing of where staff came from.
@@ -81,7 +81,7 @@ def post_summary(post: Post) -> dict[str, Any]:
     }
 
 
-def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, *, allowed_hosts: Sequence[str],
+def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allowed_hosts: Sequence[str],
                refresh_seconds: float = 15, title: str = "yuqing 舆情监测",
                source_health: SourceHealth = list) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
@@ -124,9 +124,12 @@ def create_app(store: Store, recent_alerts: RecentAlerts, tokenize: Tokenize, *,
             limit = max(1, min(200, int(params.get("limit", "20"))))
         except ValueError:
             return JSONResponse({"error": "limit must be a number"}, status_code=400)
-        query = SearchQuery(text=parse_query(params.get("q", ""), tokenize),
-                            sentiment=params.get("sentiment") or None, source=params.get("source") or None,
-                            limit=limit)
+        try:
+            text = parse(params.get("q", ""))
+        except QueryError as exc:
+            return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
+        query = SearchQuery(text=text, sentiment=params.get("sentiment") or None,
+                            source=params.get("source") or None, limit=limit)
         result = store.search(query)
         return JSONResponse({"total": result.total, "posts": [post_summary(p) for p in result.posts]})
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams
 import settings as config
 from alerts.engine import AlertEngine
 from alerts.state import AlertState
@@ -56,7 +57,7 @@ def mail(tmp_path: Path, smtp_port: int) -> Iterator[MailSink]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path / "store")
+    s = EmbeddedStore(tmp_path / "store", grams=index_grams)
     yield s
     s.close()
 

@@ -7,11 +7,21 @@ from typing import Any
 
 import pytest
 
+from analysis.grams import index_grams, query_grams
 import settings as config
 from store.embedded import EmbeddedStore
+from store.query import Query, parse_query
 from models import Post, SchemeMatch, Sentiment, now
 
 HOSTS = config.Dashboard().hosts  # what a dashboard on the default 127.0.0.1 answers to
+SOURCES = ("baihua-news", "baihua-forum")
+
+
+def parse(text: str) -> Query | None:
+    """The dashboard's query parser, as the service gives it: analysis's grams, the configured sources."""
+    return parse_query(text, query_grams, str.split, {"source": SOURCES})
+
+
 XSS_TITLE = '北辰乙醇<img src=x onerror="document.body.dataset.pwned=1">通报'
 
 
@@ -26,7 +36,7 @@ def _post(n: int, title: str, label: str, hours: float, source: str = "baihua-ne
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EmbeddedStore]:
-    s = EmbeddedStore(tmp_path / "store")
+    s = EmbeddedStore(tmp_path / "store", grams=index_grams)
     s.upsert([
         _post(1, "北辰燃料乙醇 厂区 恶臭 难忍", "negative", 1, "baihua-forum"),
         _post(2, "北辰燃料乙醇 开放日 好评", "positive", 3),

@@ -1,12 +1,13 @@
 from starlette.testclient import TestClient
 
+from analysis.grams import index_grams
 from dashboards.web.app import create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 
 
 def client(store: EmbeddedStore) -> TestClient:
-    return local(create_app(store, alerts, lambda text: text.split(), allowed_hosts=HOSTS, source_health=source_health))
+    return local(create_app(store, alerts, parse, allowed_hosts=HOSTS, source_health=source_health))
 
 
 def local(app) -> TestClient:  # noqa: ANN001
@@ -32,6 +33,31 @@ def test_search_and_bad_parameters(store: EmbeddedStore) -> None:
     assert c.get("/api/search", params={"q": "", "sentiment": "positive"}).json()["posts"][0]["id"] == "news:2"
     assert c.get("/api/summary?range=1y").status_code == 400
     assert c.get("/api/search?limit=many").status_code == 400
+
+
+def test_search_finds_parts_of_words_and_fields(store: EmbeddedStore) -> None:
+    c = client(store)
+
+    def found(q: str) -> list[str]:
+        response = c.get("/api/search", params={"q": q})
+        assert response.status_code == 200, response.text
+        return sorted(p["id"] for p in response.json()["posts"])
+
+    assert found("北辰") == ["news:1", "news:2", "news:4"]  # inside 北辰燃料乙醇 and 北辰乙醇
+    assert found("臭") == ["news:1"]
+    assert found("(恶臭 OR 好评) -source:baihua-forum") == ["news:2"]
+    assert found("title:风电 OR author:记者") == ["news:1", "news:2", "news:3", "news:4", "news:5"]
+
+
+def test_a_query_that_cannot_be_read_is_a_400_with_what_is_wrong_and_where(store: EmbeddedStore) -> None:
+    c = client(store)
+    for q, position, said in [("北辰 OR", 3, "OR needs something to search after it"),
+                              ("(恶臭", 0, "this '(' is never closed"),
+                              ("colour:red", 0, "unknown field 'colour'"),
+                              ("source:weibo", 7, "'weibo' is not one of: baihua-news, baihua-forum")]:
+        response = c.get("/api/search", params={"q": q})
+        assert response.status_code == 400
+        assert response.json()["position"] == position and said in response.json()["error"]
     assert c.get("/healthz").json() == {"ok": True}
 
 
@@ -45,12 +71,12 @@ def test_page_and_assets_are_local(store: EmbeddedStore) -> None:
 
 
 def test_empty_store(tmp_path) -> None:  # noqa: ANN001
-    with EmbeddedStore(tmp_path / "empty") as empty:
-        data = local(create_app(empty, lambda n: [], str.split, allowed_hosts=HOSTS)).get("/api/summary").json()
+    with EmbeddedStore(tmp_path / "empty", grams=index_grams) as empty:
+        data = local(create_app(empty, lambda n: [], parse, allowed_hosts=HOSTS)).get("/api/summary").json()
         assert data["counts"]["total"] == 0 and data["negative_posts"] == []
 
 
 def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
-    assert local(create_app(store, alerts, str.split, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []
+    assert local(create_app(store, alerts, parse, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []

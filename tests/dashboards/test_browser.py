@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
 from models import Post, Sentiment, now, web_link
-from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 from tests.hostile_urls import HOSTILE, SAFE
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,7 +27,7 @@ def _serve(store: EmbeddedStore, recent_alerts=alerts, health=source_health) -> 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return DashboardServer(create_app(store, recent_alerts, str.split, allowed_hosts=HOSTS, refresh_seconds=1,
+    return DashboardServer(create_app(store, recent_alerts, parse, allowed_hosts=HOSTS, refresh_seconds=1,
                                       source_health=health), "127.0.0.1", port).start()
 
 
@@ -93,6 +94,16 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     results = page.locator("#results-list").inner_text()
     assert "白桦 风电 项目 开工" in results and "恶臭" not in results
 
+    page.fill("#q", "北辰 OR")  # a query that cannot be read: what is wrong, and where
+    page.click("#search button[type=submit]")
+    page.locator("#results-list li.query-error").wait_for()
+    error = page.locator("#results-list").inner_text()
+    assert error == "查询有误（第 4 个字符）：OR needs something to search after it"
+    page.fill("#q", "title:辰燃")  # part of the word 北辰燃料乙醇
+    page.click("#search button[type=submit]")
+    page.locator("#results-list li[data-post-id]").first.wait_for()
+    assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
+
     page.click("button[data-range='7d']")
     page.wait_for_function("document.getElementById('count-range').textContent === '5'")
     assert all(u.startswith("http://127.0.0.1:") for u in page.requested), page.requested
@@ -133,7 +144,7 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
         return [{**source_health()[0], "source": f"s{n}", "url": url, "last_attempt": now().isoformat()}
                 for n, url in enumerate(HOSTILE)]
 
-    with EmbeddedStore(tmp_path / "store") as hostile_store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as hostile_store:
         hostile_store.upsert(_hostile_posts())
         server = _serve(hostile_store, hostile_alerts, hostile_health)
         try:

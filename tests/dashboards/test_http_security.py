@@ -11,7 +11,7 @@ import pytest
 
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
-from tests.dashboards.conftest import HOSTS, alerts, source_health
+from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 
 
 def _free_port() -> int:
@@ -23,7 +23,7 @@ def _free_port() -> int:
 @pytest.fixture
 def port(store: EmbeddedStore) -> Iterator[int]:
     port = _free_port()
-    server = DashboardServer(create_app(store, alerts, str.split, allowed_hosts=HOSTS, source_health=source_health),
+    server = DashboardServer(create_app(store, alerts, parse, allowed_hosts=HOSTS, source_health=source_health),
                              "127.0.0.1", port).start()
     yield port
     server.stop()
@@ -89,7 +89,7 @@ def test_configured_names_replace_the_default(store: EmbeddedStore) -> None:
 
     port = _free_port()
     hosts = config.Dashboard(host="127.0.0.1", allowed_hosts=["yuqing.example.com", "*.corp.example"]).hosts
-    server = DashboardServer(create_app(store, alerts, str.split, allowed_hosts=hosts), "127.0.0.1", port).start()
+    server = DashboardServer(create_app(store, alerts, parse, allowed_hosts=hosts), "127.0.0.1", port).start()
     try:
         assert _get(port, "/healthz", f"yuqing.example.com:{port}")[0] == 200
         assert _get(port, "/healthz", "desk.corp.example")[0] == 200

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from analysis.grams import index_grams
 import settings as config
 from alerts.engine import AlertEngine
 from alerts.state import AlertState
@@ -169,7 +170,7 @@ class KillAtAcceptance:
 def outbox(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """A data folder whose outbox holds ALERTS pending mails, and the configuration `yuqing run` reads."""
     smtp_port, data = free_port(), tmp_path / "var"
-    store, state = EmbeddedStore(data), AlertState.for_data_dir(data)
+    store, state = EmbeddedStore(data, grams=index_grams), AlertState.for_data_dir(data)
     store.upsert([make_post(n, f"北辰燃料乙醇 第{n}次 恶臭", score=0.9) for n in range(ALERTS)])
     assert len(AlertEngine(make_settings(smtp_port), store, state).evaluate()) == ALERTS
     store.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from settings import Scheme
 from store.base import SearchQuery
@@ -33,7 +34,7 @@ def spool(folder: Path, name: str, lines: list[str]) -> Path:
 
 
 def test_ingest_analyses_stores_and_removes_the_file(tmp_path: Path, analyzer: Analyzer) -> None:
-    with EmbeddedStore(tmp_path / "store") as store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
         path = spool(tmp_path / "spool", "s-1-1.jsonl", [json.dumps(item(i), ensure_ascii=False) for i in range(3)])
         report = Ingester(tmp_path / "spool", analyzer, store).run()
         assert (report.files, report.posts, len(report.inserted), report.rejected) == (1, 3, 3, 0)
@@ -46,7 +47,7 @@ def test_bad_lines_are_kept_aside_with_their_reason(tmp_path: Path, analyzer: An
     lines = [json.dumps(item(1), ensure_ascii=False), "{not json", json.dumps({"title": "no url"}),
              json.dumps(item(2, published_at="not a time"), ensure_ascii=False), "[" * 100_000 + "]" * 100_000,
              json.dumps(item(3), ensure_ascii=False), ""]
-    with EmbeddedStore(tmp_path / "store") as store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
         spool(tmp_path / "spool", "s-1-1.jsonl", lines)
         report = Ingester(tmp_path / "spool", analyzer, store).run()
         assert report.posts == 2 and report.rejected == 4
@@ -62,10 +63,10 @@ def test_a_store_failure_keeps_the_spool_file(tmp_path: Path, analyzer: Analyzer
             raise OSError("disk full")
 
     path = spool(tmp_path / "spool", "s-1-1.jsonl", [json.dumps(item(1), ensure_ascii=False)])
-    with FailingStore(tmp_path / "store") as broken, pytest.raises(OSError):
+    with FailingStore(tmp_path / "store", grams=index_grams) as broken, pytest.raises(OSError):
         Ingester(tmp_path / "spool", analyzer, broken).run()
     assert path.exists()
-    with EmbeddedStore(tmp_path / "store") as store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
         assert Ingester(tmp_path / "spool", analyzer, store).run().posts == 1
         assert store.count(SearchQuery()) == 1 and not path.exists()
 
@@ -74,13 +75,13 @@ def test_unfinished_files_of_dead_crawlers_are_taken_and_live_ones_left(tmp_path
     line = json.dumps(item(1), ensure_ascii=False)
     dead = spool(tmp_path / "spool", "s-1-999999999.jsonl.part", [line])
     live = spool(tmp_path / "spool", f"s-2-{os.getpid()}.jsonl.part", [json.dumps(item(2), ensure_ascii=False)])
-    with EmbeddedStore(tmp_path / "store") as store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
         report = Ingester(tmp_path / "spool", analyzer, store).run()
         assert report.posts == 1 and not dead.exists() and live.exists()
 
 
 def test_the_same_post_twice_is_stored_once(tmp_path: Path, analyzer: Analyzer) -> None:
-    with EmbeddedStore(tmp_path / "store") as store:
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
         ingester = Ingester(tmp_path / "spool", analyzer, store)
         spool(tmp_path / "spool", "s-1-1.jsonl", [json.dumps(item(1, metrics={"comments": 1}), ensure_ascii=False)])
         ingester.run()

@@ -1,4 +1,4 @@
-"""`yuqing search`, as an analyst runs it."""
+"""`yuqing search`, as an analyst runs it, on stores built the way the service builds them (spool → ingest)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ from pathlib import Path
 
 import pytest
 
+import settings as config
+from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
-from settings import Scheme
 from store.embedded import EmbeddedStore
-from models import Post, now
+from yuqing.demo.runner import CONFIG as DEMO_CONFIG
+from yuqing.demo.timeline import COMPANY, TIMELINE
+from yuqing.ingest import Ingester
+from models import now
 
 CONFIG = """
 [store]
@@ -24,6 +28,14 @@ path = "{path}"
 [[schemes]]
 name = "co"
 keywords = ["北辰燃料乙醇"]
+{sources}
+"""
+SOURCE = """
+[[sources]]
+name = "{name}"
+type = "rss"
+url = "http://127.0.0.1:9/{name}.xml"
+enabled = false
 """
 
 POSTS = [
@@ -34,16 +46,26 @@ POSTS = [
 ]
 
 
+def ingest(config_file: Path, items: list[dict]) -> None:
+    """The service's way in: items spooled as a crawl writes them, then analysed and stored by the Ingester."""
+    settings = config.load(config_file)
+    spool = settings.data_dir / "spool"
+    spool.mkdir(parents=True)
+    (spool / "test-1-1.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), "utf-8")
+    with EmbeddedStore(settings.store.path, grams=index_grams) as store:
+        report = Ingester(spool, Analyzer.from_settings(settings), store).run()
+    assert report.posts == len(items) and report.rejected == 0
+
+
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("search")
-    analyzer = Analyzer([Scheme(name="co", keywords=["北辰燃料乙醇"])])
-    with EmbeddedStore(folder / "var") as store:
-        store.upsert(analyzer.analyse(Post(
-            id=f"news:{slug}", platform="news", source=source, url=f"http://127.0.0.1/{slug}.html", title=title,
-            content=content, published_at=now() - timedelta(hours=hours))) for slug, source, title, content, hours in POSTS)
     path = folder / "yuqing.toml"
-    path.write_text(CONFIG.format(path=(folder / "var").as_posix()), encoding="utf-8")
+    sources = "".join(SOURCE.format(name=name) for name in ("news-a", "news-b", "forum"))
+    path.write_text(CONFIG.format(path=(folder / "var").as_posix(), sources=sources), encoding="utf-8")
+    ingest(path, [{"url": f"http://127.0.0.1/{slug}.html", "source": source, "platform": "news", "title": title,
+                   "content": content, "published_at": (now() - timedelta(hours=hours)).isoformat()}
+                  for slug, source, title, content, hours in POSTS])
     return path
 
 
@@ -68,6 +90,14 @@ def test_words_phrases_or_exclude_and_filters(config_file: Path) -> None:
     negative = slugs(done)
     assert "n1" in negative and "n2" not in negative
     assert {p["sentiment"]["label"] for p in json.loads(done.stdout)["posts"]} == {"negative"}
+
+
+def test_part_of_a_word_finds_its_posts(config_file: Path) -> None:
+    # jieba reads 北辰燃料乙醇 (a watch term) as one word; the search finds its parts all the same.
+    assert slugs(search(config_file, "北辰", "--format", "json")) == ["n1", "n2", "n4"]
+    assert slugs(search(config_file, "臭", "--format", "json")) == ["n1"]
+    assert slugs(search(config_file, "(恶臭 OR 好评) -title:开放日", "--format", "json")) == ["n1"]
+    assert slugs(search(config_file, "source:forum 招聘", "--format", "json")) == ["n4"]
 
 
 def test_empty_query_lists_newest_first_in_a_readable_table(config_file: Path) -> None:
@@ -95,3 +125,59 @@ def test_no_match_and_no_store_and_bad_since(config_file: Path, tmp_path: Path) 
     assert done.returncode == 1 and b"no posts stored" in done.stderr
     done = search(config_file, "--since", "yesterday-ish")
     assert done.returncode == 2 and b"give a duration" in done.stderr
+
+
+def one_line_error(done: subprocess.CompletedProcess[bytes]) -> str:
+    """Exit code 2, one line on stderr, no traceback, nothing on stdout."""
+    assert done.returncode == 2, done.stdout.decode() + done.stderr.decode()
+    lines = done.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and done.stdout == b"", done.stderr.decode()
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, said", [
+    (["北辰", "OR"], "yuqing: query error at column 4 of '北辰 OR': OR needs something to search after it"),
+    (['"北辰 回应'], "yuqing: query error at column 1 of '\"北辰 回应': this quote is never closed"),
+    (["(恶臭", "OR", "好评"], "yuqing: query error at column 1 of '(恶臭 OR 好评': this '(' is never closed"),
+    (["titel:北辰"], "yuqing: query error at column 1 of 'titel:北辰': unknown field 'titel'"),
+    (["source:weibo"], "column 8 of 'source:weibo': source: 'weibo' is not one of: news-a, news-b, forum"),
+])
+def test_a_query_that_cannot_be_read_is_an_error_with_its_column(config_file: Path, args: list[str],
+                                                                  said: str) -> None:
+    assert said in one_line_error(search(config_file, *args))
+
+
+def test_a_source_or_scheme_not_configured_is_an_error_naming_those_that_are(config_file: Path) -> None:
+    assert one_line_error(search(config_file, "北辰", "--source", "weibo")) == (
+        "yuqing: --source 'weibo' names no configured source (configured: news-a, news-b, forum)")
+    assert one_line_error(search(config_file, "--scheme", "beichen")) == (
+        "yuqing: --scheme 'beichen' names no configured scheme (configured: co)")
+
+
+@pytest.fixture(scope="module")
+def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's configuration and story, ingested as the demo's service ingests what it crawls."""
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "yuqing.toml"
+    path.write_text(DEMO_CONFIG.format(store=folder.as_posix(), company=COMPANY, site="http://127.0.0.1:9",
+                                       interval=15, smtp_port=9, port=9), encoding="utf-8")
+    ingest(path, [{"url": f"http://127.0.0.1:9/{post.kind}/{post.slug}.html", "platform": post.kind,
+                   "source": "baihua-news" if post.kind == "news" else "baihua-forum", "title": post.title,
+                   "content": post.body, "author": post.author,
+                   "published_at": (now() - timedelta(minutes=200 - post.at)).isoformat()} for post in TIMELINE])
+    return path
+
+
+def test_the_demo_story_is_found_by_what_people_type(demo_config: Path) -> None:
+    def found(*query: str) -> list[str]:
+        return sorted(slugs(search(demo_config, *query, "--format", "json", "--limit", "50")))
+
+    every = sorted(post.slug for post in TIMELINE)
+    assert found("北辰") == every  # every post names 北辰燃料乙醇
+    assert found("偷排") == ["t4"]  # 怀疑偷排污水, the post that raised the 偷排 alert
+    assert found("臭") == ["t2", "t3", "t4", "t5"]  # 恶臭, 发臭, 很臭
+    assert found("环境局") == ["n5"]  # 白桦市生态环境局
+    assert found("author:李明") == ["n1", "n3"]
+    assert found("title:恶臭", "source:baihua-forum") == ["t2", "t3"]
+    assert found("(恶臭 OR 异味) -title:转") == ["n4", "n5", "t2"]
+    assert found("sentiment:negative", "偷排 OR 恶臭") == ["t2", "t3", "t4"]

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 import pytest
 
+from analysis.grams import index_grams, query_grams
+from analysis.pipeline import Analyzer
+from analysis.tokens import Tokenizer
+from settings import Scheme
 from store.base import Store
 from store.embedded import EmbeddedStore
-from models import SHANGHAI, Post, SchemeMatch, Sentiment
+from store.query import Query, parse_query
+from models import SHANGHAI, Author, Post, SchemeMatch, Sentiment
 
 BASE = datetime(2024, 3, 12, 9, 0, tzinfo=SHANGHAI)
+SCHEME = Scheme(name="beichen", keywords=["北辰燃料乙醇"])  # in jieba's dictionary: one word, as in the demo
+
+
+@cache
+def _tokenizer() -> Tokenizer:
+    return Tokenizer(SCHEME.terms())
+
+
+def parse(text: str) -> Query | None:
+    """A query as the command line parses it: analysis's grams and words."""
+    return parse_query(text, query_grams, _tokenizer().tokenize)
 
 
 def make_post(n: int, text: str, *, source: str = "news-a", sentiment: str = "neutral", hours: float = 0,
@@ -27,7 +44,7 @@ def make_post(n: int, text: str, *, source: str = "news-a", sentiment: str = "ne
     )
 
 
-BACKENDS: dict[str, Callable[[Path], Store]] = {"embedded": lambda path: EmbeddedStore(path)}
+BACKENDS: dict[str, Callable[[Path], Store]] = {"embedded": lambda path: EmbeddedStore(path, grams=index_grams)}
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -62,3 +79,45 @@ def corpus() -> list[Post]:
                   platform="forum"),
         make_post(5, "白桦 风电 项目 开工", hours=14.5, source="news-b", schemes=(), keywords=("风电",)),
     ]
+
+
+# Posts as they come from sites and Weibo: traditional characters, full-width letters, names, @mentions,
+# Latin words and numbers; what each query finds is written down in the tests by reading these texts.
+# (n, platform, source, tier, author, region, title, content, sentiment)
+REAL_SHAPED = [
+    (1, "news", "baihua-news", "local_media", "本网记者 李明", "", "北辰燃料乙醇回应异味投诉",
+     "北辰燃料乙醇有限公司今天表示，已配合白桦市生态环境局开展调查，结果将及时公布。", "neutral"),
+    (2, "forum", "baihua-forum", "individual", "河西小区业主", "", "",
+     "@河西老王 你们小区也闻到了吗？晚上臭得睡不着，肯定是北辰乙醇厂在偷排污水！", "negative"),
+    (3, "weibo", "weibo", "individual", "香港網友", "香港", "",
+     "北辰燃料乙醇廠區附近惡臭難忍，環保局快來管管", "negative"),
+    (4, "weibo", "weibo", "self_media", "环保观察", "北京", "",
+     "ＰＭ２.５超标，北辰公司的废气排放数据公开了吗？", "neutral"),
+    (5, "news", "baihua-evening", "local_media", "本报记者 赵强", "", "河水发黑 居民担忧",
+     "市民王建国反映，排污口附近河水发黑，记者前往调查。", "negative"),
+    (6, "news", "tech-news", "industry", "", "", "白桦风电项目开工",
+     "白桦风电项目今日开工。另讯：iPhone15发布会今晚举行。", None),
+    (7, "forum", "baihua-forum", "individual", "找工作的小张", "", "北辰燃料乙醇招聘操作工",
+     "工资待遇不错，有意者请联系人事部。", "neutral"),
+    (8, "weibo", "weibo", "individual", "吃瓜群众", "北京", "",
+     "昨天B站UP主发视频说，3号排污口夜里偷偷放水，@北辰燃料乙醇 出来回应一下", "negative"),
+]
+
+
+@pytest.fixture(scope="session")
+def analyzer() -> Analyzer:
+    return Analyzer([SCHEME])
+
+
+@pytest.fixture(scope="session")
+def real_shaped(analyzer: Analyzer) -> list[Post]:
+    """REAL_SHAPED through the real analysis (normalised text, jieba tokens, schemes), sentiment as written."""
+    posts = []
+    for n, platform, source, tier, author, region, title, content, label in REAL_SHAPED:
+        post = analyzer.analyse(Post(
+            id=f"{platform}:{n}", platform=platform, source=source, source_tier=tier, url=f"http://127.0.0.1/r/{n}",
+            title=title, content=content, author=Author(name=author), region=region,
+            published_at=BASE + timedelta(hours=n)))
+        sentiment = Sentiment(label=label, score=0.5) if label else None  # type: ignore[arg-type]
+        posts.append(post.model_copy(update={"sentiment": sentiment}))
+    return posts

@@ -8,14 +8,15 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from analysis.grams import index_grams
+from analysis.pipeline import Analyzer
 from store.base import SearchQuery, Store
-from store.query import parse_query
-from tests.store.conftest import BASE, make_post
+from tests.store.conftest import BASE, make_post, parse
 from models import Metrics, Post
 
 
 def ids(store: Store, text: str = "", **filters: object) -> list[str]:
-    result = store.search(SearchQuery(text=parse_query(text), limit=100, **filters))  # type: ignore[arg-type]
+    result = store.search(SearchQuery(text=parse(text), limit=100, **filters))  # type: ignore[arg-type]
     return [p.id for p in result.posts]
 
 
@@ -60,7 +61,90 @@ def test_filters(store: Store, corpus: list[Post]) -> None:
 def test_relevance_sort_puts_the_better_match_first(store: Store) -> None:
     store.upsert([make_post(1, "恶臭 天气 晴朗 出行 顺利 心情 不错", hours=5),
                   make_post(2, "恶臭 恶臭 恶臭 投诉", hours=0)])
-    result = store.search(SearchQuery(text=parse_query("恶臭"), sort="relevance"))
+    result = store.search(SearchQuery(text=parse("恶臭"), sort="relevance"))
+    assert [p.id for p in result.posts] == ["news:2", "news:1"]
+
+
+def found(store: Store, text: str) -> list[int]:
+    """The numbers of the posts a query finds, in order."""
+    return sorted(int(i.split(":")[1]) for i in ids(store, text))
+
+
+def test_words_find_every_post_that_contains_them(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    assert found(store, "北辰") == [1, 2, 3, 4, 7, 8]  # 北辰燃料乙醇 is one jieba word; 8 names it in a mention
+    assert found(store, "偷排") == [2]  # 偷排污水
+    assert found(store, "臭") == [2, 3]  # 臭得, 惡臭
+    assert found(store, "环境局") == [1]  # 生态环境局
+    assert found(store, "環保局") == found(store, "环保局") == [3]  # written in traditional characters
+    assert found(store, "王建国") == [5] and found(store, "河西老王") == [2]  # a name, a mention
+    assert found(store, "赵强") == []  # 5's author, not in its text: author:赵强 finds it
+    assert found(store, "惡臭難忍") == found(store, "恶臭难忍") == [3]
+
+
+def test_a_word_deep_in_a_long_article(store: Store, analyzer: Analyzer) -> None:
+    body = "白桦市召开新能源产业发展座谈会，企业负责人交流了项目建设和人才引进的意见。" * 120  # 4,440 characters
+    store.upsert(analyzer.analyse_many([
+        Post(id="news:1", platform="news", source="s", url="http://127.0.0.1/1", title="座谈会", content=body),
+        Post(id="news:2", platform="news", source="s", url="http://127.0.0.1/2", title="座谈会",
+             content=body + "会后有记者在排污口拍到偷排污水。")]))
+    assert found(store, "偷排") == found(store, '"拍到 偷排"') == [2]
+    assert found(store, "座谈会 人才引进") == [1, 2]
+
+
+def test_latin_words_and_numbers(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    assert found(store, "pm2.5") == found(store, "ＰＭ２.５") == found(store, "PM2.5超标") == [4]  # full-width in 4
+    assert found(store, "iphone") == found(store, "iPhone15") == [6]
+    assert found(store, "iph") == [] and found(store, "phone") == []  # whole words, never parts of them
+    assert found(store, "B站") == found(store, "3号") == found(store, "up主") == found(store, "号排污") == [8]
+    assert found(store, "站") == [8] and found(store, "B站上") == []
+
+
+def test_phrases_or_exclusion_and_parentheses(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    assert found(store, '"北辰 乙醇"') == [2]  # 北辰乙醇厂; 北辰燃料乙醇 has other characters between
+    assert found(store, '"北辰，燃料乙醇"') == [1, 3, 7, 8]  # punctuation in a phrase is not compared
+    assert found(store, "偷排 OR 恶臭") == [2, 3]
+    assert found(store, "北辰 -招聘") == [1, 2, 3, 4, 8]
+    assert found(store, '-"北辰" -风电') == [5]
+    assert found(store, "(偷排 OR 恶臭 OR 发黑) 北辰") == [2, 3]  # 5 is about 发黑 but not 北辰
+    assert found(store, "(臭 OR 排污) -title:招聘") == [2, 3, 5, 8]
+    assert found(store, "北辰 AND NOT (偷排 OR 恶臭)") == [1, 4, 7, 8]
+
+
+def test_field_filters(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    assert found(store, "title:北辰") == [1, 7]
+    assert found(store, 'title:(回应 OR 发黑)') == [1, 5]  # 8 says 回应 in its text, not in a title
+    assert found(store, "author:李明") == [1] and found(store, "author:赵强") == [5]
+    assert found(store, "author:小区") == [2] and found(store, "author:網友") == [3]
+    assert found(store, "source:baihua-forum") == [2, 7]
+    assert found(store, "platform:weibo -region:北京") == [3]
+    assert found(store, "region:北京") == [4, 8]
+    assert found(store, "tier:local_media") == [1, 5] and found(store, "source_tier:industry") == [6]
+    assert found(store, "sentiment:negative 北辰") == [2, 3, 8]
+    assert found(store, "sentiment:unknown") == [6]
+    assert found(store, "scheme:beichen") == [1, 3, 7, 8]  # 北辰燃料乙醇, also in traditional characters
+
+
+def test_keyword_filter(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    assert sorted(ids(store, "keyword:投诉")) == ["forum:4", "news:1"]
+    assert sorted(ids(store, "keyword:投诉 -source:forum")) == ["news:1"]
+
+
+def test_a_whole_word_ranks_above_a_part_of_a_longer_one(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    ranked = [p.id for p in store.search(SearchQuery(text=parse("北辰"), sort="relevance", limit=10)).posts]
+    assert sorted(ranked[:2]) == ["forum:2", "weibo:4"]  # 北辰 乙醇 厂, 北辰 公司: jieba's words
+    assert sorted(ranked[2:]) == ["forum:7", "news:1", "weibo:3", "weibo:8"]  # inside 北辰燃料乙醇
+
+
+def test_a_whole_word_outranks_more_hits_inside_longer_words(store: Store) -> None:
+    store.upsert([make_post(1, "北辰燃料乙醇 北辰燃料乙醇 北辰燃料乙醇 发布 公告"),
+                  make_post(2, "北辰 公司 今天 发布 公告 称 将 整改")])
+    result = store.search(SearchQuery(text=parse("北辰"), sort="relevance"))
     assert [p.id for p in result.posts] == ["news:2", "news:1"]
 
 
@@ -103,11 +187,11 @@ def test_reindex_and_reopen_give_the_same_answers(open_backend: Callable[[], Sto
 def test_records_without_index_are_repaired_at_open(tmp_path: Path, corpus: list[Post]) -> None:
     from store.embedded import EmbeddedStore
 
-    store = EmbeddedStore(tmp_path / "s")
+    store = EmbeddedStore(tmp_path / "s", grams=index_grams)
     store.upsert(corpus[:2])
     store._write_records(corpus[2:])  # a crash after the SQLite commit, before the index commit
     store.close()
-    reopened = EmbeddedStore(tmp_path / "s")
+    reopened = EmbeddedStore(tmp_path / "s", grams=index_grams)
     try:
         assert reopened.count(SearchQuery()) == len(corpus)
         assert "news:3" in ids(reopened, "价格")
@@ -118,12 +202,13 @@ def test_records_without_index_are_repaired_at_open(tmp_path: Path, corpus: list
 def test_another_process_can_search_while_a_writer_is_open(tmp_path: Path, corpus: list[Post]) -> None:
     from store.embedded import EmbeddedStore
 
-    writer = EmbeddedStore(tmp_path / "s")
+    writer = EmbeddedStore(tmp_path / "s", grams=index_grams)
     try:
         writer.upsert(corpus)
         code = (
-            "from store.embedded import EmbeddedStore; from store.base import SearchQuery;"
-            f"s = EmbeddedStore({str(tmp_path / 's')!r}); print(s.count(SearchQuery())); s.close()"
+            "from analysis.grams import index_grams; from store.embedded import EmbeddedStore;"
+            "from store.base import SearchQuery;"
+            f"s = EmbeddedStore({str(tmp_path / 's')!r}, grams=index_grams); print(s.count(SearchQuery())); s.close()"
         )
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.stdout.strip() == str(len(corpus)), done.stderr
@@ -137,12 +222,13 @@ def test_another_process_can_search_while_a_writer_is_open(tmp_path: Path, corpu
 def test_second_writer_gets_a_clear_error(tmp_path: Path, corpus: list[Post]) -> None:
     from store.embedded import EmbeddedStore
 
-    first = EmbeddedStore(tmp_path / "s")
+    first = EmbeddedStore(tmp_path / "s", grams=index_grams)
     first.upsert(corpus[:1])
     code = (
-        "from store.embedded import EmbeddedStore; from store.base import StoreError\n"
+        "from analysis.grams import index_grams; from store.embedded import EmbeddedStore\n"
+        "from store.base import StoreError\n"
         "from tests.store.conftest import make_post\n"
-        f"s = EmbeddedStore({str(tmp_path / 's')!r})\n"
+        f"s = EmbeddedStore({str(tmp_path / 's')!r}, grams=index_grams)\n"
         "try:\n    s.upsert([make_post(7, 'x')])\nexcept StoreError as e:\n    print('StoreError', e)\n"
     )
     try:

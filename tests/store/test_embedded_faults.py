@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import tantivy
 
+from analysis.grams import index_grams
 from store.base import SearchQuery, StoreError
 from store.embedded import EmbeddedStore
-from store.query import parse_query
-from tests.store.conftest import make_post
+from tests.store.conftest import make_post, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTS = 300
@@ -29,7 +29,7 @@ Damage = Callable[[Path], object]  # done to a store's folder, or to its posts.d
 
 def build(folder: Path, count: int = POSTS, first: int = 0) -> Path:
     """A store of `count` posts, written in three upserts (three index segments)."""
-    with EmbeddedStore(folder) as store:
+    with EmbeddedStore(folder, grams=index_grams) as store:
         step = max(1, count // 3)
         for start in range(first, first + count, step):
             store.upsert(make_post(n, f"北辰 乙醇 帖子{n % 7}", hours=n / 60)
@@ -102,7 +102,7 @@ def test_an_index_that_lost_posts_is_reported_read_only_and_rebuilt_by_a_writer(
     lose(folder)
     with pytest.raises(StoreError, match="yuqing reindex"):
         EmbeddedStore(folder, readonly=True)
-    with EmbeddedStore(folder) as store:  # the writer rebuilds it by itself
+    with EmbeddedStore(folder, grams=index_grams) as store:  # the writer rebuilds it by itself
         assert store.count(SearchQuery()) == POSTS
     assert total(folder) == POSTS
 
@@ -116,6 +116,33 @@ def test_search_says_so_and_reindex_rebuilds_when_the_index_folder_is_gone(tmp_p
     assert f"{POSTS}/{POSTS}" in done.stderr  # the progress bar
     done = yuqing(folder, "search", "--format", "json", "--limit", "1000")
     assert done.returncode == 0 and f'"total": {POSTS}' in done.stdout, done.stderr
+
+
+def index_of_an_earlier_version(folder: Path) -> None:
+    """The index as an earlier version built it: every post, jieba's words, none of the gram fields."""
+    shutil.rmtree(folder / "index")
+    (folder / "index").mkdir()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    builder.add_text_field("tokens", tokenizer_name="whitespace", index_option="position")
+    index = tantivy.Index(builder.build(), path=str(folder / "index"))
+    writer = index.writer(15_000_000, 1)
+    for n in range(POSTS):
+        writer.add_document(tantivy.Document(id=f"news:{n}", tokens="北辰 乙醇"))
+    writer.commit()
+    writer.wait_merging_threads()
+
+
+def test_an_index_of_an_earlier_version_is_rebuilt_by_a_writer_and_named_read_only(tmp_path: Path) -> None:
+    folder = build(tmp_path / "var")
+    index_of_an_earlier_version(folder)
+    assert index_docs(folder) == POSTS  # it agrees with posts.db in all but its fields
+    with pytest.raises(StoreError, match="another version of yuqing.*run `yuqing reindex`"):
+        EmbeddedStore(folder, readonly=True)
+    failed_plainly(yuqing(folder, "search", "北辰"), "another version of yuqing", "yuqing reindex")
+    with EmbeddedStore(folder, grams=index_grams) as store:  # the service's way in: it rebuilds
+        assert store.count(SearchQuery(text=parse("辰乙"))) == POSTS  # a gram of 北辰乙醇
+    assert total(folder) == POSTS
 
 
 # ---- the record of truth lost posts the index still has ----
@@ -137,7 +164,7 @@ def test_a_posts_db_that_lost_its_posts_is_never_reindexed_into_an_empty_index(t
 
     for opening in ({"readonly": True}, {}, {"repair": False}):
         with pytest.raises(StoreError, match="has lost posts.*Restore posts.db from a backup"):
-            EmbeddedStore(folder, **opening)
+            EmbeddedStore(folder, grams=index_grams, **opening)
     assert sorted(folder.iterdir()) == left  # nothing created
     assert not (folder / "posts.db").exists() or (folder / "posts.db").stat().st_size == 0  # nor written
     failed_plainly(yuqing(folder, "search"), "posts.db has lost posts", said, "holds")
@@ -155,11 +182,11 @@ def test_posts_db_restored_from_an_older_backup_is_not_reindexed(tmp_path: Path)
     build(folder, 60, first=POSTS)
     shutil.copy(older, folder / "posts.db")
     with pytest.raises(StoreError, match=f"holds {POSTS} posts .* holds {POSTS + 60} posts"):
-        EmbeddedStore(folder)
+        EmbeddedStore(folder, grams=index_grams)
     # Keeping the older posts.db on purpose, as the message says: delete the index and its marker, reindex.
     shutil.rmtree(folder / "index")
     (folder / "index.seq").unlink()
-    with EmbeddedStore(folder, repair=False) as store:
+    with EmbeddedStore(folder, grams=index_grams, repair=False) as store:
         assert store.reindex() == POSTS
 
 
@@ -190,7 +217,7 @@ def test_a_damaged_index_is_reported_and_reindex_rebuilds_it_from_nothing(tmp_pa
     damage(folder)
     with pytest.raises(StoreError, match="search index .* cannot be read .*run `yuqing reindex`"):
         EmbeddedStore(folder, readonly=True)
-    with EmbeddedStore(folder, repair=False) as store:
+    with EmbeddedStore(folder, grams=index_grams, repair=False) as store:
         assert store.reindex() == POSTS
     assert total(folder) == POSTS and index_docs(folder) == POSTS
 
@@ -204,14 +231,14 @@ def test_reindex_command_and_a_writer_both_rebuild_a_damaged_index(tmp_path: Pat
     assert total(folder) == POSTS
 
     truncate_a_segment("term")(folder)
-    with EmbeddedStore(folder) as store:  # the service's way in: it has the writer, so it repairs
+    with EmbeddedStore(folder, grams=index_grams) as store:  # the service's way in: it has the writer, so it repairs
         assert store.count(SearchQuery()) == POSTS
         assert len(store.search(SearchQuery(limit=500)).posts) == POSTS
 
 
 def test_a_store_open_for_writing_reindexes_an_index_damaged_under_it(tmp_path: Path) -> None:
     folder = build(tmp_path / "var")
-    with EmbeddedStore(folder) as store:
+    with EmbeddedStore(folder, grams=index_grams) as store:
         store.upsert([make_post(POSTS, "北辰 新 帖子")])  # the writer is open on the old index
         truncate_a_segment("term")(folder)
         with pytest.raises(StoreError, match="cannot be read .*run `yuqing reindex`"):
@@ -231,7 +258,7 @@ def test_damage_found_only_at_search_time_is_a_store_error_and_reindex_repairs_i
             store.search(SearchQuery(limit=500))
         with pytest.raises(StoreError, match="cannot be read .*run `yuqing reindex`"):
             store.volume(SearchQuery())  # a panic inside tantivy, said as plainly
-    with EmbeddedStore(folder, repair=False) as store:
+    with EmbeddedStore(folder, grams=index_grams, repair=False) as store:
         assert store.reindex() == POSTS
     with EmbeddedStore(folder, readonly=True) as store:
         assert len(store.search(SearchQuery(limit=500)).posts) == POSTS
@@ -253,7 +280,7 @@ def test_a_damaged_posts_db_is_named_with_what_to_do(tmp_path: Path, damage: Dam
     damage(folder / "posts.db")
     for opening in ({"readonly": True}, {}):
         with pytest.raises(StoreError, match="posts.db is damaged .*restore it from a backup"):
-            EmbeddedStore(folder, **opening)
+            EmbeddedStore(folder, grams=index_grams, **opening)
     failed_plainly(yuqing(folder, "search"), "posts.db is damaged", "restore it from a backup")
     failed_plainly(yuqing(folder, "reindex"), "posts.db is damaged", "restore it from a backup")
     assert index_docs(folder) == POSTS
@@ -263,7 +290,7 @@ def test_pages_overwritten_inside_posts_db_stop_reindex_and_keep_the_old_index(t
     folder = build(tmp_path / "var")
     db = folder / "posts.db"
     overwrite(db, db.stat().st_size // 2, bytes(range(256)) * 32)  # 8 KB of table pages, header intact
-    with EmbeddedStore(folder, repair=False) as store:
+    with EmbeddedStore(folder, grams=index_grams, repair=False) as store:
         with pytest.raises(StoreError, match="posts.db is damaged"):
             store.reindex()
     failed_plainly(yuqing(folder, "reindex"), "posts.db is damaged")
@@ -275,11 +302,12 @@ def test_pages_overwritten_inside_posts_db_stop_reindex_and_keep_the_old_index(t
 WRITER = """
 import sys
 from pathlib import Path
+from analysis.grams import index_grams
 from store.embedded import EmbeddedStore
-from tests.store.conftest import make_post
+from tests.store.conftest import make_post, parse
 folder, stop = Path(sys.argv[1]), Path(sys.argv[2])
 n = 0
-with EmbeddedStore(folder) as store:
+with EmbeddedStore(folder, grams=index_grams) as store:
     print("ready", flush=True)
     while not stop.exists():
         store.upsert(make_post(n + i, f"北辰 突发 帖子{i}", hours=n / 1000) for i in range(50))
@@ -341,7 +369,7 @@ def test_read_only_store_writes_nothing(tmp_path: Path) -> None:
 def test_reindex_streams_with_bounded_memory(tmp_path: Path) -> None:
     folder = tmp_path / "var"
     words = " ".join(f"词{i}" for i in range(400))  # an article: ~4,000 characters a post, tokens included
-    with EmbeddedStore(folder) as store:
+    with EmbeddedStore(folder, grams=index_grams) as store:
         store.upsert(make_post(n, f"{n} {words}") for n in range(5000))
         rows = store._db.execute("SELECT SUM(LENGTH(doc)) FROM posts").fetchone()[0]
         tracemalloc.start()

@@ -183,6 +183,12 @@ async function search(event) {
   const response = await fetch(`/api/search?${params}`);
   const data = await response.json();
   document.getElementById("results").hidden = false;
+  if (!response.ok) {  // a query that cannot be read: say what is wrong and where
+    const where = Number.isInteger(data.position) ? `（第 ${data.position + 1} 个字符）` : "";
+    document.getElementById("results-total").textContent = "";
+    document.getElementById("results-list").replaceChildren(el("li", { class: "query-error" }, `查询有误${where}：${data.error}`));
+    return;
+  }
   document.getElementById("results-total").textContent = `共 ${data.total} 条`;
   fill("results-list", data.posts, postItem, "没有匹配的信息");
 }
