@@ -32,7 +32,9 @@ _ID_BYTES = 512  # the longest document id Elasticsearch takes
 # A bulk item the cluster rejects as too busy (429) is sent again after 1, 2, 4, 8, 16 s; then it waits in the spool.
 _RETRIES, _BACKOFF, _MAX_BACKOFF = 5, 1.0, 16.0
 _CHECK_TIMEOUT = 5.0  # seconds: check() asks quickly whether the cluster answers at all
-_SHARD_SIZE, _MAX_SHARD_SIZE = 1000, 1 << 20
+# Terms aggregations: shards send this many values first, 8 times more while that cut some; past the
+# cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
+_SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
 _SORTS = {"time": [{"time": "desc"}, {"id": "asc"}], "relevance": [{"_score": "desc"}, {"id": "asc"}]}
 
 
@@ -244,21 +246,40 @@ class ElasticStore(Store):
             return self.client.count(index=self.layout.posts, query=dsl.query(query), ignore_unavailable=True)["count"]
 
     def _terms(self, query: SearchQuery, field: str, size: int) -> list[tuple[str, int]]:
-        """Exact counts: each shard sends its top `shard_size` terms; while the cluster says that may have cut
-        a count short (doc_count_error_upper_bound > 0), ask again with shards sending more."""
+        """Exact counts, most first (ties by key). A terms aggregation is exact when no shard cut its list at
+        `shard_size`; fewer buckets than that in the merged answer proves it, whatever the cluster says of its
+        own error. Else ask again with shards sending more, and past the cluster's bucket limit page through
+        every value with a composite aggregation."""
         if size <= 0:
             return []
-        shard_size = max(_SHARD_SIZE, 10 * size)
+        body = dsl.query(query)
+        cut = max(_SHARD_SIZE, 2 * size)
         with self._said():
-            while True:
-                found = self.client.search(
-                    index=self.layout.posts, query=dsl.query(query), size=0, ignore_unavailable=True,
-                    aggs={"t": {"terms": {"field": field, "size": size, "shard_size": shard_size}}},
-                ).body.get("aggregations", {}).get("t", {"buckets": [], "doc_count_error_upper_bound": 0})
-                if not found["doc_count_error_upper_bound"] or shard_size >= _MAX_SHARD_SIZE:
-                    break
-                shard_size = min(8 * shard_size, _MAX_SHARD_SIZE)
-        return [(bucket["key"], bucket["doc_count"]) for bucket in found["buckets"]]
+            while cut <= _MAX_BUCKETS:
+                found = self._aggregate(body, {"terms": {"field": field, "size": cut, "shard_size": cut}})
+                if len(found["buckets"]) < cut:
+                    return [(b["key"], b["doc_count"]) for b in found["buckets"][:size]]
+                cut *= 8
+            counts = self._every_term(body, field)
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]
+
+    def _aggregate(self, body: dict[str, Any], aggregation: dict[str, Any]) -> dict[str, Any]:
+        found = self.client.search(index=self.layout.posts, query=body, size=0, ignore_unavailable=True,
+                                   aggs={"a": aggregation}).body
+        return found.get("aggregations", {}).get("a", {"buckets": []})
+
+    def _every_term(self, body: dict[str, Any], field: str) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        after: dict[str, Any] | None = None
+        while True:
+            composite: dict[str, Any] = {"size": _COMPOSITE_PAGE, "sources": [{"k": {"terms": {"field": field}}}]}
+            if after:
+                composite["after"] = after
+            found = self._aggregate(body, {"composite": composite})
+            counts.update((b["key"]["k"], b["doc_count"]) for b in found["buckets"])
+            after = found.get("after_key")
+            if not found["buckets"] or not after:
+                return counts
 
     def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         return self._terms(query, "keywords", size)
@@ -270,10 +291,7 @@ class ElasticStore(Store):
         histogram = {"field": "time", "calendar_interval": interval, "time_zone": "Asia/Shanghai", "min_doc_count": 1}
         sentiment = {"terms": {"field": "sentiment.label", "size": 10, "missing": "unknown"}}
         with self._said():
-            found = self.client.search(
-                index=self.layout.posts, query=dsl.query(query), size=0, ignore_unavailable=True,
-                aggs={"h": {"date_histogram": histogram, "aggs": {"s": sentiment}}},
-            ).body.get("aggregations", {}).get("h", {"buckets": []})
+            found = self._aggregate(dsl.query(query), {"date_histogram": histogram, "aggs": {"s": sentiment}})
         counts = {bucket["key"] // 1000: {s["key"]: s["doc_count"] for s in bucket["s"]["buckets"]}
                   for bucket in found["buckets"] if bucket["doc_count"]}
         return volume_buckets(counts, query, interval)
