@@ -149,7 +149,8 @@ def status(fmt: str, config_file: Path | None) -> None:
     else:
         click.echo(f"store:  {section.backend} ({where})")
         click.echo(f"health: {'ok' if health.ok else 'FAILING'}: {health.summary}")
-        click.echo(f"spool:  {files} files, {posts} posts waiting in {spool}" if files else f"spool:  empty ({spool})")
+        click.echo(f"spool:  {_count(files, 'file')}, {_count(posts, 'post')} waiting in {spool}" if files
+                   else f"spool:  empty ({spool})")
     sys.exit(0 if health.ok else 1)
 
 
@@ -223,6 +224,10 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
                + (f", {len(outcome.failed):,} refused: {_first(outcome.failed)}" if outcome.failed else "")
                + f"); the cluster holds {held:,} posts")
     sys.exit(1 if outcome.failed else 0)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number:,} {thing}{'' if number == 1 else 's'}"
 
 
 def _first(failed: dict[str, str]) -> str:

@@ -31,7 +31,7 @@ _WINDOW = 10_000  # Elasticsearch's index.max_result_window: deeper pages are wa
 _ID_BYTES = 512  # the longest document id Elasticsearch takes
 # A bulk item the cluster rejects as too busy (429) is sent again after 1, 2, 4, 8, 16 s; then it waits in the spool.
 _RETRIES, _BACKOFF, _MAX_BACKOFF = 5, 1.0, 16.0
-_CHECK_TIMEOUT = 5.0  # seconds: check() asks quickly whether the cluster answers at all
+_CHECK_TIMEOUT = 5.0  # seconds at most: check() asks quickly whether the cluster answers at all
 # Terms aggregations: shards send this many values first, 8 times more while that cut some; past the
 # cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
 _SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
@@ -42,6 +42,14 @@ def document(post: Post) -> dict[str, Any]:
     doc = post.model_dump(mode="json")
     doc["time"] = post.time.isoformat()
     return doc
+
+
+def _action(index: str, post: Post) -> dict[str, Any]:
+    """Writes the post, unless the cluster holds a later crawl of it: its version is when it was crawled, so a
+    stale write (a request that a frozen cluster carries out after the client gave up and sent it again, or an
+    older copy from `yuqing es migrate`) leaves the newer one in place."""
+    return {"_op_type": "index", "_index": index, "_id": post.id, "_source": document(post),
+            "version": max(0, int(post.crawled_at.timestamp() * 1000)), "version_type": "external_gte"}
 
 
 def _post(source: dict[str, Any]) -> Post:
@@ -57,38 +65,33 @@ class ElasticStore(Store):
         self.layout = Layout(section.index_prefix)
         self.where = shown(section.url)
         self.client = client or connect(section)
-        self._months: dict[str, str] | None = None  # month → the index holding it, as the alias lists them
-        self._lifecycle: bool | None = None  # whether new monthly indices get an ILM origination date
 
     def _said(self, timeout: float | None = None) -> Any:
         return said(self.where, timeout or self.section.request_timeout)
 
     # ---- where posts live ----
     def _known_months(self) -> dict[str, str]:
-        if self._months is None:
-            found = self.client.options(ignore_status=404).indices.get_alias(name=self.layout.posts).body
-            months: dict[str, tuple[int, str]] = {}
-            for index in found:
-                parsed = self.layout.parse(index)
-                if parsed and parsed[1] >= months.get(parsed[0], (0, ""))[0]:
-                    months[parsed[0]] = (parsed[1], index)
-            self._months = {month: index for month, (_, index) in months.items()}
-        return self._months
+        """Month → the index holding it, as the alias lists them now. Asked again for every batch: indices come
+        and go behind our back (ILM deletes old months; a cluster rebuilt from nothing has none)."""
+        found = self.client.options(ignore_status=404).indices.get_alias(name=self.layout.posts).body
+        months: dict[str, tuple[int, str]] = {}
+        for index in found:
+            parsed = self.layout.parse(index)
+            if parsed and parsed[1] >= months.get(parsed[0], (0, ""))[0]:
+                months[parsed[0]] = (parsed[1], index)
+        return {month: index for month, (_, index) in months.items()}
 
-    def _month_index(self, month: str) -> str:
+    def _month_index(self, months: dict[str, str], month: str) -> str:
         """The index that holds `month`, made from the template when it is the month's first post."""
-        months = self._known_months()
         if month in months:
             return months[month]
-        if self._lifecycle is None:
-            lifecycle = template_lifecycle(self.client, self.layout)
-            if lifecycle is None:  # indices made without it would take any field, with guessed types
-                raise StoreError(f"the Elasticsearch cluster at {self.where} has no index template "
-                                 f"{self.layout.posts}: run `yuqing es setup` first")
-            self._lifecycle = lifecycle
+        lifecycle = template_lifecycle(self.client, self.layout)
+        if lifecycle is None:  # an index made without it would take any field, with guessed types
+            raise StoreError(f"the Elasticsearch cluster at {self.where} has no index template "
+                             f"{self.layout.posts}: run `yuqing es setup` first")
         index = self.layout.index(month)
         # Retention counts from the month's end, not from the day its index happened to be made.
-        index_settings = {"index.lifecycle.origination_date": month_end(month)} if self._lifecycle else None
+        index_settings = {"index.lifecycle.origination_date": month_end(month)} if lifecycle else None
         try:
             self.client.indices.create(index=index, settings=index_settings)
         except BadRequestError as exc:
@@ -125,14 +128,16 @@ class ElasticStore(Store):
         if not batch:
             return
         stored = self._stored_in([p.id for p in batch])
-        actions = [{"_op_type": "index", "_id": p.id, "_source": document(p),
-                    "_index": stored.get(p.id) or self._month_index(month_of(p.time))} for p in batch]
+        months = self._known_months()
+        actions = [_action(stored.get(p.id) or self._month_index(months, month_of(p.time)), p) for p in batch]
         later: dict[str, str] = {}
         for ok, item in streaming_bulk(self.client, actions, chunk_size=_BATCH, max_retries=_RETRIES,
                                        initial_backoff=_BACKOFF, max_backoff=_MAX_BACKOFF, raise_on_error=False):
             outcome = item["index"]
             if ok:
                 (result.inserted if outcome.get("result") == "created" else result.updated).append(outcome["_id"])
+            elif outcome.get("status") == 409:  # a later crawl of it is stored already, and stays
+                result.updated.append(outcome["_id"])
             elif outcome.get("status") == 400:  # this post can never be stored as it is: a value the mapping refuses
                 result.failed[outcome["_id"]] = reason(outcome)
                 log.warning("post %s not stored: %s", outcome["_id"], result.failed[outcome["_id"]])
@@ -152,13 +157,10 @@ class ElasticStore(Store):
         swap, else the new one is dropped and the old one kept."""
         self._writable()
         with self._said():
-            self._months = None
-            months = self._known_months()
             total = self.client.count(index=self.layout.posts, ignore_unavailable=True)["count"]
             done = 0
-            for month, old in sorted(months.items()):
+            for month, old in sorted(self._known_months().items()):
                 done = self._rebuild(month, old, done, total, progress)
-            self._months = None
         return done
 
     def _rebuild(self, month: str, old: str, done: int, total: int, progress: Progress | None) -> int:
@@ -173,7 +175,7 @@ class ElasticStore(Store):
         self.client.indices.update_aliases(actions=[{"remove": {"index": new, "alias": self.layout.posts}}])
         copied = 0
         for posts in self._scan(old):
-            actions = [{"_op_type": "index", "_index": new, "_id": p.id, "_source": document(p)} for p in posts]
+            actions = [_action(new, p) for p in posts]
             for ok, item in streaming_bulk(self.client, actions, chunk_size=_BATCH, max_retries=_RETRIES,
                                            initial_backoff=_BACKOFF, max_backoff=_MAX_BACKOFF, raise_on_error=False):
                 if not ok:
@@ -298,8 +300,9 @@ class ElasticStore(Store):
 
     # ---- the cluster itself ----
     def check(self) -> None:
-        with self._said(_CHECK_TIMEOUT):
-            self.client.options(request_timeout=_CHECK_TIMEOUT, max_retries=0).count(
+        timeout = min(_CHECK_TIMEOUT, self.section.request_timeout)
+        with self._said(timeout):
+            self.client.options(request_timeout=timeout, max_retries=0).count(
                 index=self.layout.posts, ignore_unavailable=True)
 
     def health(self) -> Health:
@@ -307,7 +310,6 @@ class ElasticStore(Store):
             with self._said():
                 status = self.client.cluster.health()["status"]
                 lifecycle = template_lifecycle(self.client, self.layout)
-                self._months = None
                 months = sorted(self._known_months())
                 posts = self.client.count(index=self.layout.posts, ignore_unavailable=True)["count"]
         except StoreError as exc:

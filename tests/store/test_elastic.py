@@ -20,7 +20,7 @@ from store.elastic.layout import Layout, setup
 from store.query import parse_query
 from tests.store.clusters import BusyProxy, Cluster, PlainJsonNode, free_port
 from tests.store.conftest import BASE, make_post
-from models import Author
+from models import Author, Metrics
 
 BOTH = pytest.mark.parametrize("cluster", ["osmem", "elasticsearch"], indirect=True)
 
@@ -228,3 +228,17 @@ def test_a_plain_client_is_refused_by_osmem_and_the_test_transport_is_what_diffe
     with Elasticsearch(osmem.url, node_class=PlainJsonNode) as adapted:
         assert adapted.indices.create(index="t-plain-client", mappings={"properties": {"a": {"type": "keyword"}}})["acknowledged"]
         adapted.indices.delete(index="t-plain-client")
+
+
+@BOTH
+def test_an_older_crawl_of_a_post_never_replaces_a_newer_one(store: ElasticStore) -> None:
+    """A write the cluster carries out late (sent before it froze, retried meanwhile), or an older copy from
+    `yuqing es migrate`, must not undo a later crawl: a post's version is the time it was crawled."""
+    newer = make_post(1, "北辰").model_copy(update={"metrics": Metrics(comments=7)})
+    older = newer.model_copy(update={"metrics": Metrics(comments=1), "crawled_at": newer.crawled_at - timedelta(hours=1)})
+    store.upsert([newer])
+    result = store.upsert([older])
+    assert result.updated == ["news:1"] and not result.failed
+    assert store.get("news:1").metrics.comments == 7  # type: ignore[union-attr]
+    store.upsert([newer.model_copy(update={"metrics": Metrics(comments=9)})])  # the same crawl, analysed again
+    assert store.get("news:1").metrics.comments == 9  # type: ignore[union-attr]
