@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import settings
 from store.base import Store
 from store.elastic import ElasticStore
-from store.elastic.layout import setup
 from store.embedded import EmbeddedStore
-from tests.store.clusters import Cluster, PlainJsonNode, free_port, osmem_binary_or_skip, real_cluster_or_skip
+from tests.conftest import cluster_named, set_up
 from models import SHANGHAI, Post, SchemeMatch, Sentiment
 
 BASE = datetime(2024, 3, 12, 9, 0, tzinfo=SHANGHAI)
@@ -35,42 +33,14 @@ def make_post(n: int, text: str, *, source: str = "news-a", sentiment: str = "ne
 BACKENDS = ("embedded", "osmem", "elasticsearch")
 
 
-@pytest.fixture(scope="session")
-def osmem() -> Iterator[Cluster]:
-    """One osmem-server for the whole session, on a free port of 127.0.0.1; each test has indices of its own."""
-    start = osmem_binary_or_skip()
-    server = start(addr=f"127.0.0.1:{free_port()}", japanese=False)
-    yield Cluster(server.url, PlainJsonNode)
-    server.close()
-
-
-@pytest.fixture
-def cluster(request: pytest.FixtureRequest) -> Cluster:
-    """The cluster an Elasticsearch test runs against: osmem, or the real one (`elasticsearch` variant)."""
-    return request.getfixturevalue("osmem") if getattr(request, "param", "osmem") == "osmem" else real_cluster_or_skip()
-
-
-@pytest.fixture
-def es_section(cluster: Cluster) -> Iterator[settings.Store]:
-    """A [store] section with an index prefix of its own, set up (`yuqing es setup`); dropped afterwards."""
-    section = cluster.section()
-    with cluster.connect(section) as client:
-        setup(client, section)
-    yield section
-    cluster.drop(section.index_prefix)
-
-
 @pytest.fixture(params=BACKENDS)
 def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
     if request.param == "embedded":
         def make() -> Store:
             return EmbeddedStore(tmp_path / "store")
     else:
-        cluster = request.getfixturevalue("osmem") if request.param == "osmem" else real_cluster_or_skip()
-        section = cluster.section()
-        with cluster.connect(section) as client:
-            setup(client, section)
-        request.addfinalizer(lambda: cluster.drop(section.index_prefix))
+        cluster = cluster_named(request, request.param)
+        section = set_up(cluster, request)
 
         def make() -> Store:
             return ElasticStore(section, client=cluster.connect(section))
