@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -58,17 +59,24 @@ def reason(body: Any, fallback: str = "") -> str:
     return " ".join(text.split())[:300]
 
 
+# What a connection error comes to, out of the layers of wrapping it arrives in.
+_WHY = re.compile(r"\[Errno -?\d+\] [^)'\"]+|certificate verify failed[^)'\"]*|[Cc]onnection (refused|reset)[^)'\"]*")
+
+
+def _why(exc: Exception) -> str:
+    found = _WHY.search(str(exc))
+    return found.group(0).strip() if found else " ".join(str(exc).split())[:200]
+
+
 @contextmanager
 def said(where: str, timeout: float) -> Iterator[None]:
     """The client's exceptions as one StoreError that names the cluster and what to do."""
     try:
         yield
     except ConnectionTimeout:
-        raise StoreError(f"the Elasticsearch cluster at {where} did not answer within {timeout:g}s; the spool keeps "
-                         "new posts until it does") from None
+        raise StoreError(f"the Elasticsearch cluster at {where} did not answer within {timeout:g}s") from None
     except ConnectionError as exc:
-        raise StoreError(f"the Elasticsearch cluster at {where} cannot be reached ({exc}); the spool keeps new "
-                         "posts until it can") from None
+        raise StoreError(f"the Elasticsearch cluster at {where} cannot be reached ({_why(exc)})") from None
     except AuthenticationException:
         raise StoreError(f"the Elasticsearch cluster at {where} refused yuqing's credentials: check [store] "
                          "api_key (YUQING_STORE__API_KEY), or username and YUQING_STORE__PASSWORD") from None
