@@ -150,9 +150,8 @@ def test_migrate_goes_on_where_a_killed_run_stopped(tmp_path: Path, cluster: Clu
             "c.NODE_CLASS = PlainJsonNode; from yuqing.cli import main; sys.argv[0] = 'yuqing'; main()")
     child = subprocess.Popen([sys.executable, "-c", code, "es", "migrate", "--from", str(source), "--batch-size", "50",
                               "--config", str(config)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    checkpoints = list((tmp_path / "var").glob("es-migrate-*.json")) if (tmp_path / "var").exists() else []
+    checkpoints: list[Path] = []
     deadline = time.monotonic() + 60
-    copied = 0
     while time.monotonic() < deadline and child.poll() is None:
         checkpoints = list((tmp_path / "var").glob("es-migrate-*.json"))
         if checkpoints:
