@@ -103,7 +103,10 @@ def crawl(source: str, config_file: Path | None) -> None:
 @main.command()
 @config_option
 def reindex(config_file: Path | None) -> None:
-    """Rebuild the search index from the SQLite record of truth (progress on stderr)."""
+    """Rebuild the search index (progress on stderr).
+
+    Embedded store: from the SQLite record of truth. Elasticsearch: each monthly index from its own documents
+    into a new one made from the current template (after `yuqing es setup` changed it), then the alias moves."""
     from tqdm import tqdm
 
     from store import open_store

@@ -242,3 +242,19 @@ def test_an_older_crawl_of_a_post_never_replaces_a_newer_one(store: ElasticStore
     assert store.get("news:1").metrics.comments == 7  # type: ignore[union-attr]
     store.upsert([newer.model_copy(update={"metrics": Metrics(comments=9)})])  # the same crawl, analysed again
     assert store.get("news:1").metrics.comments == 9  # type: ignore[union-attr]
+
+
+@BOTH
+def test_setup_a_second_time_changes_nothing(cluster: Cluster) -> None:
+    """With a retention: on Elasticsearch the ILM policy is made (then left unchanged), on osmem it is skipped."""
+    section = cluster.section(retention="730d")
+    try:
+        with cluster.connect(section) as client:
+            first = setup(client, section)
+            assert [s.outcome for s in first[1:]] == ["created", "created"]
+            assert first[0].outcome in ("created", "skipped")
+            second = setup(client, section)
+            assert [s.outcome for s in second] == ["unchanged" if s.outcome == "created" else s.outcome for s in first]
+            assert not any(s.changed for s in second)
+    finally:
+        cluster.drop(section.index_prefix)
