@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 DEFAULT_CONFIG = "yuqing.toml"
 ENV_PREFIX = "YUQING_"
@@ -204,8 +204,24 @@ class Smtp(_Section):
 
 
 class Store(_Section):
-    backend: Literal["embedded"] = "embedded"
-    path: Path = Field(default=Path("var"), description="folder of the embedded store, mail spool and state")
+    backend: Literal["embedded", "elasticsearch"] = "embedded"
+    path: Path = Field(default=Path("var"), description="folder of the embedded store, the crawl spool and the "
+                       "alert state (with elasticsearch too: the spool and the alert state stay here)")
+    # ---- elasticsearch ----
+    # NoDecode: from the environment, one address or several separated by commas (or a JSON list) all read.
+    url: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:9200"],
+        description="one node's address, or several (a list, or separated by commas)")
+    api_key: str = Field(default="", description="set it through YUQING_STORE__API_KEY, not the file")
+    username: str = ""
+    password: str = Field(default="", description="set it through YUQING_STORE__PASSWORD, not the file")
+    ca_certs: Path | None = Field(default=None, description="CA certificate file (PEM) of the cluster's TLS")
+    verify_certs: bool = True
+    index_prefix: str = Field(default="yuqing-", pattern=r"^[a-z0-9][a-z0-9_.-]*$",
+                              description="start of every index, alias, template and policy name yuqing makes")
+    request_timeout: Duration = 30.0
+    retention: Duration | None = Field(
+        default=None, description="ILM: delete a month's posts this long after the month ends; unset keeps them")
 
     @field_validator("path")
     @classmethod
@@ -215,6 +231,40 @@ class Store(_Section):
         if not existing.is_dir():
             raise ValueError(f"{existing} is a file, not a folder; name a folder (it is created if missing)")
         return value
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not a valid JSON list of addresses ({exc})") from None
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("give at least one address, e.g. \"https://es.example.com:9200\"")
+            for address in value:
+                if not (isinstance(address, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", address)):
+                    raise ValueError(f"{address!r} is not an http(s) address of a cluster node, e.g. "
+                                     "\"https://es.example.com:9200\"")
+        return value
+
+    @field_validator("ca_certs")
+    @classmethod
+    def _certificate(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file; give the PEM file of the CA that signed the cluster's certificate")
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> Store:
+        if self.api_key and (self.username or self.password):
+            raise ValueError("give either api_key or username and password, not both")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("username and password go together; set YUQING_STORE__PASSWORD for the password")
+        return self
 
 
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
@@ -469,6 +519,8 @@ _SECRETS = (
     ("smtp", "password", lambda table: f"send mail as {table.get('user') or 'this account'}"),
     ("kibana", "password", lambda table: f"change Kibana as {table.get('username') or 'this user'}"),
     ("kibana", "api_key", lambda table: "change Kibana with this key"),
+    ("store", "password", lambda table: f"read and change the posts as {table.get('username') or 'this user'}"),
+    ("store", "api_key", lambda table: "read and change the posts"),
 )
 
 

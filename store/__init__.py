@@ -18,11 +18,16 @@ def open_store(section: settings.Store | Path | str, *, grams: IndexGrams | None
 
     `grams`: the analysis stage's gram function (store.text); a store opened for writing needs it.
     `readonly`: for searches and reports; never writes, so it never waits for (or fails on) a running writer.
-    `repair=False`: leave an index that must be rebuilt as it is, for `reindex` to rebuild at once.
+    `repair=False`: leave an index that must be rebuilt as it is, for `reindex` to rebuild at once (embedded).
+    Backends are imported when chosen: each loads its own libraries only.
     """
-    from store.embedded import EmbeddedStore
-
-    path = Path(section) if isinstance(section, str | Path) else section.path
     if isinstance(section, str | Path) or section.backend == "embedded":
-        return EmbeddedStore(path, grams=grams, readonly=readonly, repair=repair)
+        from store.embedded import EmbeddedStore
+
+        return EmbeddedStore(Path(section) if isinstance(section, str | Path) else section.path, grams=grams,
+                             readonly=readonly, repair=repair)
+    if section.backend == "elasticsearch":  # the cluster is the record of truth: nothing to repair here
+        from store.elastic import ElasticStore
+
+        return ElasticStore(section, grams=grams, readonly=readonly)
     raise ValueError(f"unknown store backend {section.backend!r}")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from models import SHANGHAI, Post, now
 from store.query import Query
-from models import Post
 
 Interval = Literal["hour", "day"]
 Progress = Callable[[int, int], None]  # (posts done, posts in all)
@@ -47,6 +47,15 @@ class SearchResult:
 class UpsertResult:
     inserted: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    # Posts the store refused for good (a value its mapping cannot hold), by id, with the reason; the rest
+    # of the batch is stored. A refusal that may pass later (a cluster busy or down) raises StoreError instead.
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Health:
+    ok: bool
+    summary: str  # one line for `yuqing status`
 
 
 @dataclass
@@ -58,6 +67,35 @@ class VolumeBucket:
 
 class StoreError(Exception):
     """The store could not do what was asked; the message says why."""
+
+
+_SECONDS = {"hour": 3600, "day": 86400}
+_UTC_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving time
+
+
+def bucket_offset(interval: Interval) -> tuple[int, int]:
+    """(step, offset) in seconds: buckets of `step` that start at Shanghai's hour or midnight."""
+    step = _SECONDS[interval]
+    return step, (-_UTC_OFFSET) % step
+
+
+def volume_buckets(found: dict[int, dict[str, int]], query: SearchQuery, interval: Interval) -> list[VolumeBucket]:
+    """Every bucket from the query's start (else the first post) to its end (else now, or the last post without
+    a start), empty ones included, from the counts by sentiment of the buckets that hold posts (by start, epoch s)."""
+    if not found and not query.since:
+        return []
+    step, offset = bucket_offset(interval)
+
+    def floor(moment: datetime) -> int:
+        t = int(moment.timestamp())
+        return t - ((t - offset) % step)
+
+    first = floor(query.since) if query.since else min(found)
+    last = floor(query.until) if query.until else floor(now()) if query.since else max(found)
+    if found:
+        first, last = min(first, min(found)), max(last, max(found))
+    return [VolumeBucket(datetime.fromtimestamp(start, SHANGHAI), sum(found.get(start, {}).values()),
+                         found.get(start, {})) for start in range(first, last + 1, step)]
 
 
 class Store(ABC):
@@ -92,6 +130,14 @@ class Store(ABC):
 
         Refuses (StoreError) when the record of truth holds less than the index: it would hide the loss.
         """
+
+    def check(self) -> None:
+        """Raise StoreError when the store cannot take posts now (a cluster down): cheap, asked before work
+        that would be wasted."""
+
+    def health(self) -> Health:
+        """How the store is, in one line, for `yuqing status`."""
+        return Health(True, f"{self.count(SearchQuery()):,} posts")
 
     @abstractmethod
     def close(self) -> None: ...

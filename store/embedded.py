@@ -28,10 +28,10 @@ import pydantic
 import tantivy
 
 from store.base import (Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
-                        VolumeBucket)
+                        VolumeBucket, bucket_offset, volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
-from models import SHANGHAI, Post, now
+from models import Post, now
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ _BATCH = 500  # rows read from SQLite at a time while indexing: what bounds rein
 # A terms aggregation cuts each segment's list to `segment_size` before merging them, which undercounts
 # terms that miss the cut in some segments; uncut, the counts are exact.
 _UNCUT = 2**32 - 1
-_SECONDS = {"hour": 3600, "day": 86400}
-_UTC_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving time
 
 
 def _schema() -> tantivy.Schema:
@@ -426,6 +424,26 @@ class EmbeddedStore(Store):
             row = self._reader().execute("SELECT doc FROM posts WHERE id = ?", (post_id,)).fetchone()
         return self._parse(post_id, row[0]) if row else None
 
+    def export(self, after: tuple[int, int] = (0, 0)) -> Iterator[tuple[tuple[int, int], Post]]:
+        """Every post in the order it was last written, each with its place in that order, from just after
+        `after`: what a copy elsewhere resumes from. A post updated meanwhile comes again, later in the order.
+        Read in batches, each a query of its own: no read transaction stays open while the caller works."""
+        while True:
+            with self._records():
+                rows = self._reader().execute(
+                    "SELECT seq, rowid, id, doc FROM posts WHERE (seq, rowid) > (?, ?) ORDER BY seq, rowid LIMIT ?",
+                    (*after, _BATCH)).fetchall()
+            for seq, rowid, post_id, doc in rows:
+                after = (seq, rowid)
+                yield after, self._parse(post_id, doc)
+            if len(rows) < _BATCH:
+                return
+
+    def exportable(self, after: tuple[int, int] = (0, 0)) -> int:
+        """How many posts `export(after)` would give now."""
+        with self._records():
+            return self._reader().execute("SELECT COUNT(*) FROM posts WHERE (seq, rowid) > (?, ?)", after).fetchone()[0]
+
     def _sequence(self, field: str, terms: tuple[str, ...]) -> tantivy.Query:
         if len(terms) == 1:
             return tantivy.Query.term_query(self._schema, field, terms[0])
@@ -539,9 +557,7 @@ class EmbeddedStore(Store):
         return self._terms(query, "source", size)
 
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
-        step = _SECONDS[interval]
-        # Buckets start at Shanghai midnight / the hour: shift the histogram by the UTC offset.
-        offset = (-_UTC_OFFSET) % step
+        step, offset = bucket_offset(interval)
         spec = {"h": {"histogram": {"field": "time", "interval": step, "offset": offset},
                       "aggs": {"s": {"terms": {"field": "sentiment", "size": 10}}}}}
         compiled = self._query(query)
@@ -551,23 +567,7 @@ class EmbeddedStore(Store):
             int(b["key"]): {s["key"]: s["doc_count"] for s in b["s"]["buckets"]}
             for b in result["h"]["buckets"] if b["doc_count"]
         }
-        if not found and not query.since:
-            return []
-
-        def floor(moment: datetime) -> int:
-            t = _epoch(moment)
-            return t - ((t - offset) % step)
-
-        first = floor(query.since) if query.since else min(found)
-        # An open-ended range runs to now when it has a start, else to the last post.
-        last = floor(query.until) if query.until else floor(now()) if query.since else max(found)
-        if found:
-            first, last = min(first, min(found)), max(last, max(found))
-        buckets = []
-        for start in range(first, last + 1, step):
-            counts = found.get(start, {})
-            buckets.append(VolumeBucket(datetime.fromtimestamp(start, SHANGHAI), sum(counts.values()), counts))
-        return buckets
+        return volume_buckets(found, query, interval)
 
     def close(self) -> None:
         with self._lock:

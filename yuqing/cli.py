@@ -103,7 +103,10 @@ def crawl(source: str, config_file: Path | None) -> None:
 @main.command()
 @config_option
 def reindex(config_file: Path | None) -> None:
-    """Rebuild the search index from the SQLite record of truth (progress on stderr)."""
+    """Rebuild the search index (progress on stderr).
+
+    Embedded store: from the SQLite record of truth. Elasticsearch: each monthly index from its own documents
+    into a new one made from the current template (after `yuqing es setup` changed it), then the alias moves."""
     from tqdm import tqdm
 
     from analysis.grams import index_grams
@@ -119,6 +122,122 @@ def reindex(config_file: Path | None) -> None:
 
         count = store.reindex(progress)
     click.echo(f"reindexed {count} posts")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@config_option
+def status(fmt: str, config_file: Path | None) -> None:
+    """The store's backend and health, and what waits in the crawl spool. Exit code 1 when the store is unwell."""
+    from store import open_store
+    from store.base import Health, StoreError
+    from yuqing.ingest import spool_depth
+
+    settings = config.load(config_file)
+    section = settings.store
+    where = str(section.path)
+    if section.backend == "elasticsearch":
+        from store.elastic.client import shown
+
+        where = f"{shown(section.url)}, index prefix {section.index_prefix}"
+    try:
+        with open_store(section, readonly=True) as store:
+            health = store.health()
+    except StoreError as exc:
+        health = Health(False, str(exc))
+    spool = settings.data_dir / "spool"
+    files, posts = spool_depth(spool)
+    if fmt == "json":
+        click.echo(json.dumps({"backend": section.backend, "where": where, "ok": health.ok, "health": health.summary,
+                               "spool": {"folder": str(spool), "files": files, "posts": posts}}, ensure_ascii=False))
+    else:
+        click.echo(f"store:  {section.backend} ({where})")
+        click.echo(f"health: {'ok' if health.ok else 'FAILING'}: {health.summary}")
+        click.echo(f"spool:  {_count(files, 'file')}, {_count(posts, 'post')} waiting in {spool}" if files
+                   else f"spool:  empty ({spool})")
+    sys.exit(0 if health.ok else 1)
+
+
+@main.group()
+def es() -> None:
+    """The Elasticsearch store: set up the cluster, copy an embedded store into it."""
+
+
+def _elastic(config_file: Path | None) -> config.Settings:
+    settings = config.load(config_file)
+    if settings.store.backend != "elasticsearch":
+        raise config.ConfigError(f"[store] backend is {settings.store.backend!r}: `yuqing es` works on an "
+                                 "Elasticsearch store; set backend = \"elasticsearch\" and url in [store]")
+    return settings
+
+
+@es.command("setup")
+@config_option
+def es_setup(config_file: Path | None) -> None:
+    """Create or update the index templates (strict mappings, alias) and the ILM policy; a second run changes
+    nothing and says so."""
+    from store.elastic.client import connect, said, shown
+    from store.elastic.layout import describe, setup
+
+    section = _elastic(config_file).store
+    where = shown(section.url)
+    with connect(section) as client, said(where, section.request_timeout):
+        click.echo(f"cluster: {describe(client)} at {where}")
+        steps = setup(client, section)
+    for step in steps:
+        click.echo(f"{step.what}: {step.outcome}" + (f" ({step.detail})" if step.detail else ""))
+    click.echo("changed: " + ", ".join(s.what for s in steps if s.changed) if any(s.changed for s in steps)
+               else "nothing to change: the cluster is set up as this configuration says")
+
+
+@es.command("migrate")
+@click.option("--from", "source", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the embedded store to copy (the one holding posts.db).")
+@click.option("--batch-size", type=click.IntRange(1, 5000), default=500, show_default=True)
+@click.option("--restart", is_flag=True, help="Copy everything again, not from where the last run stopped.")
+@config_option
+def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path | None) -> None:
+    """Copy the posts of an embedded store into the cluster, with progress; run it again after an interruption
+    and it goes on from the last batch copied (or later, to copy what the embedded store got since)."""
+    from tqdm import tqdm
+
+    from store import open_store
+    from store.base import SearchQuery, StoreError
+    from yuqing.lock import StoreLock
+    from analysis.grams import index_grams
+    from yuqing.migrate import Checkpoint, copy_posts
+
+    settings = _elastic(config_file)
+    if not (source / "posts.db").is_file():
+        raise click.UsageError(f"{source} holds no posts.db: give the folder of an embedded store ([store] path)")
+    checkpoint = Checkpoint.for_copy(settings.data_dir, source, settings.store)
+    if restart:
+        checkpoint.clear()
+    with (StoreLock(settings.data_dir), open_store(source, readonly=True) as embedded,
+          open_store(settings.store, grams=index_grams) as cluster):
+        total = embedded.exportable(checkpoint.position)  # type: ignore[attr-defined]
+        if checkpoint.copied:
+            click.echo(f"going on after {checkpoint.copied:,} posts copied before", err=True)
+        with tqdm(total=total, unit=" posts", file=sys.stderr) as bar:
+            try:
+                outcome = copy_posts(embedded, cluster, checkpoint, batch_size, bar.update)  # type: ignore[arg-type]
+            except StoreError as exc:
+                raise StoreError(f"{exc}. {checkpoint.copied:,} posts are copied; run the same command again to "
+                                 "go on from there") from None
+        held = cluster.count(SearchQuery())
+    click.echo(f"copied {outcome.copied:,} posts ({outcome.inserted:,} new, {outcome.updated:,} updated"
+               + (f", {len(outcome.failed):,} refused: {_first(outcome.failed)}" if outcome.failed else "")
+               + f"); the cluster holds {held:,} posts")
+    sys.exit(1 if outcome.failed else 0)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number:,} {thing}{'' if number == 1 else 's'}"
+
+
+def _first(failed: dict[str, str]) -> str:
+    post_id, why = next(iter(failed.items()))
+    return f"post {post_id}: {why}"
 
 
 @main.command("check-config")

@@ -1,9 +1,16 @@
 """Spool → analysis → store.
 
 Crawlers write what they collect to spool files (one JSON PostItem a line); ingest turns each into a
-Post, analyses it and upserts it. A file is deleted only after its posts are in the store, so a crash
-or a store that is down loses nothing: the file is simply taken again next time. Lines that cannot be
-read are kept, with the reason, under `rejected/` for a person to look at.
+Post, analyses it and upserts it, in batches. A file is deleted only after its posts are in the store, so a
+crash or a store that is down (a cluster unreachable, or refusing writes) loses nothing: files wait, and are
+taken again in the order they were written once the store takes posts again.
+
+Beside a file being ingested, `NAME.stored` says how many of its lines are stored already: a file taken
+again after a failure goes on from there, so posts already stored are not analysed a second time (which
+would count them twice in their events). Before each batch the store is asked whether it takes posts at all.
+
+Lines that cannot be read, and posts the store refuses for good (a value its mapping cannot hold), are kept
+with the reason under `rejected/` for a person to look at; the rest of the file is stored.
 """
 
 from __future__ import annotations
@@ -52,6 +59,45 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def pending(spool_dir: Path) -> list[Path]:
+    """Finished spool files, and unfinished ones whose crawler died (what it wrote is still ours), oldest first."""
+    if not spool_dir.is_dir():
+        return []
+    done = list(spool_dir.glob("*.jsonl"))
+    orphans = [p for p in spool_dir.glob("*.jsonl.part") if (m := _PID.search(p.name)) and not _alive(int(m.group(1)))]
+    return sorted(done + orphans, key=lambda p: p.stat().st_mtime)
+
+
+def _mark(path: Path) -> Path:
+    return path.with_name(path.name + ".stored")
+
+
+def _stored_lines(path: Path) -> int:
+    try:
+        return int(_mark(path).read_text())
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def spool_depth(spool_dir: Path) -> tuple[int, int]:
+    """(files, posts) waiting to be ingested: lines with something on them, less those stored already."""
+    files = pending(spool_dir)
+    posts = 0
+    for path in files:
+        stored = _stored_lines(path)
+        with path.open("rb") as lines:
+            posts += sum(1 for number, line in enumerate(lines, 1) if number > stored and line.strip())
+    return len(files), posts
+
+
+@dataclass
+class _Line:
+    number: int
+    text: str
+    post: Post | None = None
+    error: Exception | None = None
+
+
 class Ingester:
     def __init__(self, spool_dir: Path, analyzer: Analyzer, store: Store) -> None:
         self.spool_dir = Path(spool_dir)
@@ -60,16 +106,11 @@ class Ingester:
         self.store = store
 
     def pending(self) -> list[Path]:
-        """Finished spool files, and unfinished ones whose crawler died (what it wrote is still ours)."""
-        if not self.spool_dir.is_dir():
-            return []
-        done = list(self.spool_dir.glob("*.jsonl"))
-        orphans = [
-            p for p in self.spool_dir.glob("*.jsonl.part") if (m := _PID.search(p.name)) and not _alive(int(m.group(1)))
-        ]
-        return sorted(done + orphans, key=lambda p: p.stat().st_mtime)
+        return pending(self.spool_dir)
 
     def run(self) -> IngestReport:
+        """Every waiting file in order; the first failure of the store stops the run (and raises), so that
+        files are stored in the order they were written."""
         report = IngestReport()
         for path in self.pending():
             report.add(self.ingest_file(path))
@@ -77,34 +118,53 @@ class Ingester:
 
     def ingest_file(self, path: Path) -> IngestReport:
         report = IngestReport(files=1)
-        batch: list[Post] = []
-        for post in self._read(path, report):
-            batch.append(post)
-            if len(batch) >= BATCH:
-                self._upsert(self.analyzer.analyse_many(batch), report)
-                batch = []
+        batch: list[_Line] = []
+        posts = 0
+        for line in self._read(path, _stored_lines(path)):
+            batch.append(line)
+            posts += line.post is not None
+            if posts >= BATCH:
+                self._store(path, batch, report)
+                batch, posts = [], 0
         if batch:
-            self._upsert(self.analyzer.analyse_many(batch), report)
+            self._store(path, batch, report)
+        _mark(path).unlink(missing_ok=True)  # first: a mark left alone could be taken for a later file's
         path.unlink()
         log.info("ingested %s: %d posts, %d new, %d rejected", path.name, report.posts, len(report.inserted), report.rejected)
         return report
 
-    def _upsert(self, batch: list[Post], report: IngestReport) -> None:
-        result = self.store.upsert(batch)
-        report.posts += len(batch)
-        report.inserted += result.inserted
+    def _store(self, path: Path, batch: list[_Line], report: IngestReport) -> None:
+        """One batch: analysed and stored, its bad lines and refused posts set aside, then marked as done."""
+        lines = [entry for entry in batch if entry.post]
+        if lines:
+            self.store.check()  # before the analysis: a store that is down would waste it, and events would count twice
+            analysed = self.analyzer.analyse_many([entry.post for entry in lines])  # type: ignore[misc]
+            result = self.store.upsert(analysed)
+            report.posts += len(analysed) - len(result.failed)
+            report.inserted += result.inserted
+            for entry in lines:
+                if entry.post and entry.post.id in result.failed:  # type: ignore[union-attr]
+                    entry.error = ValueError(f"post {entry.post.id} refused by the store: {result.failed[entry.post.id]}")
+        for entry in batch:
+            if entry.error is not None:
+                report.rejected += 1
+                self._reject(path, entry.number, entry.text, entry.error)
+        mark = _mark(path)
+        staged = mark.with_name(mark.name + ".tmp")
+        staged.write_text(str(batch[-1].number))
+        staged.replace(mark)  # whole or not at all
 
-    def _read(self, path: Path, report: IngestReport) -> Iterator[Post]:
+    def _read(self, path: Path, stored: int) -> Iterator[_Line]:
+        """The lines after the first `stored`, each with its post or why it has none."""
         with path.open("r", encoding="utf-8", errors="replace") as lines:
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
+            for number, text in enumerate(lines, 1):
+                if number <= stored or not text.strip():
                     continue
                 try:
-                    yield Post.from_item(json.loads(line))
+                    yield _Line(number, text, post=Post.from_item(json.loads(text)))
                 # RecursionError: a line nested too deeply for the parser, one bad line like any other.
                 except (ValueError, KeyError, TypeError, ValidationError, RecursionError) as exc:
-                    report.rejected += 1
-                    self._reject(path, number, line, exc)
+                    yield _Line(number, text, error=exc)
 
     def _reject(self, path: Path, number: int, line: str, exc: Exception) -> None:
         reason = str(exc).splitlines()[0][:300]

@@ -28,6 +28,7 @@ from crawlers.breakage import TIMEOUT
 from crawlers.run import crawl_command
 from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
+from store.base import StoreError
 from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
@@ -179,15 +180,21 @@ class Service:
     def process(self) -> None:
         """Ingest whatever is spooled, then alert on it. Failures are logged; the spool keeps the data."""
         with self._write_lock:
+            stored = True
             try:
                 report = self.ingester.run()
                 if report.inserted or report.rejected:
                     log.info("ingest: %d posts (%d new, %d rejected) from %d files",
                              report.posts, len(report.inserted), report.rejected, report.files)
+            except StoreError as exc:
+                stored = False
+                log.warning("ingest stopped: %s; spooled posts wait for the next run", exc)
             except Exception:
                 log.exception("ingest failed; spooled posts stay for the next run")
             try:
-                created = self.engine.evaluate()
+                # Post rules read what was crawled since their last run: run while posts still wait in the spool
+                # for the store (one that reads but refuses writes), they would move past those posts for good.
+                created = self.engine.evaluate() if stored else self.engine.evaluate_sources(now())
             except Exception:
                 log.exception("alert evaluation failed; it runs again at the next tick")
                 created = []

@@ -1,4 +1,5 @@
-"""The contract suite runs against every Store backend listed in BACKENDS."""
+"""The contract suite runs against every Store backend in BACKENDS: the embedded store; the Elasticsearch
+backend on osmem-server (started once per session); and on a real cluster when YUQING_ES_URL is set."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from analysis.pipeline import Analyzer
 from analysis.tokens import Tokenizer
 from settings import Scheme
 from store.base import Store
+from store.elastic import ElasticStore
 from store.embedded import EmbeddedStore
 from store.query import Query, parse_query
+from tests.conftest import cluster_named, set_up
 from models import SHANGHAI, Author, Post, SchemeMatch, Sentiment
 
 BASE = datetime(2024, 3, 12, 9, 0, tzinfo=SHANGHAI)
@@ -44,15 +47,24 @@ def make_post(n: int, text: str, *, source: str = "news-a", sentiment: str = "ne
     )
 
 
-BACKENDS: dict[str, Callable[[Path], Store]] = {"embedded": lambda path: EmbeddedStore(path, grams=index_grams)}
+BACKENDS = ("embedded", "osmem", "elasticsearch")
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=BACKENDS)
 def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    if request.param == "embedded":
+        def make() -> Store:
+            return EmbeddedStore(tmp_path / "store", grams=index_grams)
+    else:
+        cluster = cluster_named(request, request.param)
+        section = set_up(cluster, request)
+
+        def make() -> Store:
+            return ElasticStore(section, grams=index_grams, client=cluster.connect(section))
     opened: list[Store] = []
 
     def opener() -> Store:
-        store = BACKENDS[request.param](tmp_path / "store")
+        store = make()
         opened.append(store)
         return store
 

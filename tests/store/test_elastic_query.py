@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from analysis.grams import query_grams
-from store.elastic_query import VALUE_FIELDS, to_elastic
+from store.elastic.dsl import VALUE_FIELDS, to_elastic
 from store.query import WHOLE_WORD_BONUS, parse_query
 from store.text import GRAM_FIELDS, TOKENS
 
@@ -63,6 +63,9 @@ def test_every_field_it_names_is_in_the_mapping() -> None:
     for grams, chars in GRAM_FIELDS.values():
         assert mapped(grams) == {"type": "text", "analyzer": "whitespace"}  # positions, for phrases
         assert mapped(chars) == {"type": "text", "analyzer": "whitespace", "index_options": "freqs"}
-    assert mapped(TOKENS)["analyzer"] == "whitespace"
+    # jieba's words, split on whitespace as the embedded store splits them, lower-cased as it lower-cases them
+    analyzer = json.loads((MAPPING.parent / "posts.settings.json").read_text(encoding="utf-8"))["analysis"][
+        "analyzer"][mapped(TOKENS)["analyzer"]]
+    assert analyzer == {"type": "custom", "tokenizer": "whitespace", "filter": ["lowercase"]}
     for path in VALUE_FIELDS.values():
         assert mapped(path)["type"] == "keyword"

@@ -1,17 +1,20 @@
-"""The query tree (store.query) as Elasticsearch query DSL, for the Elasticsearch backend.
+"""A SearchQuery in Elasticsearch's query DSL. Pure: no client, no server.
 
-Pure: no client, no server. Field names are those of `store/elastic/posts.mappings.json`; the gram,
-character and token fields hold what `store.text.search_fields` gives for a post, so the answers are the
-embedded store's: a word is a phrase of grams, one character alone a term among the characters, a whole
-word adds WHOLE_WORD_BONUS to the score.
+Field names are those of `store/elastic/posts.mappings.json`; the gram, character and token fields hold what
+`store.text.search_fields` gives for a post, so the answers are the embedded store's: a word is a phrase of
+grams, one character alone a term among the characters, a whole word adds WHOLE_WORD_BONUS to the score.
+Times compare as the embedded store compares them, in whole seconds: a bound matches its whole second.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from store.base import SearchQuery
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS
+
 
 Dsl = dict[str, Any]
 
@@ -60,3 +63,27 @@ def to_elastic(node: Query) -> Dsl:
     parts = node.nodes if isinstance(node, And) else (node,)
     return _all([to_elastic(n) for n in parts if not isinstance(n, Not)],
                 [to_elastic(n.node) for n in parts if isinstance(n, Not)])
+
+
+def _seconds(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _range(field: str, lower: datetime | None, upper: datetime | None) -> dict[str, Any]:
+    bounds: dict[str, Any] = {"format": "epoch_millis"}
+    if lower:
+        bounds["gte"] = _seconds(lower) * 1000
+    if upper:
+        bounds["lte"] = _seconds(upper) * 1000 + 999
+    return {"range": {field: bounds}}
+
+
+def query(search: SearchQuery) -> dict[str, Any]:
+    filters = [{"term": {field: value}} for field, value in (
+        ("sentiment.label", search.sentiment), ("source", search.source), ("platform", search.platform),
+        ("schemes.name", search.scheme)) if value]
+    if search.since or search.until:
+        filters.append(_range("time", search.since, search.until))
+    if search.crawled_since:
+        filters.append(_range("crawled_at", search.crawled_since, None))
+    return {"bool": {"must": [to_elastic(search.text) if search.text else {"match_all": {}}], "filter": filters}}

@@ -1,0 +1,5 @@
+"""The Elasticsearch backend: `[store] backend = "elasticsearch"`."""
+
+from store.elastic.backend import ElasticStore
+
+__all__ = ["ElasticStore"]

@@ -1,0 +1,199 @@
+"""The service on an Elasticsearch store whose cluster fails for real: osmem-server frozen (SIGSTOP) or killed
+(SIGKILL) mid-ingest, or refusing writes. The spool keeps every post until the cluster takes it; each post is
+stored once, each alert made once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+import settings as config
+from alerts.state import alerts as alert_rows
+from alerts.state import deliveries
+from store.base import SearchQuery
+from store.elastic import client as es_client
+from store.elastic.layout import setup
+from tests.store.clusters import PlainJsonNode, free_port, osmem_binary_or_skip
+from yuqing.ingest import pending
+from yuqing.service import Service
+from models import Post, now
+
+FILES, PER_FILE = 6, 300
+
+
+class OwnOsmem:
+    """An osmem-server of this test alone, to stop, kill and start again on the same port."""
+
+    def __init__(self) -> None:
+        self.start_server = osmem_binary_or_skip()
+        self.addr = f"127.0.0.1:{free_port()}"
+        self.server = self.start_server(addr=self.addr, japanese=False)
+        self.url = self.server.url
+
+    def signal(self, number: int) -> None:
+        os.kill(self.server.process.pid, number)
+
+    def restart(self) -> None:
+        self.server.process.wait()
+        self.server = self.start_server(addr=self.addr, japanese=False)
+
+    def close(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.server.close()
+
+
+@pytest.fixture
+def own_osmem(monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnOsmem]:
+    monkeypatch.setattr(es_client, "NODE_CLASS", PlainJsonNode)  # why: see tests/store/clusters.py
+    server = OwnOsmem()
+    yield server
+    server.close()
+
+
+def service_for(tmp_path: Path, url: str) -> Service:
+    settings = config.Settings(
+        schemes=[config.Scheme(name="co", keywords=["北辰燃料乙醇"])],
+        alerts={"recipients": ["oncall@example.com"], "rules": [  # type: ignore[arg-type]
+            {"name": "black-water", "type": "keyword", "scheme": "co", "terms": ["发黑"], "severity": "high"}]},
+        smtp={"port": free_port(), "timeout": 1},  # type: ignore[arg-type]
+        store=config.Store(backend="elasticsearch", url=[url], index_prefix="faults-", path=tmp_path / "var",
+                           request_timeout=1),
+    )
+    with es_client.connect(settings.store) as client:
+        setup(client, settings.store)
+    return Service(settings, None)
+
+
+def item(n: int, crawled_minutes_ago: float = 0, comments: int = 0) -> dict[str, object]:
+    moment = now() - timedelta(minutes=crawled_minutes_ago)
+    # Every tenth post tells of black water, and alerts; every seventh was published 40 days ago (another month).
+    published = moment - timedelta(days=40) if n % 7 == 0 else moment - timedelta(minutes=5)
+    return {"url": f"http://127.0.0.1/news/{n}.html", "source": "news", "platform": "news",
+            "title": f"北辰燃料乙醇 第{n}条消息", "content": "厂区下游河水发黑，居民投诉" if n % 10 == 0 else "例行报道",
+            "published_at": published.isoformat(), "crawled_at": moment.isoformat(), "metrics": {"comments": comments}}
+
+
+def spool_files(service: Service, items: list[list[dict[str, object]]]) -> None:
+    service.spool_dir.mkdir(parents=True, exist_ok=True)
+    for number, lines in enumerate(items):
+        path = service.spool_dir / f"news-{number:02d}-1.jsonl"
+        path.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in lines), encoding="utf-8")
+        stamp = time.time() - 100 + number  # written in this order
+        os.utime(path, (stamp, stamp))
+
+
+def stored_ids(service: Service) -> list[str]:
+    result = service.store.search(SearchQuery(limit=10_000))
+    assert result.total == service.store.count(SearchQuery())
+    return [p.id for p in result.posts]
+
+
+def alert_counts(service: Service) -> tuple[int, int, int]:
+    """(alerts, distinct posts alerted on, outbox rows)."""
+    with service.alert_state.engine.connect() as conn:
+        made = conn.execute(select(func.count()).select_from(alert_rows)).scalar_one()
+        posts = conn.execute(select(func.count(alert_rows.c.post_id.distinct()))).scalar_one()
+        mail = conn.execute(select(func.count()).select_from(deliveries)).scalar_one()
+    return made, posts, mail
+
+
+def ingest_until_a_file_is_done_then(service: Service, act: Callable[[], None]) -> None:
+    """service.process() in a thread; once the first spool file is stored, `act()` (the fault) at once."""
+    first = service.spool_dir / "news-00-1.jsonl"
+    worker = threading.Thread(target=service.process)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while first.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    act()
+    worker.join(120)
+    assert not worker.is_alive()
+
+
+def test_a_cluster_frozen_mid_ingest_loses_nothing_and_repeats_nothing(tmp_path: Path, own_osmem: OwnOsmem) -> None:
+    service = service_for(tmp_path, own_osmem.url)
+    try:
+        batches = [[item(n) for n in range(f * PER_FILE, (f + 1) * PER_FILE)] for f in range(FILES)]
+        batches[-1] += [item(n, comments=9) for n in range(10)]  # crawled again later: updates, never copies
+        spool_files(service, batches)
+        ingest_until_a_file_is_done_then(service, lambda: own_osmem.signal(signal.SIGSTOP))
+        waiting = pending(service.spool_dir)
+        assert 0 < len(waiting) < FILES  # the frozen cluster stopped the ingest; the spool kept the rest
+        own_osmem.signal(signal.SIGCONT)
+
+        service.process()
+        assert pending(service.spool_dir) == []
+        ids = stored_ids(service)
+        assert len(ids) == len(set(ids)) == FILES * PER_FILE
+        recrawled = [service.store.get(Post.from_item(item(n)).id) for n in range(10)]
+        assert [p.metrics.comments for p in recrawled] == [9] * 10  # type: ignore[union-attr]
+        alertable = sum(1 for n in range(FILES * PER_FILE) if n % 10 == 0 and n % 7 != 0)
+        assert alert_counts(service) == (alertable, alertable, alertable)
+        service.process()  # nothing waits; evaluating again alerts nobody twice
+        assert alert_counts(service) == (alertable, alertable, alertable)
+    finally:
+        service.stop()
+
+
+def test_a_cluster_killed_mid_ingest_gets_every_waiting_post_once_it_is_back(tmp_path: Path,
+                                                                           own_osmem: OwnOsmem) -> None:
+    """osmem keeps its indices in memory, so what it held before the kill is gone with it (a real cluster keeps
+    it); what waited in the spool is stored once it is back and set up again, each post once, no alert twice."""
+    service = service_for(tmp_path, own_osmem.url)
+    try:
+        spool_files(service, [[item(n) for n in range(f * PER_FILE, (f + 1) * PER_FILE)] for f in range(FILES)])
+        ingest_until_a_file_is_done_then(service, lambda: own_osmem.signal(signal.SIGKILL))
+        alerted_before = alert_counts(service)
+        waiting = {}
+        for path in pending(service.spool_dir):
+            mark = path.with_name(path.name + ".stored")
+            done = int(mark.read_text()) if mark.exists() else 0
+            lines = path.read_text(encoding="utf-8").splitlines()[done:]
+            waiting.update({json.loads(line)["url"]: line for line in lines})
+        assert 0 < len(waiting) < FILES * PER_FILE
+
+        own_osmem.restart()
+        service.process()  # the new cluster has no templates: nothing is written, the spool waits
+        assert len(pending(service.spool_dir)) > 0 and service.store.count(SearchQuery()) == 0
+        with es_client.connect(service.settings.store) as client:
+            setup(client, service.settings.store)
+        service.process()
+        assert pending(service.spool_dir) == []
+        ids = stored_ids(service)
+        assert len(ids) == len(set(ids)) == len(waiting)
+        made, posts, mail = alert_counts(service)
+        assert made == posts == mail and made >= alerted_before[0]
+        service.process()
+        assert alert_counts(service) == (made, posts, mail)
+    finally:
+        service.stop()
+
+
+def test_while_the_cluster_refuses_writes_rules_wait_for_the_spooled_posts(tmp_path: Path,
+                                                                         own_osmem: OwnOsmem) -> None:
+    """A cluster that reads but refuses writes (a write block, as a full disk sets): alert rules read what was
+    crawled since their last run, so running them meanwhile would move them past the posts waiting in the spool.
+    They wait too, and alert on those posts once they are stored."""
+    service = service_for(tmp_path, own_osmem.url)
+    try:
+        service.store.upsert([Post.from_item(item(1))])  # the month's index, to be blocked below
+        with es_client.connect(service.settings.store) as client:
+            client.indices.put_settings(index="faults-posts-*", settings={"index.blocks.write": True})
+            spool_files(service, [[item(n, crawled_minutes_ago=30) for n in (10, 20, 30)]])
+            service.process()
+            assert len(pending(service.spool_dir)) == 1 and alert_counts(service)[0] == 0
+            assert service.alert_state.checkpoint("black-water") is None
+            client.indices.put_settings(index="faults-posts-*", settings={"index.blocks.write": None})
+        service.process()
+        assert pending(service.spool_dir) == [] and alert_counts(service) == (3, 3, 3)
+    finally:
+        service.stop()
