@@ -536,12 +536,12 @@ def kibana() -> None:
 @click.option("--url", help="Kibana's address, with its base path if any (default: [kibana] url).")
 @click.option("--space", help="Id of the Kibana space to install into (default: [kibana] space, \"default\").")
 @click.option("--api-key", help="An API key's encoded value; safer in YUQING_KIBANA__API_KEY than here.")
-@click.option("--prefix", default="yuqing-", show_default=True,
-              help="Index prefix of the Elasticsearch store: the data views read PREFIXposts-* and PREFIXalerts-*.")
+@click.option("--prefix", help="Index prefix of the Elasticsearch store: the data views read PREFIXposts-* and "
+              "PREFIXalerts-* (default: [store] index_prefix, \"yuqing-\").")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the NDJSON to this file instead (to import by hand: Stack Management > Saved objects).")
 @config_option
-def kibana_install(url: str | None, space: str | None, api_key: str | None, prefix: str, out: Path | None,
+def kibana_install(url: str | None, space: str | None, api_key: str | None, prefix: str | None, out: Path | None,
                    config_file: Path | None) -> None:
     """Install the 舆情总览 dashboard, its panels, data views and saved search into Kibana 8.9 or later.
 
@@ -551,15 +551,16 @@ def kibana_install(url: str | None, space: str | None, api_key: str | None, pref
     """
     from dashboards.kibana.install import KibanaError, check_prefix, dashboard_url, install, ndjson
 
+    settings = config.load(config_file)
     try:
-        payload = ndjson(check_prefix(prefix))
+        payload = ndjson(check_prefix(prefix or settings.store.index_prefix))
     except ValueError as exc:
         raise config.ConfigError(f"--prefix: {exc}") from None
     if out:
         out.write_bytes(payload)
         click.echo(f"wrote {len(payload.splitlines())} saved objects to {out}")
         return
-    target = config.load(config_file).kibana.with_options(url=url, space=space, api_key=api_key)
+    target = settings.kibana.with_options(url=url, space=space, api_key=api_key)
     try:
         count = install(target, payload)
     except KibanaError as exc:

@@ -7,6 +7,6 @@ objects and turned into text when the NDJSON is built. Files are pretty-printed 
 (`python -m json.tool --sort-keys --indent 2 --no-ensure-ascii FILE` puts an edited one back in shape).
 
 The data views name the indices with the default prefix (`yuqing-posts-*`, `yuqing-alerts-*`); the installer
-puts the configured prefix in their place. `alerts.fields.json` lists the alert fields the alerts data view and
-its panels expect, in the shape of an Elasticsearch mapping.
+puts the store's prefix (`[store] index_prefix`) in their place. The fields they read are those of the store's
+mappings (`store/elastic/*.mappings.json`).
 """

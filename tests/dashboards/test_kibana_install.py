@@ -225,6 +225,14 @@ def test_the_prefix_reaches_the_data_views(tmp_path: Path, kibana: FakeKibana) -
     assert stored[("index-pattern", "yuqing-alerts")]["attributes"]["title"] == "prod-yq-alerts-*"
 
 
+def test_the_prefix_is_the_stores_unless_given(tmp_path: Path) -> None:
+    target = tmp_path / "yuqing.ndjson"
+    done = _cli(tmp_path, "--out", str(target), config="[store]\nindex_prefix = 'prod-yq-'\n")
+    assert done.returncode == 0, done.stderr
+    assert {obj["attributes"]["title"] for obj in map(json.loads, target.read_text(encoding="utf-8").splitlines())
+            if obj["type"] == "index-pattern"} == {"prod-yq-posts-*", "prod-yq-alerts-*"}
+
+
 def test_out_writes_the_ndjson_and_contacts_nobody(tmp_path: Path) -> None:
     target = tmp_path / "yuqing.ndjson"
     done = _cli(tmp_path, "--out", str(target), "--prefix", "prod-", "--url", _closed_port_url())

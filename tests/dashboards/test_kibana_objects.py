@@ -15,7 +15,7 @@ from dashboards.kibana.install import DEFAULT_PREFIX, JSON_TEXT, OBJECTS, TYPES,
 ROOT = Path(__file__).resolve().parents[2]
 # The mapping of each data view's indices: the posts' is the store's; the alerts' is what the panels assume.
 MAPPINGS = {"yuqing-posts": ROOT / "store" / "elastic" / "posts.mappings.json",
-            "yuqing-alerts": OBJECTS.parent / "alerts.fields.json"}
+            "yuqing-alerts": ROOT / "store" / "elastic" / "alerts.mappings.json"}
 # Renaming an id leaves the old object behind in every Kibana it was installed in, and breaks bookmarks.
 STABLE_IDS = {
     ("index-pattern", "yuqing-posts"), ("index-pattern", "yuqing-alerts"),
