@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 DEFAULT_CONFIG = "yuqing.toml"
@@ -49,6 +49,16 @@ def parse_duration(value: Any, allow_zero: bool = False) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _pem_file(value: Path) -> Path:
+    if not value.is_file():
+        raise ValueError(f"{value}: no such file; name the PEM file of the certificate authority that signs the "
+                         f"server's certificate")
+    return value
+
+
+PemFile = Annotated[Path, AfterValidator(_pem_file)]
 Delay = Annotated[float, BeforeValidator(lambda value: parse_duration(value, allow_zero=True))]
 
 
@@ -215,7 +225,7 @@ class Store(_Section):
     api_key: str = Field(default="", description="set it through YUQING_STORE__API_KEY, not the file")
     username: str = ""
     password: str = Field(default="", description="set it through YUQING_STORE__PASSWORD, not the file")
-    ca_certs: Path | None = Field(default=None, description="CA certificate file (PEM) of the cluster's TLS")
+    ca_certs: PemFile | None = Field(default=None, description="CA certificate file (PEM) of the cluster's TLS")
     verify_certs: bool = True
     index_prefix: str = Field(default="yuqing-", pattern=r"^[a-z0-9][a-z0-9_.-]*$",
                               description="start of every index, alias, template and policy name yuqing makes")
@@ -249,13 +259,6 @@ class Store(_Section):
                 if not (isinstance(address, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", address)):
                     raise ValueError(f"{address!r} is not an http(s) address of a cluster node, e.g. "
                                      "\"https://es.example.com:9200\"")
-        return value
-
-    @field_validator("ca_certs")
-    @classmethod
-    def _certificate(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value}: no such file; give the PEM file of the CA that signed the cluster's certificate")
         return value
 
     @model_validator(mode="after")
@@ -332,7 +335,7 @@ class Kibana(_Section):
     api_key: str = Field(default="", description="an API key's encoded value; wins over username and password")
     username: str = ""
     password: str = ""
-    ca_certs: Path | None = Field(default=None, description="CA certificates (PEM) that sign Kibana's, if not public")
+    ca_certs: PemFile | None = Field(default=None, description="CA certificates (PEM) that sign Kibana's, if not public")
     timeout: Duration = 30.0
 
     @field_validator("url")
@@ -349,13 +352,6 @@ class Kibana(_Section):
         if not _SPACE_ID.fullmatch(value):
             raise ValueError(f"{value!r} is not a space id: Kibana's space ids are lower-case letters, digits, "
                              f"'_' and '-', as in the space's address /s/ID/ (the default space is \"default\")")
-        return value
-
-    @field_validator("ca_certs")
-    @classmethod
-    def _pem_file(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"{value}: no such file; name the PEM file of the CA that signs Kibana's certificate")
         return value
 
     @model_validator(mode="after")
