@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from store.base import SearchQuery, Store
+from store.base import SearchQuery, Store, StoreError
 from store.query import Query, QueryError
 from models import Post, now
 
@@ -139,7 +139,11 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # A store that is away (a cluster down, an index being rebuilt) is said on the page, not a bare 500.
+        return JSONResponse({"error": f"存储暂不可用：{exc}"}, status_code=503)
+
+    return Starlette(exception_handlers={StoreError: unavailable}, routes=[
         Route("/", index),
         Route("/api/summary", summary),
         Route("/api/search", search),

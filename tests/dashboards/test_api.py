@@ -80,3 +80,16 @@ def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
     assert local(create_app(store, alerts, parse, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []
+
+
+def test_a_store_that_is_away_answers_503_with_the_reason(store: EmbeddedStore) -> None:
+    from store.base import StoreError
+
+    class Away(EmbeddedStore):
+        def search(self, query):  # noqa: ANN001, ANN201 - the real store, its cluster gone as a remote one goes
+            raise StoreError("the Elasticsearch cluster at http://es:9200 cannot be reached")
+
+    store.__class__ = Away
+    answer = client(store).get("/api/summary?range=24h")
+    assert answer.status_code == 503
+    assert answer.json() == {"error": "存储暂不可用：the Elasticsearch cluster at http://es:9200 cannot be reached"}

@@ -154,7 +154,10 @@ function drawChart(buckets, interval) {
 async function refresh() {
   try {
     const response = await fetch(`/api/summary?range=${range}`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    if (!response.ok) {
+      const said = await response.json().catch(() => ({}));
+      throw new Error(said.error || `HTTP ${response.status}`);
+    }
     const data = await response.json();
     document.getElementById("count-total").textContent = data.counts.total;
     document.getElementById("count-range").textContent = data.counts.in_range;
