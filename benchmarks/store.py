@@ -148,7 +148,7 @@ def searches(sample: list[Post], count: int, seed: int = 11) -> list[Search]:
         if kind == "word":
             search.all = [a]
         elif kind == "part of a word":
-            long = [w for w in words if len(w) > 2] or words
+            long = [w for w in words if len(w) > 2 and not w.isascii()] or words  # Latin words match whole
             word = rng.choice(long)
             size = rng.randint(1, len(word) - 1) if len(word) > 1 else 1
             first = rng.randrange(len(word) - size + 1)
