@@ -127,9 +127,9 @@ class Search:
                  *(f"-{w}" for w in self.none)]
         return " ".join(p for p in parts if p)
 
-    def query(self, analyzer: Analyzer, limit: int = 20) -> SearchQuery:
-        return SearchQuery(text=parse_query(self.text(), query_grams, analyzer.tokenize), sort=self.sort,  # type: ignore[arg-type]
-                           limit=limit, **self.filters)
+    def query(self, analyzer: Analyzer) -> SearchQuery:
+        text = parse_query(self.text(), query_grams, analyzer.tokenize)
+        return SearchQuery(text=text, sort=self.sort, **self.filters)  # type: ignore[arg-type]
 
 
 def searches(sample: list[Post], count: int, seed: int = 11) -> list[Search]:
