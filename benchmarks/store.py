@@ -7,7 +7,7 @@ Posts are Weibo posts from the corpora (the sentiment training sets): two in thr
 characters), one in three an article of 400-2,500 characters made of consecutive posts under a THUCNews
 headline; one of 300 sources, published over the last 30 days. They go through the real `Analyzer` once,
 before anything is timed (kept in a scratch file, not in memory), then each backend is fed the same analysed
-posts in batches of 500, as ingest does, and only the writes are timed:
+posts in batches of yuqing.ingest.BATCH, as ingest does, and only the writes are timed:
 
 - the embedded store (SQLite and tantivy), on --posts posts;
 - a plain SQLite table with an FTS5 index (the `trigram` tokenizer: it finds substrings, as the store does),
@@ -51,9 +51,9 @@ from models import Author, Post, now  # noqa: E402
 from store.base import SearchQuery, Store  # noqa: E402
 from store.embedded import EmbeddedStore  # noqa: E402
 from store.query import parse_query  # noqa: E402
+from yuqing.ingest import BATCH  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
-BATCH = 500
 TARGETS = {"ingest": 5_000, "p95": 50.0, "refresh": 300.0}  # posts/s at least; ms at most
 TRIGRAM = 3  # the shortest string a trigram index can look up
 

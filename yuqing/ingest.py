@@ -31,7 +31,10 @@ from models import Post
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+# Posts analysed and stored at a time. A batch is one commit of the embedded index, which costs as much as
+# indexing a few hundred posts: 2,000 store about half again as fast as 500, and still reach the store (and the
+# alert rules) within a second or two of analysis.
+BATCH = 2000
 _PID = re.compile(r"-(\d+)\.jsonl\.part$")
 
 
@@ -99,8 +102,9 @@ class _Line:
 
 
 class Ingester:
-    def __init__(self, spool_dir: Path, analyzer: Analyzer, store: Store) -> None:
+    def __init__(self, spool_dir: Path, analyzer: Analyzer, store: Store, batch: int = BATCH) -> None:
         self.spool_dir = Path(spool_dir)
+        self.batch = batch
         self.rejected_dir = self.spool_dir / "rejected"
         self.analyzer = analyzer
         self.store = store
@@ -123,7 +127,7 @@ class Ingester:
         for line in self._read(path, _stored_lines(path)):
             batch.append(line)
             posts += line.post is not None
-            if posts >= BATCH:
+            if posts >= self.batch:
                 self._store(path, batch, report)
                 batch, posts = [], 0
         if batch:

@@ -54,7 +54,7 @@ def test_a_file_taken_again_goes_on_after_its_stored_posts(tmp_path: Path, analy
     lines.insert(3, "{not json")  # a bad line among the first stored: set aside once, not at every try
     path = spool(tmp_path / "spool", "s-1-1.jsonl", lines)
     with StoreFailingOnce(tmp_path / "store", grams=index_grams) as failing, pytest.raises(StoreError):
-        Ingester(tmp_path / "spool", analyzer, failing).run()
+        Ingester(tmp_path / "spool", analyzer, failing, batch=500).run()
     assert path.exists() and (tmp_path / "spool" / "s-1-1.jsonl.stored").read_text() == "501"
     assert spool_depth(tmp_path / "spool") == (1, 700)
     assert analyzer.analysed == 1000  # the second batch was analysed, then not stored
