@@ -201,10 +201,10 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
     and it goes on from the last batch copied (or later, to copy what the embedded store got since)."""
     from tqdm import tqdm
 
+    from analysis.grams import index_grams
     from store import open_store
     from store.base import SearchQuery, StoreError
     from yuqing.lock import StoreLock
-    from analysis.grams import index_grams
     from yuqing.migrate import Checkpoint, copy_posts
 
     settings = _elastic(config_file)
