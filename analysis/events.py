@@ -57,13 +57,9 @@ class EventTerms:
         self.ignored = frozenset(own | set(_lines("boilerplate.txt")))
         self.kinds = [(words[0], tuple(words[1:])) for words in map(str.split, _lines("incidents.txt"))]
 
-    def keywords(self, weighted: Iterable[tuple[str, float]], top: int = WORDS) -> list[tuple[str, float]]:
-        """The heaviest of these that tell stories apart."""
-        return [(t, w) for t, w in weighted if t not in self.ignored and not t.startswith(KIND)][:top]
-
     def vector(self, weighted: Sequence[tuple[str, float]], folded_text: str, schemes: Sequence[str]) -> dict[str, float]:
         """`weighted`: the post's keywords, heaviest first; `folded_text`: its text lower-case and simplified."""
-        vector = dict(self.keywords(weighted))
+        vector = dict([(t, w) for t, w in weighted if t not in self.ignored][:WORDS])
         kinds = [f"{KIND}{scheme}/{kind}" for scheme in schemes for kind, words in self.kinds
                  if any(word in folded_text for word in words)]
         if kinds:
