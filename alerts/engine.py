@@ -24,7 +24,7 @@ from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from alerts.labels import SEVERITY_LABELS, STATE_LABELS, severity_rank
 from alerts.notifiers import ChannelDown, Notifier
 from alerts.notifiers.email import EmailNotifier
-from alerts.payload import alert_payload, post_line, response_line, summary
+from alerts.payload import alert_payload, post_line, response_line, summary, title_of
 from alerts.rules import EventRule, Match, PostRule, Rule, SourceDownRule, SpikeRule, build_rules
 from alerts.state import AlertChange, AlertState, Delivery, NewAlert, Outgoing
 from alerts.tokens import Signer
@@ -229,7 +229,8 @@ class AlertEngine:
         lines = [post_line(p) for p in reversed(finding.posts)]
         known = {line["id"] for line in lines}
         posts = [*lines, *(line for line in alert["payload"].get("posts", []) if line.get("id") not in known)]
-        payload = self._payload(alert["scheme"], severity, reasons, subject, event, posts, run) if subject else {
+        payload = self._payload(alert["title"], alert["scheme"], severity, reasons, subject, event, posts,
+                                run) if subject else {
             **alert["payload"], "severity": severity, "severity_label": SEVERITY_LABELS[severity],
             "summary": summary(reasons), "reasons": [r["reason"] for r in reasons], "rules": reasons}
         mail = None
@@ -256,7 +257,10 @@ class AlertEngine:
                         event.first_post if event else "")
             return None
         posts = [post_line(p) for p in reversed(finding.posts)]
-        payload = self._payload(finding.scheme, severity, reasons, subject, event, posts, run)
+        # Named after the post that opened it (an event's own title is its first post's, which may be any that
+        # arrived first, even the official answer); an alert an event rule opened is named after the event.
+        title = title_of(subject) if finding.posts or event is None else event.title
+        payload = self._payload(title, finding.scheme, severity, reasons, subject, event, posts, run)
         lead = next(iter(hits.values()))[0]
         alert_id = self.state.open_alert(
             NewAlert(finding.key, lead.name, finding.scheme, severity, payload["title"], payload["summary"],
@@ -266,9 +270,9 @@ class AlertEngine:
             log.info("alert %d (%s) on %s: %s", alert_id, finding.key, subject.url, payload["summary"])
         return alert_id
 
-    def _payload(self, scheme: str, severity: str, reasons: list[dict[str, str]], subject: Post,
+    def _payload(self, title: str, scheme: str, severity: str, reasons: list[dict[str, str]], subject: Post,
                  event: Event | None, posts: list[dict[str, Any]], run: _Run) -> dict[str, Any]:
-        return alert_payload(severity=severity, scheme=scheme, reasons=reasons, subject=subject, event=event,
+        return alert_payload(title=title, severity=severity, scheme=scheme, reasons=reasons, subject=subject, event=event,
                              position=run.position(subject, event), posts=posts,
                              responses=self._responses(event, run), dashboard_url=self.dashboard_url)
 
