@@ -52,7 +52,7 @@ class Finding:
     event_id: str | None
     posts: list[Post] = field(default_factory=list)  # new posts to feed it, oldest first
     hits: dict[str, tuple[Rule, Match]] = field(default_factory=dict)  # by rule name
-    matched: bool = False  # a post rule took one of the posts
+    opener: Post | None = None  # the first post a rule took
     subject: Post | None = None  # what a spike points at, when no post of its own feeds it
     answered: bool = False  # an official statement on it arrived
 
@@ -148,6 +148,7 @@ class AlertEngine:
         fed = self.state.fed(scheme, posts)
         fresh = sorted((p for p in posts.values() if p.id not in fed), key=lambda p: p.time)
         known = self.state.by_keys({post_key(scheme, p) for p in fresh})
+        waiting: dict[str, list[Post]] = {}  # posts of events no rule has taken yet
         for post in fresh:
             run.posts[post.id] = post
             key = post_key(scheme, post)
@@ -168,13 +169,16 @@ class AlertEngine:
                     continue
                 if match:
                     hits[rule.name] = (rule, match)
-            # A post that no rule takes still feeds its event's alert once there is one to follow.
+            # A post that no rule takes still feeds its event's alert once there is one to follow, and so do the
+            # event's posts before the one that opens it: whatever order they are read in, they end in it.
             following = (finding is not None and finding.posts) or (alert is not None and alert["state"] != "resolved")
             if hits or following:
                 finding = findings.setdefault(key, Finding(key, scheme, post.event_id))
-                finding.posts.append(post)
+                finding.posts += [*waiting.pop(key, []), post]
                 finding.hits.update(hits)
-                finding.matched = finding.matched or bool(hits)
+                finding.opener = finding.opener or (post if hits else None)
+            elif post.event_id:
+                waiting.setdefault(key, []).append(post)
 
     def _scan_events(self, rule: EventRule, at: datetime, findings: dict[str, Finding], run: _Run) -> None:
         since, offset = self._since(rule, at), 0
@@ -217,7 +221,7 @@ class AlertEngine:
             hits = {name: hit for name, hit in finding.hits.items() if self._may_open(hit[0], finding.scheme, at)}
             return self._open(finding, hits, event, at, run) if hits else None
         reopen = alert["state"] == "resolved" and bool(finding.hits) and (
-            finding.matched or (event is not None and event.last_seen > alert["resolved_at"]))
+            finding.opener is not None or (event is not None and event.last_seen > alert["resolved_at"]))
         if alert["state"] == "resolved" and not reopen:
             if finding.answered:
                 responses = [response_line(post) for post in self._responses(event, run)]
@@ -250,8 +254,7 @@ class AlertEngine:
               run: _Run) -> int | None:
         reasons = _merged([], hits)
         severity = max((rule.severity for rule, _ in hits.values()), key=severity_rank)
-        subject = (finding.posts[0] if finding.posts else finding.subject
-                   or (run.post(event.first_post) if event is not None else None))
+        subject = finding.opener or finding.subject or (run.post(event.first_post) if event is not None else None)
         if subject is None:
             log.warning("alert %s not opened: its first post %s is not in the store", finding.key,
                         event.first_post if event else "")
@@ -259,7 +262,7 @@ class AlertEngine:
         posts = [post_line(p) for p in reversed(finding.posts)]
         # Named after the post that opened it (an event's own title is its first post's, which may be any that
         # arrived first, even the official answer); an alert an event rule opened is named after the event.
-        title = title_of(subject) if finding.posts or event is None else event.title
+        title = title_of(subject) if finding.opener or event is None else event.title
         payload = self._payload(title, finding.scheme, severity, reasons, subject, event, posts, run)
         lead = next(iter(hits.values()))[0]
         alert_id = self.state.open_alert(
