@@ -24,7 +24,7 @@ from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from alerts.labels import SEVERITY_LABELS, STATE_LABELS, severity_rank
 from alerts.notifiers import ChannelDown, Notifier
 from alerts.notifiers.email import EmailNotifier
-from alerts.payload import alert_payload, post_line, response_line, summary, title_of
+from alerts.payload import alert_payload, post_line, response_line, restated, summary, title_of
 from alerts.rules import EventRule, Match, PostRule, Rule, SourceDownRule, SpikeRule, build_rules
 from alerts.state import AlertChange, AlertState, Delivery, NewAlert, Outgoing
 from alerts.tokens import Signer
@@ -233,10 +233,10 @@ class AlertEngine:
         lines = [post_line(p) for p in reversed(finding.posts)]
         known = {line["id"] for line in lines}
         posts = [*lines, *(line for line in alert["payload"].get("posts", []) if line.get("id") not in known)]
-        payload = self._payload(alert["title"], alert["scheme"], severity, reasons, subject, event, posts,
-                                run) if subject else {
-            **alert["payload"], "severity": severity, "severity_label": SEVERITY_LABELS[severity],
-            "summary": summary(reasons), "reasons": [r["reason"] for r in reasons], "rules": reasons}
+        if subject is not None:
+            payload = self._payload(alert["title"], alert["scheme"], severity, reasons, subject, event, posts, run)
+        else:  # its post is gone from the store: what it said stands, with the new reasons
+            payload = {**alert["payload"], **restated(severity, reasons)}
         mail = None
         if reopen:
             mail = self._mail("update", {**payload, "change": "已解决的预警有新情况，已重新打开"},
@@ -400,9 +400,8 @@ class AlertEngine:
         stamp = "%Y-%m-%d %H:%M"
         reasons = [{"rule": rule.name, "title": rule.title, "reason": match.reason}]
         payload: dict[str, Any] = {
-            "template": "source", "rule": rule.name, "scheme": "采集源", "severity": rule.severity,
-            "severity_label": SEVERITY_LABELS[rule.severity], "summary": summary(reasons),
-            "reasons": [match.reason], "reason": match.reason, "context": "", "risk": None,
+            "template": "source", "rule": rule.name, "scheme": "采集源", **restated(rule.severity, reasons),
+            "reason": match.reason, "context": "", "risk": None,
             "title": title, "url": source.url, "source": source.name,
             "platform": source.platform, "status": status, "error_class": health.error_class or "",
             "message": health.message, "since": health.outage_since.strftime(stamp) if health.outage_since else "",

@@ -79,6 +79,12 @@ def title_of(post: Post) -> str:
     return post.title or post.content[:60]
 
 
+def restated(severity: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+    """The parts of a payload that say how bad it is and why."""
+    return {"severity": severity, "severity_label": SEVERITY_LABELS[severity], "summary": summary(reasons),
+            "reasons": [reason_line(r) for r in reasons], "rules": reasons}
+
+
 def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[str, str]], subject: Post,
                   event: Event | None, position: int | None, posts: list[dict[str, Any]], responses: list[Post],
                   dashboard_url: str) -> dict[str, Any]:
@@ -86,9 +92,7 @@ def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[
     posts that fed it, newest first."""
     risk = event.risk if event is not None else subject.risk
     return {
-        "severity": severity, "severity_label": SEVERITY_LABELS[severity], "scheme": scheme, "title": title,
-        "summary": summary(reasons), "reasons": [reason_line(r) for r in reasons], "rules": reasons,
-        "url": subject.url, "source": subject.source, "platform": subject.platform,
+        **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source, "platform": subject.platform,
         "source_tier": subject.source_tier, "tier_label": TIER_LABELS.get(subject.source_tier, subject.source_tier),
         "author": subject.author.name, "published": subject.time.strftime(STAMP),
         "excerpt": subject.content[:EXCERPT], "post_id": subject.id, "reach": reach(subject, event),
