@@ -159,6 +159,11 @@ class Alerts(_Section):
         default=60.0, description="a delivery round sends for this long at most; the rest waits for the next round")
     dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
     admins: list[str] = Field(default_factory=list, description="who hears about broken sources")
+    evidence: bool = Field(default=True, description="save each alert's post page (WARC), text and a note under "
+                           "<store.path>/evidence when the alert opens")
+    evidence_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
+                                    description="a page's body is cut after this many bytes")
+    evidence_timeout: Duration = Field(default=30.0, description="a page's whole fetch, redirects included")
 
     @field_validator("recipients", "admins")
     @classmethod
