@@ -30,8 +30,9 @@ from alerts.notifiers.text import cut, fit, markdown
 
 BODY_BYTES = 20000
 RATE_LIMITED = {410100, 130101}
-# The robot, its group or its token is gone, or the platform is busy: nothing goes through it now.
-CHANNEL_BROKEN = {-1, 400013, 400101, 400102, 400106}
+# The robot, its group or its token is gone, or the platform is busy: nothing goes through it now. 300001 and
+# 300005 (token is not exist) are what older robots answer for an unknown access_token.
+CHANNEL_BROKEN = {-1, 300001, 300005, 400013, 400101, 400102, 400106}
 
 
 def sign(timestamp: str, secret: str) -> str:
@@ -42,15 +43,13 @@ def sign(timestamp: str, secret: str) -> str:
 
 def text(message: Message, reasons: str) -> str:
     lines = [f"#### {markdown(message.heading)}", "", f"**{markdown(message.title)}**", ""]
-    lines += [f"- {label}：{markdown(value)}" for label, value in
-              (("监测方案", message.scheme), ("事件", message.context), ("风险", message.risk)) if value]
+    lines += [f"- {label}：{markdown(value)}" for label, value in message.facts]
     if reasons:
         lines += ["", "**触发原因**", "", reasons]
-    if message.post_text:
-        lines += ["", f"原帖地址（不是网页链接，未加链接）：{markdown(message.post_text)}"]
-    links = [f"[{name}]({url})" for name, url in (("查看预警并处理", message.alert_link),
-                                                  ("打开原帖", message.post_link)) if url]
-    return "\n".join([*lines, "", "　".join(links)] if links else lines)
+    if message.post_line:
+        lines += ["", markdown(message.post_line)]
+    links = "　".join(f"[{name}]({url})" for name, url in message.links)
+    return "\n".join([*lines, "", links] if links else lines)
 
 
 class DingTalkNotifier(HookNotifier):

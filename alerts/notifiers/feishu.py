@@ -29,7 +29,9 @@ from alerts.notifiers.text import fit
 
 BODY_BYTES = 20000  # "20 KB", read as the smaller of 20,000 and 20,480
 RATE_LIMITED = {11232}
-CHANNEL_BROKEN = {19021, 19022}  # a wrong secret, clock or address: every message would fail the same way
+# A wrong secret, clock or address: every message would fail the same way. 19021 and 19022 are in the guide;
+# 19001 (incoming webhook access token invalid) and 19007 (Bot Not Enabled) are what such robots answer.
+CHANNEL_BROKEN = {19001, 19007, 19021, 19022}
 TEMPLATES = {"critical": "red", "high": "orange", "medium": "yellow", "low": "blue"}
 
 
@@ -43,16 +45,11 @@ def _plain(content: str) -> dict[str, str]:
 
 
 def card(message: Message, reasons: str) -> dict[str, Any]:
-    facts = [f"{label}：{value}" for label, value in
-             (("监测方案", message.scheme), ("事件", message.context), ("风险", message.risk)) if value]
-    elements: list[dict[str, Any]] = [{"tag": "div", "text": _plain(message.title)}]
-    elements += [{"tag": "div", "text": _plain("\n".join(facts))}] if facts else []
-    elements += [{"tag": "div", "text": _plain(f"触发原因：\n{reasons}")}] if reasons else []
-    if message.post_text:
-        elements.append({"tag": "div", "text": _plain(f"原帖地址（不是网页链接，未加链接）：{message.post_text}")})
-    buttons = [{"tag": "button", "text": _plain(name), "type": kind, "url": url}
-               for name, url, kind in (("查看预警并处理", message.alert_link, "primary"),
-                                       ("打开原帖", message.post_link, "default")) if url]
+    facts = "\n".join(f"{label}：{value}" for label, value in message.facts)
+    texts = [message.title, facts, f"触发原因：\n{reasons}" if reasons else "", message.post_line]
+    elements: list[dict[str, Any]] = [{"tag": "div", "text": _plain(text)} for text in texts if text]
+    buttons = [{"tag": "button", "text": _plain(name), "type": "primary" if n == 0 else "default", "url": url}
+               for n, (name, url) in enumerate(message.links)]
     elements += [{"tag": "action", "actions": buttons}] if buttons else []
     return {"config": {"wide_screen_mode": True},
             "header": {"template": TEMPLATES.get(message.severity, "red"), "title": _plain(message.headline)},

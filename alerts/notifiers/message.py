@@ -13,6 +13,7 @@ KIND_LABELS = {"open": "舆情预警", "update": "预警更新", "escalation": "
 TITLE_CHARS = 120
 REASON_CHARS = 300
 LINE_CHARS = 200
+LINK_CHARS = 1000  # a longer post address is shown cut, not linked: a link cannot be cut to fit a message
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Message:
         kind = KIND_LABELS.get(str(alert.get("kind")), KIND_LABELS["open"])
         risk = alert.get("risk")
         post = one_line(alert.get("url"))
-        post_link = link(post)
+        post_link = link(post) if len(post) <= LINK_CHARS else None
         return cls(
             severity=severity,
             heading=f"【{label}】{kind}",
@@ -55,3 +56,18 @@ class Message:
     def headline(self) -> str:
         """For a notification's preview line: the heading and the title."""
         return f"{self.heading}：{self.title}"
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        return [(label, value) for label, value in (("监测方案", self.scheme), ("事件", self.context),
+                                                    ("风险", self.risk)) if value]
+
+    @property
+    def post_line(self) -> str:
+        """The post's address as text, when it is not linked (not http(s), or too long), else ""."""
+        return f"原帖地址（未加链接）：{self.post_text}" if self.post_text else ""
+
+    @property
+    def links(self) -> list[tuple[str, str]]:
+        """(name, address): the alert page first, where officers act on it, then the post."""
+        return [(name, url) for name, url in (("查看预警并处理", self.alert_link), ("打开原帖", self.post_link)) if url]

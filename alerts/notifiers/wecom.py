@@ -32,15 +32,13 @@ COLOURS = {"critical": "warning", "high": "warning"}  # the others: "comment" (g
 def content(message: Message, reasons: str) -> str:
     colour = COLOURS.get(message.severity, "comment")
     lines = [f'**<font color="{colour}">{markdown(message.heading)}</font>**', f"**{markdown(message.title)}**"]
-    lines += [f"> {label}：{markdown(value)}" for label, value in
-              (("监测方案", message.scheme), ("事件", message.context), ("风险", message.risk)) if value]
+    lines += [f"> {label}：{markdown(value)}" for label, value in message.facts]
     if reasons:
         lines += ["触发原因：", reasons]
-    if message.post_text:
-        lines.append(f"原帖地址（不是网页链接，未加链接）：{markdown(message.post_text)}")
-    links = [f"[{name}]({url})" for name, url in (("查看预警并处理", message.alert_link),
-                                                  ("打开原帖", message.post_link)) if url]
-    return "\n".join([*lines, "　".join(links)] if links else lines)
+    if message.post_line:
+        lines.append(markdown(message.post_line))
+    links = "　".join(f"[{name}]({url})" for name, url in message.links)
+    return "\n".join([*lines, links] if links else lines)
 
 
 class WeComNotifier(HookNotifier):

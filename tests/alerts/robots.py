@@ -22,6 +22,8 @@ class Endpoint:
     """Answers each request by `script` (its next word: "ok", "rate", "500", "hang"; "ok" once it is empty),
     refusing a well-formed message when `refuse(body)` says so."""
 
+    credential = ""  # the part of its address that names the robot and lets one post to it
+
     def __init__(self, secret: str = "") -> None:
         self.secret = secret
         self.script: list[str] = []
@@ -74,14 +76,14 @@ def _hmac64(key: str, message: str) -> str:
 
 
 class DingTalk(Endpoint):
-    token = "dt-access-token-0123"
+    credential = "dt-access-token-0123"  # the access_token
     limit = 20000
 
     def url(self, base: str) -> str:
-        return f"{base}/robot/send?access_token={self.token}"
+        return f"{base}/robot/send?access_token={self.credential}"
 
     def check(self, path: str, query: dict[str, str], headers: Any, raw: bytes) -> Reply:
-        if path != "/robot/send" or query.get("access_token") != self.token:
+        if path != "/robot/send" or query.get("access_token") != self.credential:
             return 200, {"errcode": 400101, "errmsg": "access_token不存在"}
         if self.secret:
             stamp = query.get("timestamp", "")
@@ -108,14 +110,14 @@ class DingTalk(Endpoint):
 
 
 class WeCom(Endpoint):
-    key = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
+    credential = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"  # the key
     limit = 4096
 
     def url(self, base: str) -> str:
-        return f"{base}/cgi-bin/webhook/send?key={self.key}"
+        return f"{base}/cgi-bin/webhook/send?key={self.credential}"
 
     def check(self, path: str, query: dict[str, str], headers: Any, raw: bytes) -> Reply:
-        if path != "/cgi-bin/webhook/send" or query.get("key") != self.key:
+        if path != "/cgi-bin/webhook/send" or query.get("key") != self.credential:
             return 200, {"errcode": 93000, "errmsg": "invalid webhook url, hint: [1653710655]"}
         body = json.loads(raw)
         content = (body.get("markdown") or {}).get("content")
@@ -136,14 +138,14 @@ class WeCom(Endpoint):
 
 
 class Feishu(Endpoint):
-    hook = "0b5f6e2c-2a4b-4d7e-9c1a-5f3e2d1c0b9a"
+    credential = "0b5f6e2c-2a4b-4d7e-9c1a-5f3e2d1c0b9a"  # the hook id
     limit = 20000
 
     def url(self, base: str) -> str:
-        return f"{base}/open-apis/bot/v2/hook/{self.hook}"
+        return f"{base}/open-apis/bot/v2/hook/{self.credential}"
 
     def check(self, path: str, query: dict[str, str], headers: Any, raw: bytes) -> Reply:
-        if path != f"/open-apis/bot/v2/hook/{self.hook}":
+        if path != f"/open-apis/bot/v2/hook/{self.credential}":
             return 200, {"code": 19001, "msg": "param invalid: incoming webhook access token invalid", "data": {}}
         if len(raw) > self.limit:
             return 200, {"code": 9499, "msg": "Bad Request", "data": {}}
@@ -172,11 +174,13 @@ class Feishu(Endpoint):
 class Receiver(Endpoint):
     """A generic webhook receiver, as its documentation asks one to be written."""
 
+    credential = "yuqing"  # its path
+
     def url(self, base: str) -> str:
-        return f"{base}/hooks/yuqing"
+        return f"{base}/hooks/{self.credential}"
 
     def check(self, path: str, query: dict[str, str], headers: Any, raw: bytes) -> Reply:
-        if path != "/hooks/yuqing":
+        if path != f"/hooks/{self.credential}":
             return 404, b"not found"
         if self.secret:
             stamp = headers.get("X-Yuqing-Timestamp", "")
