@@ -627,11 +627,11 @@ def _channel_advice(alerts: Any, file: Path, channels: list[Channel]) -> list[st
             advice.append(f"{where} secret is written in the file; anyone who can read the file can sign messages "
                           f"as this channel. Remove it and set {channel.variable}SECRET instead")
         elif entry.get("url") and channel.type != "webhook" and not channel.secret:
-            fix = (f"set {channel.variable}URL instead" if channel.type == "wecom" else
-                   f"turn on the robot's signing (加签 / 签名校验) and set {channel.variable}SECRET, or set "
+            fix = (f"Set {channel.variable}URL instead" if channel.type == "wecom" else
+                   f"Turn on the robot's signing (加签 / 签名校验) and set {channel.variable}SECRET, or set "
                    f"{channel.variable}URL instead")
             advice.append(f"{where} url is written in the file and no secret signs the requests; anyone who can "
-                          f"read the file can post to the group with it. {fix[0].upper()}{fix[1:]}")
+                          f"read the file can post to the group with it. {fix}")
         for header in entry.get("headers") or {}:
             if _SENSITIVE_HEADER.search(str(header)):
                 advice.append(f"{where} header {header} is written in the file; set it in {channel.variable}HEADERS "

@@ -119,6 +119,13 @@ url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=hunter4"
     assert not re.search("hunter[234]", done.stderr)
 
 
+def test_a_channel_secrets_table_in_the_file_is_warned_of(tmp_path: Path) -> None:
+    config = CHANNELS + '\n[alerts.channel_secrets.oncall-dingtalk]\nsecret = "SEChunter2"\n'
+    done = _cli(tmp_path, "check-config", config=config)
+    assert done.returncode == 0 and "[alerts.channel_secrets] is written in the file" in done.stderr
+    assert "hunter2" not in done.stderr
+
+
 def test_secrets_from_the_environment_get_no_warning(tmp_path: Path) -> None:
     done = _cli(tmp_path, "check-config", config=CHANNELS,
                 env={"YUQING_ALERTS__CHANNEL_SECRETS__ONCALL_DINGTALK__SECRET": "SEChunter2"})
