@@ -14,16 +14,16 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import settings as config
+from alerts.evidence import EvidenceQueue
 from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from alerts.labels import SEVERITY_LABELS, STATE_LABELS, severity_rank
-from alerts.notifiers import ChannelDown, Notifier
-from alerts.notifiers.email import EmailNotifier
+from alerts.notifiers import ChannelDown, Notifier, build_notifiers
 from alerts.payload import alert_payload, post_line, response_line, restated, summary, title_of
 from alerts.rules import EventRule, Match, PostRule, Rule, SourceDownRule, SpikeRule, build_rules
 from alerts.state import AlertChange, AlertState, Delivery, NewAlert, Outgoing
@@ -59,8 +59,10 @@ class Finding:
 
 class AlertEngine:
     def __init__(self, settings: config.Settings, store: Store, state: AlertState,
-                 notifiers: list[Notifier] | None = None, signer: Signer | None = None) -> None:
+                 notifiers: list[Notifier] | None = None, signer: Signer | None = None,
+                 evidence: EvidenceQueue | None = None) -> None:
         self.settings = settings
+        self.evidence = evidence  # each new alert's post page is saved as it stands now
         self.store = store
         self.state = state
         self.rules = build_rules(settings)
@@ -71,10 +73,10 @@ class AlertEngine:
                 self.post_rules.setdefault(rule.scheme, []).append(rule)
         self.dashboard_url = settings.alerts.dashboard_url or settings.dashboard.url
         self.signer = signer or Signer.from_settings(settings)
-        self.notifiers = {n.channel: n for n in (notifiers or [EmailNotifier(settings.smtp, self.signer)])}
+        self.notifiers = {n.channel: n for n in (notifiers or build_notifiers(settings, self.signer))}
         self.quiet = settings.alerts.quiet_span()
         for rule in self.rules:
-            if not rule.recipients:
+            if rule.channels == ["email"] and not rule.recipients:
                 log.warning("alert rule %r has no recipients: its alerts are recorded but not sent", rule.name)
         self.health = SourceHealthLog(state.engine)
         self.source_rule = SourceDownRule(settings.alerts.admins)
@@ -240,10 +242,10 @@ class AlertEngine:
         mail = None
         if reopen:
             mail = self._mail("update", {**payload, "change": "已解决的预警有新情况，已重新打开"},
-                              self._recipients(reasons), severity, at)
+                              self._audience(reasons), severity, at)
         elif severity_rank(severity) > severity_rank(alert["severity"]):
             change = f"严重程度由{SEVERITY_LABELS[alert['severity']]}升为{SEVERITY_LABELS[severity]}"
-            mail = self._mail("update", {**payload, "change": change}, self._recipients(reasons), severity, at)
+            mail = self._mail("update", {**payload, "change": change}, self._audience(reasons), severity, at)
         self.state.change(alert["id"], AlertChange(severity, summary(reasons), reasons, payload,
                                                    [p.id for p in finding.posts], reopen), mail, at)
         if reopen:
@@ -268,9 +270,11 @@ class AlertEngine:
         alert_id = self.state.open_alert(
             NewAlert(finding.key, lead.name, finding.scheme, severity, payload["title"], payload["summary"],
                      subject.url, payload, finding.event_id, reasons, [p.id for p in finding.posts]),
-            self._mail("open", payload, self._recipients(reasons), severity, at), at)
+            self._mail("open", payload, self._audience(reasons), severity, at), at)
         if alert_id is not None:
             log.info("alert %d (%s) on %s: %s", alert_id, finding.key, subject.url, payload["summary"])
+            if self.evidence is not None:
+                self.evidence.submit(alert_id, subject)
         return alert_id
 
     def _payload(self, title: str, scheme: str, severity: str, reasons: list[dict[str, str]], subject: Post,
@@ -285,17 +289,18 @@ class AlertEngine:
         found = [run.post(post_id) for post_id in (event.responses if event else [])]
         return [post for post in found if post is not None]
 
-    def _recipients(self, reasons: list[dict[str, str]]) -> list[str]:
+    def _audience(self, reasons: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
+        """Where an alert's messages go: every recipient of its rules that mail, and every chat channel they name."""
         rules = [self.by_name[r["rule"]] for r in reasons if r["rule"] in self.by_name]
         if not rules:  # rules since removed from the configuration
-            return self.settings.alerts.recipients
-        return list(dict.fromkeys(address for rule in rules for address in rule.recipients))
+            return _by_email(self.settings.alerts.recipients)
+        addresses = dict.fromkeys(a for rule in rules if "email" in rule.channels for a in rule.recipients)
+        chats = dict.fromkeys(channel for rule in rules for channel in rule.channels if channel != "email")
+        return [*_by_email(addresses), *((channel, []) for channel in chats)]
 
-    def _mail(self, kind: str, payload: dict[str, Any], recipients: list[str], severity: str,
+    def _mail(self, kind: str, payload: dict[str, Any], rows: list[tuple[str, list[str]]], severity: str,
               at: datetime) -> Outgoing:
-        # Each address its own message: the links in it are signed for that person.
-        return Outgoing(kind, {**payload, "kind": kind}, [("email", [address]) for address in recipients],
-                        held=severity != "critical" and self._quiet(at))
+        return Outgoing(kind, {**payload, "kind": kind}, rows, held=severity != "critical" and self._quiet(at))
 
     def _quiet(self, at: datetime) -> bool:
         if self.quiet is None:
@@ -317,7 +322,7 @@ class AlertEngine:
             grown = len(alert["post_ids"]) - alert["mailed_posts"]
             if grown > 0 and at - (alert["mailed_at"] or alert["created_at"]) >= every:
                 mail = self._mail("digest", {**alert["payload"], "new_posts": grown},
-                                  self._recipients(alert["reasons"]), alert["severity"], at)
+                                  self._audience(alert["reasons"]), alert["severity"], at)
                 self.state.follow_up(alert["id"], mail, at)
                 alerted.append(alert["id"])
         return alerted
@@ -335,7 +340,8 @@ class AlertEngine:
         waited = int((at - alert["opened_at"]).total_seconds() // 60)
         change = f"{waited} 分钟无人确认，升级到第 {level + 1} 级"
         payload = {**alert["payload"], "level": level + 1, "level_recipients": addresses, "change": change}
-        self.state.follow_up(alert["id"], self._mail("escalation", payload, addresses, alert["severity"], at), at,
+        self.state.follow_up(alert["id"], self._mail("escalation", payload, _by_email(addresses), alert["severity"],
+                                                     at), at,
                              escalation_level=level + 1, detail=f"{change}：{'、'.join(addresses)}")
         log.warning("alert %d escalated to level %d: %s", alert["id"], level + 1, ", ".join(addresses))
         return True
@@ -409,8 +415,7 @@ class AlertEngine:
             "last_attempt": health.last_attempt.strftime(stamp), "failures": health.consecutive_failures,
             "per_run": [r["items"] for r in health.runs], "dashboard_url": self.dashboard_url,
         }
-        mail = Outgoing("source", {**payload, "kind": "source"}, [("email", [a]) for a in rule.recipients],
-                        held=self._quiet(at))
+        mail = Outgoing("source", {**payload, "kind": "source"}, _by_email(rule.recipients), held=self._quiet(at))
         alert_id = self.state.open_alert(
             NewAlert(rule.key(health), rule.name, "采集源", rule.severity, title, match.reason, source.url, payload,
                      reasons=reasons), mail, at)
@@ -468,6 +473,11 @@ class AlertEngine:
             self.state.mark_failed(delivery.id, error, at + timedelta(seconds=delays[-1]))
         log.warning("delivery of alert %s failed (%s); retry in %ds or more",
                     ", ".join(str(d.alert_id) for d in batch), error, min(delays))
+
+
+def _by_email(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:
+    # Each address its own message: the links in it are signed for that person.
+    return [("email", [address]) for address in addresses]
 
 
 def _merged(reasons: list[dict[str, str]], hits: dict[str, tuple[Rule, Match]]) -> list[dict[str, str]]:

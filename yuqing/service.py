@@ -21,6 +21,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 import settings as config
 from alerts.engine import AlertEngine
+from alerts.evidence import EvidenceQueue
 from alerts.state import AlertState
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
@@ -130,7 +131,10 @@ class Service:
         except StoreError as exc:
             log.warning("stored events not read (%s); ingest reads them before its first batch", exc)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
-        self.engine = AlertEngine(self.settings, self.store, self.alert_state)
+        self.evidence = EvidenceQueue.for_settings(self.settings)
+        if self.evidence is not None:
+            self.evidence.start()  # one-off commands open alerts too
+        self.engine = AlertEngine(self.settings, self.store, self.alert_state, evidence=self.evidence)
         self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
         self.health = SourceHealthLog(self.alert_state.engine)
 
@@ -253,6 +257,8 @@ class Service:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self.courier.stop()
+        if self.evidence is not None:
+            self.evidence.stop()  # the capture under way ends; pages still waiting keep their text and a note
         if self._dashboard is not None:
             self._dashboard.stop()
             self._dashboard = None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import settings as config
+    from alerts.tokens import Signer
 
 
 class ChannelDown(Exception):
@@ -28,8 +29,9 @@ class Notifier(Protocol):
         """One round of deliveries: a connection opened at the first send, closed when the round ends."""
 
 
-def build_notifiers(settings: config.Settings) -> list[Notifier]:
-    """One notifier per channel a rule may name: "email", and each of [[alerts.channels]] under its own name."""
+def build_notifiers(settings: config.Settings, signer: Signer | None = None) -> list[Notifier]:
+    """One notifier per channel a rule may name: "email" (its links signed by `signer`), and each of
+    [[alerts.channels]] under its own name."""
     # Imported here: each of these modules imports ChannelDown from this one.
     from alerts.notifiers.dingtalk import DingTalkNotifier
     from alerts.notifiers.email import EmailNotifier
@@ -39,4 +41,4 @@ def build_notifiers(settings: config.Settings) -> list[Notifier]:
 
     kinds = {"dingtalk": DingTalkNotifier, "wecom": WeComNotifier, "feishu": FeishuNotifier,
              "webhook": WebhookNotifier}
-    return [EmailNotifier(settings.smtp), *(kinds[channel.type](channel) for channel in settings.alerts.channels)]
+    return [EmailNotifier(settings.smtp, signer), *(kinds[channel.type](channel) for channel in settings.alerts.channels)]

@@ -11,7 +11,7 @@ import pytest
 
 from alerts.engine import AlertEngine
 from alerts.notifiers import build_notifiers
-from alerts.state import AlertState, NewAlert
+from alerts.state import AlertState, NewAlert, Outgoing
 from models import now
 from store.embedded import EmbeddedStore
 from tests.alerts.conftest import make_settings
@@ -44,8 +44,9 @@ def _alerts(state: AlertState, channel: str, at: datetime, *titles: str) -> list
     made = []
     for title in titles:
         alert: dict[str, Any] = payload(title=title)
-        made.append(state.create_alert(NewAlert("kw", "co", f"news:{title}", "high", title, "敏感词：恶臭", alert["url"],
-                                                alert), [(channel, [])], at))
+        made.append(state.open_alert(NewAlert(f"post:co:news:{title}", "kw", "co", "high", title, "敏感词：恶臭",
+                                              alert["url"], alert, post_ids=[f"news:{title}"]),
+                                     Outgoing("open", alert, [(channel, [])]), at))
     return made
 
 
@@ -98,3 +99,28 @@ def test_each_channel_is_delivered_on_its_own(store: EmbeddedStore, state: Alert
     assert engine.deliver(at) == 1  # DingTalk's outage does not hold WeCom back
     assert [row["status"] for row in _rows(state, ids)] == ["pending", "sent"]
     assert len(we.received) == 1 and ding.received == []
+
+
+def test_rules_that_name_a_robot_send_it_the_alerts_messages(store: EmbeddedStore, state: AlertState, smtp_port: int,
+                                                             wecom: tuple[WeCom, str]) -> None:
+    from tests.alerts.conftest import feed, make_post
+    from yuqing.demo.mailsink import MailSink
+
+    endpoint, url = wecom
+    settings = make_settings(smtp_port, channels=[{"name": "oncall-wecom", "type": "wecom", "url": url}], rules=[
+        {"name": "kw", "type": "keyword", "scheme": "co", "terms": ["恶臭"], "severity": "high",
+         "channels": ["email", "oncall-wecom"], "title": "敏感词"},
+        {"name": "neg", "type": "negative", "scheme": "co", "channels": ["oncall-wecom"], "title": "负面舆情"}])
+    engine = AlertEngine(settings, store, state)
+    t0 = now()
+    with MailSink(store.path.parent / "mail", port=smtp_port) as mail:
+        feed(store, "evt:a", make_post(1, "北辰燃料乙醇 很差", score=0.1, at=t0, event="evt:a"))
+        [alert_id] = engine.run_once(t0)  # the negative rule: the robot alone
+        feed(store, "evt:a", make_post(2, "北辰燃料乙醇 恶臭", at=t0 + timedelta(minutes=1), event="evt:a"))
+        assert engine.run_once(t0 + timedelta(minutes=2)) == [alert_id]  # a rise: the robot and the mail
+        assert [m["To"] for m in mail.messages()] == ["oncall@example.com"]
+    texts = [body["markdown"]["content"] for body in endpoint.received]
+    assert len(texts) == 2 and "【中】舆情预警" in texts[0] and "【高】预警更新" in texts[1]
+    assert f"/alerts/{alert_id}" in texts[1]  # the robot links the alert page, where officers act
+    assert [(row["channel"], row["kind"]) for row in state.deliveries_of(alert_id)] == [
+        ("oncall-wecom", "open"), ("email", "update"), ("oncall-wecom", "update")]

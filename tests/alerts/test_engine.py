@@ -488,3 +488,29 @@ def test_an_upgraded_alerts_db_alerts_on_nothing_twice_and_sends_what_waited(tmp
         assert "北辰燃料乙醇 恶臭" in waited["Subject"] and "敏感词：恶臭" in _text(waited)
     finally:
         state.close()
+
+
+def test_a_new_alert_has_its_post_page_saved_once(tmp_path: Path, store: EmbeddedStore, state: AlertState,
+                                                  smtp_port: int, mail: MailSink) -> None:
+    from alerts.evidence import EvidenceLocker, EvidenceQueue
+    from tests.crawlers.fakes import FakeWeb
+
+    web = FakeWeb()
+    page = "<html><body><h1>北辰燃料乙醇厂区恶臭</h1></body></html>".encode()
+    web.routes["/t/1.html"] = lambda _: (200, "text/html; charset=utf-8", page)
+    evidence = EvidenceQueue(EvidenceLocker(tmp_path / "evidence", timeout=5))
+    evidence.start()
+    engine = AlertEngine(make_settings(smtp_port), store, state, evidence=evidence)
+    t0 = now()
+    try:
+        feed(store, "evt:a", make_post(1, "北辰燃料乙醇厂区恶臭", at=t0, event="evt:a", url=f"{web.url}/t/1.html"))
+        [alert_id] = engine.run_once(t0)
+        feed(store, "evt:a", make_post(2, "北辰燃料乙醇 恶臭", at=t0 + timedelta(minutes=1), event="evt:a",
+                                       url=f"{web.url}/t/2.html"))
+        engine.run_once(t0 + timedelta(minutes=2))  # feeds the alert: no second capture
+    finally:
+        evidence.stop()
+        web.close()
+    assert sorted(p.name for p in (tmp_path / "evidence" / str(alert_id)).iterdir()) == [
+        "meta.json", "page.warc.gz", "text.txt"]
+    assert [seen.path for seen in web.seen] == ["/t/1.html"]
