@@ -73,3 +73,24 @@ def test_a_refused_move_after_resolving(folder: Path) -> None:
     assert yuqing("resolve", "2", cwd=folder).returncode == 0
     done = yuqing("ack", "2", cwd=folder)
     assert done.returncode == 2 and "已解决，不能再确认" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_link_secret_written_in_the_file_is_warned_of(tmp_path: Path) -> None:
+    config = write_idle_config(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8") + '\n[alerts]\nsecret = "0123456789abcdef0123"\n',
+                      encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "check-config"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0
+    assert "[alerts] secret is written in the file" in done.stderr and "YUQING_ALERTS__SECRET" in done.stderr
+
+
+def test_a_damaged_link_secret_is_one_line(tmp_path: Path) -> None:
+    write_idle_config(tmp_path)
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "alerts.secret").write_text("short\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "yuqing.cli", "crawl", "news"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("yuqing: var/alerts.secret is damaged") and "delete it" in line
