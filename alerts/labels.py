@@ -14,8 +14,8 @@ ACTION_LABELS = {"ack": "确认", "assign": "指派", "resolve": "解决", "reop
 # Every action a history row can name: people's, and what the service itself does.
 HISTORY_LABELS = {**ACTION_LABELS, "open": "创建", "update": "更新", "escalate": "升级"}
 
-# Mail kinds (a delivery's `kind`).
-KIND_LABELS = {"open": "新预警", "update": "预警更新", "escalation": "预警升级", "digest": "预警汇总",
+# What each kind of delivery is called at the head of a mail.
+KIND_LABELS = {"open": "舆情预警", "update": "预警更新", "escalation": "预警升级", "digest": "事件进展",
                "source": "采集源告警"}
 
 TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "local_media": "地方媒体", "industry": "行业媒体",

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import settings as config
-from alerts.labels import SEVERITY_LABELS
+from alerts.labels import KIND_LABELS, SEVERITY_LABELS
 from alerts.notifiers import ChannelDown
 from alerts.tokens import Signer
 from models import now, web_link
@@ -36,22 +36,21 @@ _DEFAULTS: dict[str, Any] = {
     "tier_label": "", "source": "", "platform": "", "author": "", "published": "", "excerpt": "", "event": None,
     "responses": [], "posts": [], "new_posts": 0, "level": 0, "level_recipients": [], "alert_url": "",
 }
-_HEADINGS = {"open": "舆情预警", "update": "预警更新", "escalation": "预警升级", "digest": "事件进展",
-             "source": "采集源告警"}
 
 
 def subject(a: dict[str, Any]) -> str:
     kind = a["kind"]
+    label = KIND_LABELS.get(kind, KIND_LABELS["open"])
     if a.get("template") == "morning":
         words = a["title"]
-    elif kind == "open":
-        words = f"舆情预警｜{'、'.join(r['title'] for r in a['rules']) or a['summary']}｜{a['title']}"
+    elif kind == "open":  # the rules' titles: what kind of trouble, before what it is about
+        words = f"{label}｜{'、'.join(r['title'] for r in a['rules']) or a['summary']}｜{a['title']}"
     elif kind == "escalation":
-        words = f"预警升级·第 {a['level']} 级｜{a['title']}"
+        words = f"{label}·第 {a['level']} 级｜{a['title']}"
     elif kind == "digest":
-        words = f"事件进展·新增 {a['new_posts']} 条｜{a['title']}"
+        words = f"{label}·新增 {a['new_posts']} 条｜{a['title']}"
     else:
-        words = f"{_HEADINGS.get(kind, '舆情预警')}｜{a['title']}"
+        words = f"{label}｜{a['title']}"
     return " ".join(f"【{a['severity_label']}】{words}".split())[:200]
 
 
@@ -61,7 +60,7 @@ def render(alert: dict[str, Any], links: Callable[[int, str], str] | None = None
     a = {**_DEFAULTS, **alert}
     a.setdefault("severity_label", SEVERITY_LABELS.get(a["severity"], a["severity"]))
     name = a.get("template", "alert")
-    values = {"a": a, "link_for": links or (lambda alert_id, action: ""), "heading": _HEADINGS.get(a["kind"], "")}
+    values = {"a": a, "link_for": links or (lambda alert_id, action: ""), "heading": KIND_LABELS.get(a["kind"], KIND_LABELS["open"])}
     return (subject(a), _templates.get_template(f"{name}.txt.j2").render(**values),
             _templates.get_template(f"{name}.html.j2").render(**values))
 
