@@ -159,6 +159,16 @@ class Alerts(_Section):
         default=60.0, description="a delivery round sends for this long at most; the rest waits for the next round")
     dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
     admins: list[str] = Field(default_factory=list, description="who hears about broken sources")
+    statement_template: Path | None = Field(
+        default=None, description="Jinja template of the draft statement (情况说明); default the shipped one")
+    contact: str = Field(default="", description="who to contact, as the draft statement names them")
+
+    @field_validator("statement_template")
+    @classmethod
+    def _template_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file; copy alerts/templates/statement.txt.j2 there and adapt it")
+        return value
 
     @field_validator("recipients", "admins")
     @classmethod
