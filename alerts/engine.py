@@ -73,7 +73,7 @@ class AlertEngine:
                 continue
             if health.outage_since is None:
                 if health.alert_id is not None:
-                    self.state.resolve(health.alert_id, at)
+                    self.state.resolve_by_system(health.alert_id, at, f"{source.name} 恢复采集")
                     self.health.set_alert(source.name, None)
                 continue
             match = self.source_rule.check(health, source, at)
@@ -169,8 +169,8 @@ class AlertEngine:
                     log.info("delivery round over; %d %s deliveries wait for the next", len(batch) - n, channel)
                     break
                 try:
-                    session.send({**delivery.alert, "alert_id": delivery.alert_id, "alert_key": delivery.alert_key},
-                                 delivery.recipients)
+                    session.send({**delivery.payload, "alert_id": delivery.alert_id, "alert_key": delivery.alert_key,
+                                  "message_key": delivery.key}, delivery.recipients)
                 except ChannelDown as exc:  # the rest of the batch would fail the same way: all back off
                     self._failed(batch[n:], f"{channel} channel down: {exc}", at)
                     break

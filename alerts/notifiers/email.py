@@ -50,9 +50,13 @@ class EmailNotifier:
         message["From"] = self.smtp.sender
         message["To"] = ", ".join(recipients)
         message["Date"] = formatdate(localtime=True)
-        # The same for every send of an alert: a copy resent after a crash between the server's acceptance
-        # and the outbox's record of it can be recognised, and dropped, by the mail system.
-        message["Message-ID"] = f"<yuqing-alert-{alert['alert_key']}@{self.smtp.sender.split('@')[-1]}>"
+        # The same for every send of a message: a copy resent after a crash between the server's acceptance
+        # and the outbox's record of it can be recognised, and dropped, by the mail system. Later mails of an
+        # alert answer its first, so that mail programs show them as one thread.
+        domain = self.smtp.sender.split("@")[-1]
+        message["Message-ID"] = f"<yuqing-alert-{alert['message_key']}@{domain}>"
+        if alert["message_key"] != alert["alert_key"]:
+            message["In-Reply-To"] = message["References"] = f"<yuqing-alert-{alert['alert_key']}@{domain}>"
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message

@@ -110,9 +110,9 @@ def test_alert_lifecycle_and_dashboard_listing(engine: AlertEngine, store: Embed
     [alert_id] = engine.run_once()
     [listed] = state.recent_alerts(5)
     assert listed["id"] == alert_id and listed["state"] == "open" and listed["delivery"] == "sent"
-    state.acknowledge(alert_id, "值班员张三", now())
-    assert state.alert(alert_id)["acknowledged_by"] == "值班员张三"  # type: ignore[index]
-    state.resolve(alert_id, now())
+    state.act(alert_id, "ack", "值班员张三", now())
+    assert state.get(alert_id)["acknowledged_by"] == "值班员张三"  # type: ignore[index]
+    state.act(alert_id, "resolve", "值班员张三", now())
     assert state.recent_alerts(5)[0]["state"] == "resolved"
 
 

@@ -192,8 +192,7 @@ def test_an_alert_row_fits_the_alerts_mapping(cluster: Cluster, es_section: sett
     try:
         alert_id = state.create_alert(NewAlert("污染", "co", "news:1", "high", "北辰 河水发黑", "命中 发黑",
                                                "http://127.0.0.1/p/1", {"terms": ["发黑"], "score": 0.1}), [], BASE)
-        state.acknowledge(alert_id, "值班员", BASE + timedelta(minutes=5))  # type: ignore[arg-type]
-        row = state.alert(alert_id)  # type: ignore[arg-type]
+        row = state.act(alert_id, "ack", "值班员", BASE + timedelta(minutes=5))  # type: ignore[arg-type]
     finally:
         state.close()
     doc = {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in row.items()}  # type: ignore[union-attr]

@@ -1,0 +1,26 @@
+"""Chinese labels for what alerts say to people: mail, the dashboard's alert pages, chat robots."""
+
+from __future__ import annotations
+
+SEVERITIES = ("low", "medium", "high", "critical")  # lowest first: a severity "rises" along this order
+
+SEVERITY_LABELS = {"low": "低", "medium": "中", "high": "高", "critical": "紧急"}
+
+STATE_LABELS = {"open": "待处理", "acknowledged": "已确认", "resolved": "已解决"}
+
+# What people may do to an alert (AlertState.act).
+ACTION_LABELS = {"ack": "确认", "assign": "指派", "resolve": "解决", "reopen": "重新打开", "note": "备注"}
+
+# Every action a history row can name: people's, and what the service itself does.
+HISTORY_LABELS = {**ACTION_LABELS, "open": "创建", "update": "更新", "escalate": "升级"}
+
+# Mail kinds (a delivery's `kind`).
+KIND_LABELS = {"open": "新预警", "update": "预警更新", "escalation": "预警升级", "digest": "预警汇总",
+               "source": "采集源告警"}
+
+TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "local_media": "地方媒体", "industry": "行业媒体",
+               "self_media": "自媒体", "individual": "个人", "unknown": "未知"}
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity)
