@@ -14,14 +14,13 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError, meta
 
 import settings as config
+from alerts.labels import PLATFORM_LABELS
 from models import SHANGHAI, Event, Post, now
 from store.base import Store
 
 DEFAULT_TEMPLATE = Path(__file__).parent / "templates" / "statement.txt.j2"
 UNKNOWN = "【待核实】"
 EXCERPT = 120
-PLATFORM_NAMES = {"news": "新闻网站", "forum": "论坛", "weibo": "微博", "tieba": "贴吧", "wechat": "微信公众号",
-                  "zhihu": "知乎", "rss": "新闻网站", "video": "视频平台"}
 # Every name a template may use; a template that reads another is refused at start, not on the day it is needed.
 FACTS = ("title", "alert_id", "drafted_at", "first", "posts", "platforms", "sources", "negative", "last_seen",
          "keywords", "responses", "contact", "unknown")
@@ -35,7 +34,7 @@ def when(moment: datetime | None) -> str | None:
 
 
 def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform)
+    return PLATFORM_LABELS.get(platform, platform)
 
 
 def post_facts(post: Post) -> dict[str, Any]:
