@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, field_validator
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 SentimentLabel = Literal["positive", "neutral", "negative"]
+EventStatus = Literal["active", "cooling", "closed"]
 SOURCE_TIERS = ("central", "provincial", "local_media", "industry", "self_media", "individual", "unknown")
 
 
@@ -103,6 +104,7 @@ class Post(BaseModel):
     dup_of: str | None = None
     event_id: str | None = None
     risk: float | None = None
+    official: bool = False  # a statement by an official source (analysis: [official])
 
     @field_validator("published_at", "crawled_at")
     @classmethod
@@ -147,3 +149,44 @@ class Post(BaseModel):
             region=item.get("region") or "",
             repost_of=post_id(platform, "", item["repost_of"]) if item.get("repost_of") else None,
         )
+
+
+# An event is active while posts keep coming, cooling once they stop, closed when its posts can no longer join it.
+ACTIVE_FOR = timedelta(hours=6)
+COOLING_FOR = timedelta(hours=72)
+
+
+class Event(BaseModel):
+    """Posts about one story, as analysis groups them (analysis.events) and the store keeps them."""
+
+    id: str  # "evt:" + 16 hex, from its first post's id
+    title: str  # the first post's title, else the first 60 characters of its text
+    keywords: list[str] = Field(default_factory=list)  # heaviest first; watch-scheme terms and boilerplate left out
+    schemes: list[str] = Field(default_factory=list)
+    first_post: str
+    first_poster: str  # the first post's author name, else its source
+    first_seen: datetime
+    last_seen: datetime
+    posts: int = 0
+    by_platform: dict[str, int] = Field(default_factory=dict)
+    by_tier: dict[str, int] = Field(default_factory=dict)
+    by_sentiment: dict[str, int] = Field(default_factory=dict)  # positive / neutral / negative / unknown
+    by_source: dict[str, int] = Field(default_factory=dict)
+    per_10min: dict[str, int] = Field(default_factory=dict)  # bucket start (ISO 8601, Asia/Shanghai) → posts
+    per_hour: dict[str, int] = Field(default_factory=dict)
+    growth: int = 0  # posts in the latest hour minus the hour before
+    risk: float = 0.0  # the highest of its posts' risk
+    status: EventStatus = "active"  # as of updated_at: see status_at
+    responses: list[str] = Field(default_factory=list)  # ids of its posts that are official statements
+    terms: dict[str, float] = Field(default_factory=dict)  # the clustering centroid, so clustering resumes
+    updated_at: datetime
+
+    @field_validator("first_seen", "last_seen", "updated_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+    def status_at(self, moment: datetime) -> EventStatus:
+        """Active under 6 hours after its last post, cooling under 72 hours, closed after."""
+        quiet = moment - self.last_seen
+        return "active" if quiet < ACTIVE_FOR else "cooling" if quiet < COOLING_FOR else "closed"

@@ -213,6 +213,23 @@ class Analysis(_Section):
         return value
 
 
+class Official(_Section):
+    """Who speaks officially: their posts are statements, listed as their event's responses."""
+
+    sources: list[str] = Field(default_factory=list, description="source names whose every post is an official "
+                               "statement (the enterprise's own accounts)")
+    authors: list[str] = Field(default_factory=list, description="author names or ids of official accounts")
+    bodies: list[str] = Field(default_factory=list, description="names of official bodies: a post whose title has "
+                              "one next to a response word (回应, 通报, 声明, 说明 ...) reports their statement")
+
+    @field_validator("sources", "authors", "bodies")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        if any(not name.strip() for name in value):
+            raise ValueError("an empty name matches nothing; remove it")
+        return value
+
+
 class Smtp(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=25, ge=1, le=65535)
@@ -391,6 +408,7 @@ class Settings(BaseSettings):
     alerts: Alerts = Field(default_factory=Alerts)
     risk: Risk = Field(default_factory=Risk)
     analysis: Analysis = Field(default_factory=Analysis)
+    official: Official = Field(default_factory=Official)
     smtp: Smtp = Field(default_factory=Smtp)
     store: Store = Field(default_factory=Store)
     dashboard: Dashboard = Field(default_factory=Dashboard)
@@ -414,6 +432,10 @@ class Settings(BaseSettings):
             seen = {n for n in names if names.count(n) > 1}
             if seen:
                 raise ValueError(f"{kind} names must be unique; {sorted(seen)} appear twice")
+        unknown = sorted(set(self.official.sources) - {s.name for s in self.sources})
+        if unknown:
+            raise ValueError(f"[official] sources names {unknown}, not configured; configured sources: "
+                             f"{[s.name for s in self.sources] or 'none'}")
         known = {s.name for s in self.schemes}
         for rule in self.alerts.rules:
             if rule.scheme not in known:

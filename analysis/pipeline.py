@@ -6,24 +6,26 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from analysis.dedup import NearDuplicateIndex, SimHasher, to_hex
-from analysis.events import EventClusterer
+from analysis.events import EventClusterer, EventTerms
 from analysis.hotterms import HotTerms
 from analysis.idf import IdfTable
 from analysis.keywords import KeywordExtractor
 from analysis.normalize import normalize, normalize_title, to_simplified
+from analysis.official import OfficialMatcher
 from analysis.schemes import SchemeMatcher
 from analysis.risk import RiskScorer
 from analysis.segments import Segment, search_tokens, segment
 from analysis.sentiment import MAX_CHARS, Featurizer, Prediction, SentimentScorer
 from analysis.tokens import Tokenizer
 import settings as config
-from settings import Analysis, Risk, Scheme
-from models import Post
+from settings import Analysis, Official, Risk, Scheme
+from models import Event, Post, now
 
 log = logging.getLogger(__name__)
 # Of a longer text only the head and the tail are analysed: what a post says is in them, and jieba's tokens
 # of a whole 10 MB post would take over a gigabyte. The post itself is kept whole.
 HEAD = TAIL = 50_000
+KEYWORDS = 10  # a post's keywords
 
 
 def truncated(post: Post) -> bool:
@@ -42,7 +44,8 @@ def _analysed_text(post: Post, title: str, content: str) -> str:
 
 class Analyzer:
     def __init__(self, schemes: Sequence[Scheme] = (), risk: Risk | None = None,
-                 sensitive_terms: Iterable[str] = (), models: Analysis | None = None) -> None:
+                 sensitive_terms: Iterable[str] = (), models: Analysis | None = None,
+                 official: Official | None = None) -> None:
         terms = [t for s in schemes for t in s.terms()]
         models = models or Analysis()
         self.tokenizer = Tokenizer(terms)
@@ -54,6 +57,8 @@ class Analyzer:
         # to an earlier one of the same run or stream.
         self.duplicates = NearDuplicateIndex()
         self.events = EventClusterer()
+        self.event_terms = EventTerms(terms)
+        self.official = OfficialMatcher(official or Official())
         self.risk = RiskScorer(risk or Risk(), sensitive_terms)
         self.hot_terms = HotTerms()
 
@@ -61,7 +66,7 @@ class Analyzer:
     def from_settings(cls, settings: config.Settings) -> Analyzer:
         keyword_terms = [t for rule in settings.alerts.rules if rule.type == "keyword" for t in rule.terms]
         try:
-            return cls(settings.schemes, settings.risk, keyword_terms, settings.analysis)
+            return cls(settings.schemes, settings.risk, keyword_terms, settings.analysis, settings.official)
         except (OSError, ValueError) as exc:  # a model file that exists but cannot be read
             raise config.ConfigError(f"[analysis]: {exc}") from None
 
@@ -76,6 +81,14 @@ class Analyzer:
     def tokenize(self, text: str) -> list[str]:
         """For search queries: the same tokens the posts were indexed with."""
         return self.tokenizer.tokenize(text)
+
+    def take_changed_events(self) -> list[Event]:
+        """The events changed since the last call (to store them)."""
+        return self.events.take_changed(now())
+
+    def restore_events(self, events: Iterable[Event]) -> None:
+        """Continue stored events (after a restart): later posts join them, under the same ids."""
+        self.events.restore(events)
 
     def analyse(self, post: Post) -> Post:
         return self.analyse_many([post])[0]
@@ -103,20 +116,24 @@ class Analyzer:
                 prediction: Prediction | None, fingerprint: int | None, passed_on: int | None) -> Post:
         """What must follow the order of the posts: duplicates, events, hot terms."""
         tokens = search_tokens(segments)
-        weighted = self.keywords.weighted(tokens)
+        # More than a post keeps: the event's vector leaves out scheme terms and boilerplate, and still has ten.
+        weighted = self.keywords.weighted(tokens, top=2 * KEYWORDS)
+        folded = text.lower()
         analysed = post.model_copy(
             update={
                 "title": cleaned[0],
                 "content": cleaned[1],
                 "tokens": tokens,
-                "keywords": [term for term, _ in weighted],
-                "schemes": self.schemes.match_folded(text.lower()),
+                "keywords": [term for term, _ in weighted[:KEYWORDS]],
+                "schemes": self.schemes.match_folded(folded),
                 "sentiment": SentimentScorer.sentiment(prediction),
                 "simhash": to_hex(fingerprint) if fingerprint is not None else None,
                 "dup_of": self._original(post.id, fingerprint, passed_on),
             }
         )
-        event = self.events.assign(analysed, weighted, analysed.dup_of)
+        analysed.official = self.official(analysed)
+        vector = self.event_terms.vector(weighted, folded, analysed.scheme_names())
+        event = self.events.assign(analysed, vector, analysed.dup_of)
         analysed.event_id = event.id if event else None
         analysed.risk = self.risk.score(analysed, event.growth_per_hour() if event else 0)
         self.hot_terms.add(analysed.time, analysed.keywords)

@@ -59,6 +59,7 @@ def analyze_stream(lines: Iterable[str], out: IO[str], analyzer: Analyzer, error
                    with_schemes: bool = False, events: IO[str] | None = None) -> tuple[int, int]:
     """Returns (objects written, lines skipped). With `events`, a summary of every event goes there, one
     JSON object a line: events the clusterer lets go as they go, the others when the input ends."""
+    analyzer.events.track_changes = False  # nothing here stores events: their summaries go to `events`
     if events is not None:
         analyzer.events.on_drop = lambda event: events.write(_json_line(event.summary()))
     written = skipped = 0

@@ -15,7 +15,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.events import EventClusterer  # noqa: E402
 from analysis.pipeline import Analyzer  # noqa: E402
 from models import Post  # noqa: E402
 
@@ -37,6 +36,17 @@ def nmi(pairs: list[tuple[str, str]]) -> float:
     return 2 * mutual / (entropy(clusters) + entropy(topics))
 
 
+def clustered(data: Path, threshold: float | None = None) -> list[tuple[str, str]]:
+    """(event id, labelled topic) of every post, the posts analysed in order as ingest analyses them."""
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").splitlines() if line.strip()]
+    analyzer = Analyzer()
+    if threshold is not None:
+        analyzer.events.threshold = threshold
+    posts = analyzer.analyse_many([Post(id=f"t:{i}", platform="weibo", source="topics", url=f"http://127.0.0.1/{i}",
+                                        content=row["text"]) for i, row in enumerate(rows)])
+    return [(post.event_id or f"none:{i}", row["topic"]) for i, (post, row) in enumerate(zip(posts, rows))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, default=DEFAULT)
@@ -44,17 +54,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.data.exists():
         sys.exit(f"no topic set at {args.data}: it comes with ../shared")
-    rows = [json.loads(line) for line in args.data.read_text(encoding="utf-8").splitlines() if line.strip()]
-    analyzer = Analyzer()
-    clusterer = EventClusterer() if args.threshold is None else EventClusterer(threshold=args.threshold)
-    pairs = []
-    for i, row in enumerate(rows):
-        post = analyzer.analyse(Post(id=f"t:{i}", platform="weibo", source="topics", url=f"http://127.0.0.1/{i}",
-                                     content=row["text"]))
-        event = clusterer.assign(post, analyzer.keywords.weighted(post.tokens), post.dup_of)
-        pairs.append((event.id if event else f"none:{i}", row["topic"]))
+    pairs = clustered(args.data, args.threshold)
     sizes = Counter(c for c, _ in pairs)
-    print(f"posts {len(rows)}, topics {len(set(t for _, t in pairs))}, events {len(sizes)} "
+    print(f"posts {len(pairs)}, topics {len(set(t for _, t in pairs))}, events {len(sizes)} "
           f"(largest {sizes.most_common(1)[0][1]}, singletons {sum(1 for v in sizes.values() if v == 1)})")
     print(f"purity {purity(pairs):.3f}  NMI {nmi(pairs):.3f}")
 

@@ -179,4 +179,4 @@ def test_events_come_out_with_their_first_poster_and_the_posts_own_times(tmp_pat
     assert story["by_source"] == {"weibo": 2, "forum": 1} and "恶臭" in story["keywords"] and story["title"]
     # Its hours are the posts' own (Asia/Shanghai when no zone is given), not the time of the run.
     assert story["per_hour"] == {"2024-03-12T08:00:00+08:00": 1, "2024-03-12T09:00:00+08:00": 2}
-    assert story["growth_per_hour"] == 1 and story["first_seen"] == "2024-03-12T08:05:00+08:00"
+    assert story["growth"] == 1 and story["first_seen"] == "2024-03-12T08:05:00+08:00"

@@ -59,7 +59,7 @@ def test_events_group_one_story_across_sources_and_hours(analyzer: Analyzer) -> 
     for n, (text, hours, source) in enumerate([(story[0], 0, "forum"), (other[0], 0.5, "news"), (story[1], 1, "weibo"),
                                                 (other[1], 2, "news"), (story[2], 3, "news")]):
         post = analyzer.analyse(_post(n, text, hours, source))
-        events.append(clusterer.assign(post, analyzer.keywords.weighted(post.tokens)))
+        events.append(clusterer.assign(post, dict(analyzer.keywords.weighted(post.tokens))))
     assert events[0] is events[2] is events[4] and events[1] is events[3] and events[0] is not events[1]
     event = events[0]
     assert event.first_post == "p0" and event.size == 3 and dict(event.by_source) == {"forum": 1, "weibo": 1, "news": 1}
@@ -70,12 +70,12 @@ def test_events_end_after_the_window_and_memory_is_bounded(analyzer: Analyzer) -
     clusterer = EventClusterer(window=timedelta(hours=24), max_events=2)
     first = analyzer.analyse(_post(1, "北辰燃料乙醇厂区恶臭投诉"))
     later = analyzer.analyse(_post(2, "北辰燃料乙醇厂区恶臭投诉", hours=48))
-    a = clusterer.assign(first, analyzer.keywords.weighted(first.tokens))
-    b = clusterer.assign(later, analyzer.keywords.weighted(later.tokens))
+    a = clusterer.assign(first, dict(analyzer.keywords.weighted(first.tokens)))
+    b = clusterer.assign(later, dict(analyzer.keywords.weighted(later.tokens)))
     assert a is not b
     for n, text in enumerate(["学校招生简章发布", "地铁三号线开通运营", "图书馆延长开放时间"]):
         post = analyzer.analyse(_post(10 + n, text, hours=49))
-        clusterer.assign(post, analyzer.keywords.weighted(post.tokens))
+        clusterer.assign(post, dict(analyzer.keywords.weighted(post.tokens)))
     assert len(clusterer.events) == 2
 
 
@@ -83,9 +83,9 @@ def test_a_duplicate_joins_its_originals_event_while_it_is_active(analyzer: Anal
     clusterer = EventClusterer(window=timedelta(hours=24))
     original = analyzer.analyse(_post(1, "北辰燃料乙醇厂区恶臭难忍，居民投诉"))
     unrelated = analyzer.analyse(_post(2, "白桦风电项目今日开工建设", hours=1))
-    event = clusterer.assign(original, analyzer.keywords.weighted(original.tokens))
+    event = clusterer.assign(original, dict(analyzer.keywords.weighted(original.tokens)))
     # Keywords alone would start a new event; being a duplicate of p1 puts it with p1.
-    joined = clusterer.assign(unrelated, analyzer.keywords.weighted(unrelated.tokens), duplicate_of="p1")
+    joined = clusterer.assign(unrelated, dict(analyzer.keywords.weighted(unrelated.tokens)), duplicate_of="p1")
     assert joined is event and event.size == 2
     late = analyzer.analyse(_post(3, "白桦风电项目今日开工建设", hours=40))
-    assert clusterer.assign(late, analyzer.keywords.weighted(late.tokens), duplicate_of="p1") is not event
+    assert clusterer.assign(late, dict(analyzer.keywords.weighted(late.tokens)), duplicate_of="p1") is not event

@@ -26,6 +26,10 @@ name = "beichen"
 keywords = ["{company}", "北辰乙醇"]
 exclude = ["招聘"]
 
+# The bureau's answer is its statement on the story, not one more complaint.
+[official]
+bodies = ["白桦市生态环境局"]
+
 [[sources]]
 name = "baihua-news"
 type = "rss"
