@@ -38,7 +38,8 @@ def platform_name(platform: str) -> str:
 
 
 def post_facts(post: Post) -> dict[str, Any]:
-    excerpt = " ".join(post.content.split())
+    # The quote closes the template's sentence, which ends it: a full stop of its own would double it.
+    excerpt = " ".join(post.content.split()).rstrip("。，；,; ")
     return {
         "time": when(post.time), "platform": platform_name(post.platform), "source": post.source,
         "author": post.author.name or None, "title": post.title or None,
@@ -72,7 +73,7 @@ def facts(alert: dict[str, Any], event: Event | None, posts: list[Post], respons
     return {
         "title": title, "alert_id": alert["id"], "drafted_at": when(at), "first": first_facts,
         "posts": total or None, "platforms": [(platform_name(name), n) for name, n in by_platform.most_common()],
-        "sources": sources or None, "negative": negative, "last_seen": when(last_seen), "keywords": keywords,
+        "sources": sources or None, "negative": negative if total else None, "last_seen": when(last_seen), "keywords": keywords,
         "responses": [post_facts(p) for p in sorted(responses, key=lambda p: p.time)],
         "contact": contact or None, "unknown": UNKNOWN,
     }
@@ -116,9 +117,9 @@ class StatementWriter:
     def __call__(self, alert: dict[str, Any]) -> str:
         event = self.store.get_event(alert["event_id"]) if alert.get("event_id") else None
         if event is not None:
-            ids, response_ids = [event.first_post], event.responses
+            posts = [p for p in [self.store.get(event.first_post)] if p is not None]
+            responses = [p for p in map(self.store.get, event.responses) if p is not None]
         else:
-            ids, response_ids = list(alert.get("post_ids") or []), []
-        posts = [p for p in map(self.store.get, ids) if p is not None]
-        responses = [p for p in map(self.store.get, response_ids) if p is not None]
+            posts = [p for p in map(self.store.get, alert.get("post_ids") or []) if p is not None]
+            responses = [p for p in posts if p.official]
         return self.render_facts(facts(alert, event, posts, responses, self.contact, now()))

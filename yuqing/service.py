@@ -8,20 +8,27 @@ A service holds the store's lock (yuqing.lock) from start to stop: one writer pe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 import settings as config
 from alerts.engine import AlertEngine
-from alerts.state import AlertState
+from alerts.labels import ACTION_LABELS, HISTORY_LABELS, PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_LABELS
+from alerts.state import AlertActionError, AlertState
+from alerts.statement import StatementWriter
+from alerts.tokens import Signer, TokenError
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from crawlers.breakage import TIMEOUT
@@ -127,6 +134,8 @@ class Service:
         self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
         self.engine = AlertEngine(self.settings, self.store, self.alert_state)
+        self.statement = StatementWriter(self.store, self.settings.alerts.statement_template,
+                                         self.settings.alerts.contact)
         self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
         self.health = SourceHealthLog(self.alert_state.engine)
 
@@ -233,6 +242,7 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
+            **alert_desk(self.alert_state, self.signer, self.statement, self.data_dir / "evidence"),
         )
         return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
 
@@ -256,6 +266,37 @@ class Service:
             self.store.close()
             self.alert_state.close()
         self.lock.release()
+
+
+def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str, Any]], str],
+               evidence_root: Path) -> dict[str, Any]:
+    """The dashboard's alert callables (create_app's keyword arguments), over the alert state and link signer."""
+
+    def act(alert_id: int, action: str, who: str, note: str, assignee: str | None) -> dict[str, Any]:
+        try:
+            return state.act(alert_id, action, who, now(), note, assignee)
+        except AlertActionError as exc:
+            raise ValueError(str(exc)) from None
+
+    def verify(token: str) -> tuple[int, str, str]:
+        try:
+            grant = signer.verify(token, now())
+        except TokenError as exc:
+            raise ValueError(str(exc)) from None
+        return grant.alert_id, grant.action, grant.who
+
+    def evidence(alert_id: int) -> list[tuple[str, Path]]:
+        folder = evidence_root / str(alert_id)
+        return sorted((p.name, p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+    return {
+        "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,
+        "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
+        "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
+                   "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
+        # From the link secret: forms opened before a restart still post after it.
+        "form_key": hmac.new(signer.secret, b"dashboard forms", hashlib.sha256).digest(),
+    }
 
 
 def run_forever(service: Service, banner: str) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -64,3 +65,59 @@ def source_health() -> list[dict[str, Any]]:
          "message": "<b>blocked</b> (captcha at http://127.0.0.1/weibo/)", "items": [30, 0],
          "consecutive_failures": 1, "outage_since": now().isoformat()},
     ]
+
+
+# ---- alert pages: the demo's story in a real store, a real alert state, links signed as mail signs them ----
+STORY_START = now() - timedelta(hours=3)
+
+
+@dataclass
+class Desk:
+    """The dashboard over the demo's story, as the service wires it."""
+
+    app: Any
+    state: Any  # alerts.state.AlertState
+    signer: Any  # alerts.tokens.Signer
+    store: EmbeddedStore
+    evidence: Path
+    alert_id: int  # the complaint's alert, open
+    hostile_id: int  # an alert on a post whose title is markup
+
+    def client(self) -> Any:
+        from starlette.testclient import TestClient
+
+        return TestClient(self.app, base_url="http://127.0.0.1", follow_redirects=False)
+
+
+def open_alert(state: Any, post: Post, rule: str = "sensitive-terms", severity: str = "high") -> int:
+    from alerts.state import NewAlert
+
+    alert_id = state.create_alert(NewAlert(rule, "beichen", post.id, severity, post.title, f"敏感词：恶臭（{post.source}）",
+                                           post.url, {"risk": post.risk}), [], post.crawled_at)
+    assert alert_id is not None
+    return alert_id
+
+
+@pytest.fixture
+def desk(tmp_path: Path) -> Iterator[Desk]:
+    from alerts.state import AlertState
+    from alerts.statement import StatementWriter
+    from alerts.tokens import Signer
+    from dashboards.web.app import create_app
+    from tests.story import story
+    from yuqing.service import alert_desk
+
+    posts, _ = story(STORY_START)
+    hostile = _post(9, XSS_TITLE, "negative", 1).model_copy(update={"title": XSS_TITLE, "url": "javascript:alert(1)"})
+    store = EmbeddedStore(tmp_path / "store", grams=index_grams)
+    store.upsert([*posts, hostile])
+    state = AlertState.for_data_dir(tmp_path / "data")
+    signer = Signer(b"s" * 32, "http://127.0.0.1/", ttl=3600)
+    complaint = next(p for p in posts if p.id == "forum:t2")
+    alert_id, hostile_id = open_alert(state, complaint), open_alert(state, hostile, "negative-post", "medium")
+    evidence = tmp_path / "data" / "evidence"
+    app = create_app(store, state.recent_alerts, parse, allowed_hosts=HOSTS,
+                     **alert_desk(state, signer, StatementWriter(store, contact="党委宣传部 0000-0000000"), evidence))
+    yield Desk(app, state, signer, store, evidence, alert_id, hostile_id)
+    state.close()
+    store.close()
