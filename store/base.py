@@ -10,10 +10,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
-from models import SHANGHAI, Post, now
+from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Event, EventStatus, Post, now
 from store.query import Query
 
 Interval = Literal["hour", "day"]
@@ -32,9 +32,43 @@ class SearchQuery:
     source: str | None = None
     platform: str | None = None
     scheme: str | None = None
+    event_id: str | None = None  # the posts of one event
     limit: int = 20
     offset: int = 0
     sort: Literal["time", "relevance"] = "time"
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    scheme: str | None = None
+    status: EventStatus | None = None  # judged with Event.status_at(now)
+    since: datetime | None = None  # last_seen >= since
+    sort: Literal["time", "risk"] = "time"  # newest last_seen first, or riskiest first (then newest)
+    limit: int = 20
+    offset: int = 0
+
+
+Bound = tuple[Literal["gte", "gt", "lte"], datetime]
+
+
+def last_seen_bounds(query: EventQuery, moment: datetime) -> list[Bound]:
+    """The query's `since` and status, judged at `moment` as Event.status_at judges it, as bounds on last_seen."""
+    bounds: list[Bound] = [("gte", query.since)] if query.since else []
+    if query.status == "active":
+        bounds.append(("gt", moment - ACTIVE_FOR))
+    elif query.status == "cooling":
+        bounds += [("gt", moment - COOLING_FOR), ("lte", moment - ACTIVE_FOR)]
+    elif query.status == "closed":
+        bounds.append(("lte", moment - COOLING_FOR))
+    return bounds
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Times of events compare in whole milliseconds, as Elasticsearch keeps them."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)  # exact: no float rounding
 
 
 @dataclass
@@ -123,6 +157,16 @@ class Store(ABC):
     @abstractmethod
     def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         """Matching posts per source, exact counts, the largest first."""
+
+    @abstractmethod
+    def upsert_events(self, events: Iterable[Event]) -> None:
+        """Insert or replace events by id (the analysis keeps the whole event: a new version replaces the old)."""
+
+    @abstractmethod
+    def get_event(self, event_id: str) -> Event | None: ...
+
+    @abstractmethod
+    def events(self, query: EventQuery) -> list[Event]: ...
 
     @abstractmethod
     def reindex(self, progress: Progress | None = None) -> int:

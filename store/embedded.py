@@ -27,11 +27,11 @@ from typing import IO
 import pydantic
 import tantivy
 
-from store.base import (Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
-                        VolumeBucket, bucket_offset, volume_buckets)
+from store.base import (EventQuery, Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
+                        VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
-from models import Post, now
+from models import Event, Post, now
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,16 @@ CREATE TABLE IF NOT EXISTS posts (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_seq ON posts(seq);
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    last_seen INTEGER NOT NULL,  -- epoch milliseconds (store.base.epoch_ms)
+    risk REAL NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_last_seen ON events(last_seen);
 """
+_EVENT_ORDER = {"time": "last_seen DESC, id", "risk": "risk DESC, last_seen DESC, id"}
+_BOUND_OPERATORS = {"gte": ">=", "gt": ">", "lte": "<="}
 _WRITER_HEAP = 64 * 1024 * 1024
 _BATCH = 500  # rows read from SQLite at a time while indexing: what bounds reindex's memory
 # A terms aggregation cuts each segment's list to `segment_size` before merging them, which undercounts
@@ -60,7 +69,7 @@ def _schema() -> tantivy.Schema:
         builder.add_text_field(chars, tokenizer_name="whitespace", index_option="freq")
     for name in ("source", "platform", "sentiment", "scheme", "keyword"):
         builder.add_text_field(name, fast=True, tokenizer_name="raw")
-    for name in ("tier", "region"):
+    for name in ("tier", "region", "event"):
         builder.add_text_field(name, tokenizer_name="raw")
     builder.add_integer_field("time", fast=True, indexed=True)
     builder.add_integer_field("crawled", fast=True, indexed=True)
@@ -324,6 +333,8 @@ class EmbeddedStore(Store):
         doc.add_text("tier", post.source_tier)
         if post.region:
             doc.add_text("region", post.region)
+        if post.event_id:
+            doc.add_text("event", post.event_id)
         doc.add_text("platform", post.platform)
         doc.add_text("sentiment", post.sentiment.label if post.sentiment else "unknown")
         for match in post.schemes:
@@ -410,6 +421,55 @@ class EmbeddedStore(Store):
                 self._commit(writer, seq)
         return result
 
+    # ---- events: rows of posts.db beside the posts; the search index holds none of them ----
+    def upsert_events(self, events: Iterable[Event]) -> None:
+        rows = [(e.id, epoch_ms(e.last_seen), e.risk, e.model_dump_json()) for e in {e.id: e for e in events}.values()]
+        if not rows:
+            return
+        with self._lock, self._records():
+            self._hold_writer_lock()
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO events (id, last_seen, risk, doc) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE "
+                    "SET last_seen = excluded.last_seen, risk = excluded.risk, doc = excluded.doc", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _has_events(self, db: sqlite3.Connection) -> bool:
+        """A posts.db of an older version has no events table until a writer opens it."""
+        return bool(db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone())
+
+    def _event(self, event_id: str, doc: str) -> Event:
+        try:
+            return Event.model_validate_json(doc)
+        except pydantic.ValidationError as exc:
+            raise StoreError(f"{self._records_file} is damaged: event {event_id} cannot be read "
+                             f"({_brief(exc)}); restore it from a backup") from None
+
+    def get_event(self, event_id: str) -> Event | None:
+        with self._records():
+            db = self._reader()
+            row = db.execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone() if self._has_events(db) else None
+        return self._event(event_id, row[0]) if row else None
+
+    def events(self, query: EventQuery) -> list[Event]:
+        where, values = [], []
+        for operator, moment in last_seen_bounds(query, now()):
+            where.append(f"last_seen {_BOUND_OPERATORS[operator]} ?")
+            values.append(epoch_ms(moment))
+        if query.scheme:
+            where.append("EXISTS (SELECT 1 FROM json_each(doc, '$.schemes') WHERE value = ?)")
+            values.append(query.scheme)
+        sql = (f"SELECT id, doc FROM events {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY {_EVENT_ORDER[query.sort]} LIMIT ? OFFSET ?")
+        with self._records():
+            db = self._reader()
+            rows = db.execute(sql, (*values, query.limit, query.offset)).fetchall() if self._has_events(db) else []
+        return [self._event(event_id, doc) for event_id, doc in rows]
+
     def reindex(self, progress: Progress | None = None) -> int:
         with self._lock:
             self._hold_writer_lock()
@@ -494,7 +554,7 @@ class EmbeddedStore(Store):
     def _query(self, query: SearchQuery) -> tantivy.Query:
         clauses = self._clauses(query.text) if query.text is not None else []
         for field, value in (("sentiment", query.sentiment), ("source", query.source),
-                             ("platform", query.platform), ("scheme", query.scheme)):
+                             ("platform", query.platform), ("scheme", query.scheme), ("event", query.event_id)):
             if value:
                 clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self._schema, field, value)))
         if query.since or query.until:

@@ -174,8 +174,8 @@ def _elastic(config_file: Path | None) -> config.Settings:
 @es.command("setup")
 @config_option
 def es_setup(config_file: Path | None) -> None:
-    """Create or update the index templates (strict mappings, alias) and the ILM policy; a second run changes
-    nothing and says so."""
+    """Create or update the index templates (strict mappings, alias), the events index and the ILM policy; a
+    second run changes nothing and says so."""
     from store.elastic.client import connect, said, shown
     from store.elastic.layout import describe, setup
 
@@ -205,7 +205,7 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
     from store import open_store
     from store.base import SearchQuery, StoreError
     from yuqing.lock import StoreLock
-    from yuqing.migrate import Checkpoint, copy_posts
+    from yuqing.migrate import Checkpoint, copy_events, copy_posts
 
     settings = _elastic(config_file)
     if not (source / "posts.db").is_file():
@@ -224,10 +224,11 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
             except StoreError as exc:
                 raise StoreError(f"{exc}. {checkpoint.copied:,} posts are copied; run the same command again to "
                                  "go on from there") from None
+        events = copy_events(embedded, cluster, batch_size)  # type: ignore[arg-type]
         held = cluster.count(SearchQuery())
     click.echo(f"copied {outcome.copied:,} posts ({outcome.inserted:,} new, {outcome.updated:,} updated"
                + (f", {len(outcome.failed):,} refused: {_first(outcome.failed)}" if outcome.failed else "")
-               + f"); the cluster holds {held:,} posts")
+               + f"); the cluster holds {held:,} posts; copied {_count(events, 'event')}")
     sys.exit(1 if outcome.failed else 0)
 
 

@@ -5,6 +5,9 @@ each batch is stored (and refreshed) in the cluster, the place reached in that o
 checkpoint file in the data folder, whole or not at all. A copy that is interrupted, however, goes on from
 there when run again: at most the batch in flight is sent twice, and an upsert by id stores it once. Run
 again after it finished, it copies what the embedded store got since.
+
+Events follow the posts, all of them each run (a few thousand at most; a copy replaces one by id), so that the
+service goes on with the same events on the cluster.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import settings as config
-from store.base import Store
+from store.base import EventQuery, Store
 from store.embedded import EmbeddedStore
 from models import Post
 
@@ -84,3 +87,11 @@ def copy_posts(source: EmbeddedStore, target: Store, checkpoint: Checkpoint, bat
     if batch:
         flush()
     return outcome
+
+
+def copy_events(source: EmbeddedStore, target: Store, batch_size: int) -> int:
+    copied = 0
+    while events := source.events(EventQuery(limit=batch_size, offset=copied)):
+        target.upsert_events(events)
+        copied += len(events)
+    return copied

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import BadRequestError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from store.base import (Health, Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
-                        VolumeBucket, volume_buckets)
+from store.base import (EventQuery, Health, Interval, Progress, SearchQuery, SearchResult, Store, StoreError,
+                        UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
 from store.elastic import dsl
 from store.elastic.client import connect, reason, said, shown
 from store.elastic.layout import Layout, month_end, month_of, template_lifecycle
-from models import Post
+from models import Event, Post, now
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ _CHECK_TIMEOUT = 5.0  # seconds at most: check() asks quickly whether the cluste
 # cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
 _SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
 _SORTS = {"time": [{"time": "desc"}, {"id": "asc"}], "relevance": [{"_score": "desc"}, {"id": "asc"}]}
+_EVENT_SORTS = {"time": [{"last_seen": "desc"}, {"id": "asc"}],
+                "risk": [{"risk": "desc"}, {"last_seen": "desc"}, {"id": "asc"}]}
 
 
 # What a document holds beside the post's own fields: its time, and its text as search reads it.
@@ -67,6 +69,7 @@ class ElasticStore(Store):
         self.layout = Layout(section.index_prefix)
         self.where = shown(section.url)
         self.client = client or connect(section)
+        self._events_index = False  # known to exist: `yuqing es setup` makes it
 
     def _said(self, timeout: float | None = None) -> Any:
         return said(self.where, timeout or self.section.request_timeout)
@@ -226,17 +229,17 @@ class ElasticStore(Store):
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self._said():
-            total, hits = self._page(dsl.query(query), _SORTS[query.sort], query.offset, query.limit)
+            total, hits = self._page(self.layout.posts, dsl.query(query), _SORTS[query.sort], query.offset, query.limit)
         return SearchResult(total=total, posts=[_post(hit["_source"]) for hit in hits])
 
-    def _page(self, body: dict[str, Any], sort: list[dict[str, str]], offset: int, limit: int
+    def _page(self, index: str, body: dict[str, Any], sort: list[dict[str, str]], offset: int, limit: int
               ) -> tuple[int, list[dict[str, Any]]]:
-        common = {"index": self.layout.posts, "query": body, "sort": sort, "ignore_unavailable": True}
+        common = {"index": index, "query": body, "sort": sort, "ignore_unavailable": True}
         if offset + limit <= _WINDOW:
             found = self.client.search(**common, from_=offset, size=limit, track_total_hits=True)["hits"]
             return found["total"]["value"], found["hits"]
         # Past the window: walk there in pages (the ones before `offset` without their documents).
-        total = self.client.count(index=self.layout.posts, query=body, ignore_unavailable=True)["count"]
+        total = self.client.count(index=index, query=body, ignore_unavailable=True)["count"]
         hits: list[dict[str, Any]] = []
         after: list[Any] | None = None
         seen = 0
@@ -307,6 +310,51 @@ class ElasticStore(Store):
         counts = {bucket["key"] // 1000: {s["key"]: s["doc_count"] for s in bucket["s"]["buckets"]}
                   for bucket in found["buckets"] if bucket["doc_count"]}
         return volume_buckets(counts, query, interval)
+
+    # ---- events: one index, each event a document replaced as it grows ----
+    def upsert_events(self, events: Iterable[Event]) -> None:
+        batch = list({e.id: e for e in events}.values())
+        if not batch:
+            return
+        self._writable()
+        with self._said():
+            if not self._events_index:
+                if not self.client.indices.exists(index=self.layout.events):  # else a write would make it unmapped
+                    raise StoreError(f"the Elasticsearch cluster at {self.where} has no index {self.layout.events}: "
+                                     "run `yuqing es setup` first")
+                self._events_index = True
+            # A version from the time it was taken: a late or repeated write never undoes a newer one.
+            actions = [{"_op_type": "index", "_index": self.layout.events, "_id": e.id,
+                        "_source": e.model_dump(mode="json"), "version": max(0, epoch_ms(e.updated_at)),
+                        "version_type": "external_gte"} for e in batch]
+            refused: dict[str, str] = {}
+            for ok, item in streaming_bulk(self.client, actions, chunk_size=_BATCH, max_retries=_RETRIES,
+                                           initial_backoff=_BACKOFF, max_backoff=_MAX_BACKOFF, raise_on_error=False):
+                outcome = item["index"]
+                if not ok and outcome.get("status") != 409:  # 409: a newer version is stored already
+                    refused[outcome["_id"]] = f"{outcome.get('status')} {reason(outcome)}"
+            self.client.indices.refresh(index=self.layout.events)
+        if refused:
+            event_id, why = next(iter(refused.items()))
+            raise StoreError(f"the Elasticsearch cluster at {self.where} refused {len(refused)} of {len(batch)} "
+                             f"events (event {event_id}: {why})")
+
+    def get_event(self, event_id: str) -> Event | None:
+        with self._said():
+            found = self.client.search(index=self.layout.events, query={"ids": {"values": [event_id]}}, size=1,
+                                       ignore_unavailable=True)["hits"]["hits"]
+        return Event.model_validate(found[0]["_source"]) if found else None
+
+    def events(self, query: EventQuery) -> list[Event]:
+        filters: list[dict[str, Any]] = [
+            {"range": {"last_seen": {operator: epoch_ms(moment), "format": "epoch_millis"}}}
+            for operator, moment in last_seen_bounds(query, now())]
+        if query.scheme:
+            filters.append({"term": {"schemes": query.scheme}})
+        with self._said():
+            _, hits = self._page(self.layout.events, {"bool": {"filter": filters}}, _EVENT_SORTS[query.sort],
+                                 query.offset, query.limit)
+        return [Event.model_validate(hit["_source"]) for hit in hits]
 
     # ---- the cluster itself ----
     def check(self) -> None:

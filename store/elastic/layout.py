@@ -19,7 +19,7 @@ from datetime import datetime
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
 from models import SHANGHAI
 
@@ -58,6 +58,11 @@ class Layout:
     @property
     def alerts(self) -> str:
         return f"{self.prefix}alerts"
+
+    @property
+    def events(self) -> str:
+        """One index of events (a few thousand a year, rewritten as they grow): no months, no alias."""
+        return f"{self.prefix}events"
 
     def index(self, month: str, generation: int = 1) -> str:
         return f"{self.posts}-{month}" if generation == 1 else f"{self.posts}-{month}-{generation}"
@@ -176,6 +181,36 @@ def _policy(client: Elasticsearch, layout: Layout, retention: float | None, ilm:
     return Step(what, "created" if existing is None else "updated", detail)
 
 
+def _events_index(client: Elasticsearch, layout: Layout) -> Step:
+    what = f"index {layout.events}"
+    wanted = _resource("events.mappings.json")
+    held = client.options(ignore_status=404).indices.get_mapping(index=layout.events).body
+    if layout.events not in held:
+        client.indices.create(index=layout.events, mappings=wanted, settings={"number_of_shards": 1})
+        return Step(what, "created", "the events")
+    if held[layout.events].get("mappings") == wanted:
+        return Step(what, "unchanged", "the events")
+    try:
+        client.indices.put_mapping(index=layout.events, **wanted)
+    except BadRequestError as exc:  # a field whose type changed: only a new index can have it
+        return Step(what, "skipped", f"its mapping cannot take this version's ({exc.message}); delete the index "
+                    "and run setup again: events go on from the next posts")
+    return Step(what, "updated", "the events: new fields added")
+
+
+def _widen(client: Elasticsearch, layout: Layout, stale: list[str]) -> list[str]:
+    """Add this version's new fields to monthly indices made by an older template (a strict mapping refuses a
+    post with a field it lacks); those whose fields changed otherwise stay stale. Returns what stays stale."""
+    wanted = _resource("posts.mappings.json")
+    left = []
+    for index in stale:
+        try:
+            client.indices.put_mapping(index=index, **wanted)
+        except BadRequestError:
+            left.append(index)
+    return left
+
+
 def setup(client: Elasticsearch, section: settings.Store) -> list[Step]:
     """Make the lifecycle policy and the index templates what this version of yuqing writes; touch what differs
     only, and say for each whether it was created, updated, left unchanged or skipped (and why)."""
@@ -187,11 +222,15 @@ def setup(client: Elasticsearch, section: settings.Store) -> list[Step]:
              _template(client, layout.posts, layout.posts_template(lifecycle),
                        f"monthly indices {layout.posts}-YYYY.MM under the alias {layout.posts}"),
              _template(client, layout.alerts, layout.alerts_template(),
-                       f"indices {layout.alerts}-* under the alias {layout.alerts}")]
+                       f"indices {layout.alerts}-* under the alias {layout.alerts}"),
+             _events_index(client, layout)]
     if steps[1].outcome == "updated":
         stale = stale_indices(client, layout)
-        if stale:
-            steps[1].detail += (f"; {len(stale)} existing monthly indices keep their old mapping and settings until "
+        left = _widen(client, layout, stale)
+        if len(left) < len(stale):
+            steps[1].detail += f"; new fields added to {len(stale) - len(left)} existing monthly indices"
+        if left:
+            steps[1].detail += (f"; {len(left)} existing monthly indices keep their old mapping and settings until "
                                 "`yuqing reindex` rebuilds them")
     return steps
 

@@ -19,7 +19,7 @@ from store.elastic import ElasticStore
 from store.embedded import EmbeddedStore
 from store.query import Query, parse_query
 from tests.conftest import cluster_named, set_up
-from models import SHANGHAI, Author, Post, SchemeMatch, Sentiment
+from models import SHANGHAI, Author, Event, Post, SchemeMatch, Sentiment, now
 
 BASE = datetime(2024, 3, 12, 9, 0, tzinfo=SHANGHAI)
 SCHEME = Scheme(name="beichen", keywords=["北辰燃料乙醇"])  # in jieba's dictionary: one word, as in the demo
@@ -45,6 +45,21 @@ def make_post(n: int, text: str, *, source: str = "news-a", sentiment: str = "ne
         schemes=[SchemeMatch(name=s) for s in schemes], published_at=BASE + timedelta(hours=hours),
         crawled_at=BASE + timedelta(hours=hours, minutes=5),
     )
+
+
+def make_event(n: int, *, quiet: timedelta, risk: float = 0.5, schemes: tuple[str, ...] = ("co",),
+               posts: int = 2) -> Event:
+    """An event whose last post was `quiet` ago, as analysis hands it over."""
+    last = now() - quiet
+    first = last - timedelta(minutes=25)
+    return Event(
+        id=f"evt:{n:016x}", title=f"事件{n}：北辰燃料乙醇厂区附近恶臭", keywords=["恶臭", "厂区"], schemes=list(schemes),
+        first_post=f"news:{n}", first_poster="河西小区业主", first_seen=first, last_seen=last, posts=posts,
+        by_platform={"news": posts}, by_tier={"local_media": posts}, by_sentiment={"negative": posts},
+        by_source={"news-a": posts}, per_10min={first.replace(minute=first.minute // 10 * 10, second=0,
+                                                             microsecond=0).isoformat(): posts},
+        per_hour={first.replace(minute=0, second=0, microsecond=0).isoformat(): posts}, growth=posts, risk=risk,
+        responses=[], terms={"恶臭": 1.2, "厂区": 0.8, "§co/环境污染": 1.44, "pm2.5": 0.1}, updated_at=now())
 
 
 BACKENDS = ("embedded", "osmem", "elasticsearch")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
-from store.base import SearchQuery, Store
-from tests.store.conftest import BASE, make_post, parse
-from models import Metrics, Post
+from store.base import EventQuery, SearchQuery, Store
+from tests.store.conftest import BASE, make_event, make_post, parse
+from models import Metrics, Post, now
 
 
 def ids(store: Store, text: str = "", **filters: object) -> list[str]:
@@ -288,3 +288,42 @@ def test_reindex_reports_its_progress_in_batches(store: Store) -> None:
     assert len(calls) >= 3 and calls[-1] == (2600, 2600)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     assert store.count(SearchQuery()) == 2600
+
+
+def test_events_are_stored_replaced_and_read_back_whole(store: Store) -> None:
+    first = make_event(1, quiet=timedelta(hours=1))
+    store.upsert_events([first, make_event(2, quiet=timedelta(hours=2))])
+    assert store.get_event(first.id) == first
+    grown = first.model_copy(update={"posts": 5, "responses": ["news:9"], "risk": 0.9,
+                                     "updated_at": first.updated_at + timedelta(seconds=1)})
+    store.upsert_events([grown])
+    assert store.get_event(first.id) == grown and store.get_event("evt:none") is None
+    assert [e.id for e in store.events(EventQuery())] == [first.id, make_event(2, quiet=timedelta(0)).id]
+
+
+def test_events_by_status_scheme_and_time_newest_or_riskiest_first(store: Store) -> None:
+    events = [make_event(1, quiet=timedelta(hours=1), risk=0.2),
+              make_event(2, quiet=timedelta(hours=5, minutes=59), risk=0.7, schemes=("co", "safety")),
+              make_event(3, quiet=timedelta(hours=6, minutes=1), risk=0.9),  # cooling from 6 hours
+              make_event(4, quiet=timedelta(hours=71, minutes=59), risk=0.1, schemes=("safety",)),
+              make_event(5, quiet=timedelta(hours=72, minutes=1), risk=0.95)]  # closed from 72 hours
+    store.upsert_events(events)
+
+    def found(**query: object) -> list[int]:
+        return [int(e.id.removeprefix("evt:"), 16) for e in store.events(EventQuery(**query))]  # type: ignore[arg-type]
+
+    assert found() == [1, 2, 3, 4, 5]
+    assert found(sort="risk") == [5, 3, 2, 1, 4]
+    assert [e.status_at(now()) for e in events] == ["active", "active", "cooling", "cooling", "closed"]
+    assert found(status="active") == [1, 2] and found(status="cooling") == [3, 4] and found(status="closed") == [5]
+    assert found(scheme="safety") == [2, 4] and found(scheme="safety", status="cooling") == [4]
+    assert found(since=now() - timedelta(hours=7)) == [1, 2, 3]
+    assert found(sort="risk", limit=2, offset=1) == [3, 2]
+
+
+def test_the_posts_of_an_event(store: Store, corpus: list[Post]) -> None:
+    story, other = "evt:00000000000000aa", "evt:00000000000000bb"
+    store.upsert([p.model_copy(update={"event_id": story if p.id in ("news:1", "forum:4") else other}) for p in corpus])
+    assert sorted(ids(store, event_id=story)) == ["forum:4", "news:1"]
+    assert ids(store, "北辰", event_id=other) == ["news:2"] and ids(store, event_id="evt:none") == []
+    assert store.count(SearchQuery(event_id=story)) == 2

@@ -14,12 +14,12 @@ from elasticsearch import Elasticsearch
 
 from analysis.grams import index_grams
 import settings
-from store.base import SearchQuery, StoreError
+from store.base import EventQuery, SearchQuery, StoreError
 from store.elastic import ElasticStore
 from store.elastic import backend as es_backend
 from store.elastic.layout import Layout, setup
 from tests.store.clusters import BusyProxy, Cluster, PlainJsonNode, free_port
-from tests.store.conftest import BASE, make_post, parse
+from tests.store.conftest import BASE, make_event, make_post, parse
 from models import Author, Metrics
 
 BOTH = pytest.mark.parametrize("cluster", ["osmem", "elasticsearch"], indirect=True)
@@ -182,7 +182,7 @@ def test_reindex_rebuilds_an_index_made_from_an_older_template(cluster: Cluster,
     store.upsert([make_post(3, "北辰", hours=5)])
     assert indices(cluster, es_section)[f"{prefix}posts-2024.03-2"] == 2
     with cluster.connect(es_section) as client:
-        assert [s.outcome for s in setup(client, es_section)][1:] == ["unchanged", "unchanged"]
+        assert [s.outcome for s in setup(client, es_section)][1:] == ["unchanged"] * 3
 
 
 def test_an_alert_row_fits_the_alerts_mapping(cluster: Cluster, es_section: settings.Store, tmp_path: Path) -> None:
@@ -250,10 +250,59 @@ def test_setup_a_second_time_changes_nothing(cluster: Cluster) -> None:
     try:
         with cluster.connect(section) as client:
             first = setup(client, section)
-            assert [s.outcome for s in first[1:]] == ["created", "created"]
+            assert [s.outcome for s in first[1:]] == ["created"] * 3
             assert first[0].outcome in ("created", "skipped")
             second = setup(client, section)
             assert [s.outcome for s in second] == ["unchanged" if s.outcome == "created" else s.outcome for s in first]
             assert not any(s.changed for s in second)
+    finally:
+        cluster.drop(section.index_prefix)
+
+
+@BOTH
+def test_setup_adds_new_fields_to_the_monthly_indices_of_an_older_version(cluster: Cluster, es_section: settings.Store,
+                                                                         store: ElasticStore) -> None:
+    """A month's index made before posts had `official`: its strict mapping would refuse every new post of the
+    month until `yuqing reindex`. Setup adds the new field to it in place."""
+    prefix = es_section.index_prefix
+    layout = Layout(prefix)
+    old = layout.posts_template(lifecycle=False)
+    del old["template"]["mappings"]["properties"]["official"]
+    with cluster.client() as client:
+        client.indices.put_index_template(name=layout.posts, **old)
+        client.indices.create(index=layout.index("2024.03"))  # made from the older template
+    refused = store.upsert([make_post(1, "北辰 开放日").model_copy(update={"official": True})])
+    assert "news:1" in refused.failed and "official" in refused.failed["news:1"]
+    with cluster.connect(es_section) as client:
+        steps = setup(client, es_section)
+    assert steps[1].outcome == "updated" and "new fields added to 1 existing monthly indices" in steps[1].detail
+    assert "keep their old mapping" not in steps[1].detail
+    stored = store.upsert([make_post(1, "北辰 开放日").model_copy(update={"official": True})])
+    assert stored.inserted == ["news:1"] and store.get("news:1").official  # type: ignore[union-attr]
+    assert indices(cluster, es_section) == {f"{prefix}posts-2024.03": 1}
+
+
+@BOTH
+def test_the_events_index_is_made_by_setup_and_strict(cluster: Cluster, es_section: settings.Store,
+                                                      store: ElasticStore) -> None:
+    event = make_event(1, quiet=timedelta(hours=1))
+    store.upsert_events([event])
+    with cluster.client() as client:
+        mapping = client.indices.get_mapping(index=f"{es_section.index_prefix}events")
+        assert mapping[f"{es_section.index_prefix}events"]["mappings"]["dynamic"] == "strict"
+        with pytest.raises(Exception, match="strict"):  # no field slips in unseen
+            client.index(index=f"{es_section.index_prefix}events", id="x", document={"id": "x", "extra": 1})
+    older = event.model_copy(update={"posts": 1, "updated_at": event.updated_at - timedelta(minutes=1)})
+    store.upsert_events([older])  # a late write of an older version
+    assert store.get_event(event.id) == event
+
+
+def test_events_before_setup_say_to_run_it(cluster: Cluster) -> None:
+    section = cluster.section()
+    try:
+        with ElasticStore(section, grams=index_grams, client=cluster.connect(section)) as store:
+            assert store.events(EventQuery()) == [] and store.get_event("evt:1") is None
+            with pytest.raises(StoreError, match="no index .*events: run `yuqing es setup` first"):
+                store.upsert_events([make_event(1, quiet=timedelta(hours=1))])
     finally:
         cluster.drop(section.index_prefix)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from store.elastic import ElasticStore
 from store.elastic import client as es_client
 from store.embedded import EmbeddedStore
 from tests.store.clusters import Cluster, PlainJsonNode, free_port
-from tests.store.conftest import make_post
+from tests.store.conftest import make_event, make_post
 from yuqing.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,10 +55,12 @@ def test_setup_makes_the_templates_then_a_second_run_changes_nothing(tmp_path: P
         assert first.exit_code == 0, first.output
         assert f"index template {section.index_prefix}posts: created" in first.output
         assert f"index template {section.index_prefix}alerts: created" in first.output
+        assert f"index {section.index_prefix}events: created (the events)" in first.output
         assert "changed: " in first.output
         second = cli(config, "es", "setup")
         assert second.exit_code == 0, second.output
         assert f"index template {section.index_prefix}posts: unchanged" in second.output
+        assert f"index {section.index_prefix}events: unchanged" in second.output
         assert "nothing to change" in second.output and "created" not in second.output
     finally:
         cluster.drop(section.index_prefix)
@@ -129,10 +132,15 @@ def embedded_with(folder: Path, count: int, start: int = 0) -> Path:
 def test_migrate_copies_everything_then_only_what_came_since(tmp_path: Path, cluster: Cluster,
                                                              es_section: settings.Store) -> None:
     source = embedded_with(tmp_path / "old", 1200)
+    event = make_event(1, quiet=timedelta(hours=1))
+    with EmbeddedStore(source, grams=index_grams) as store:
+        store.upsert_events([event])
     config = write_config(tmp_path, es_section)
     done = cli(config, "es", "migrate", "--from", str(source))
     assert done.exit_code == 0, done.output
-    assert "copied 1,200 posts (1,200 new, 0 updated); the cluster holds 1,200 posts" in done.output
+    assert "copied 1,200 posts (1,200 new, 0 updated); the cluster holds 1,200 posts; copied 1 event" in done.output
+    with ElasticStore(es_section, client=es_client.connect(es_section)) as cluster_store:
+        assert cluster_store.get_event(event.id) == event  # the service goes on with it there
     again = cli(config, "es", "migrate", "--from", str(source))
     assert "copied 0 posts" in again.output and "going on after 1,200 posts" in again.output
     embedded_with(source, 10, start=5000)
