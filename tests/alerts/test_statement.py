@@ -63,6 +63,17 @@ def test_the_draft_says_what_the_event_data_says(store: EmbeddedStore, told: tup
     assert numbers == {"6", "4", "2"}
 
 
+def test_the_writer_reads_the_stored_event_and_its_posts(store: EmbeddedStore,
+                                                        told: tuple[list[Post], list[Event]]) -> None:
+    event, posts = _complaint(told)
+    store.upsert_events(told[1])
+    text = StatementWriter(store)({"id": 12, "title": "任意标题", "event_id": event.id, "post_ids": ["forum:t3"]})
+    assert text.startswith("关于“北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理”")
+    assert f"{when(posts['forum:t2'].time)}，河西小区业主在baihua-forum（论坛）发布" in text
+    assert "监测到相关信息6条（论坛4条、新闻网站2条），来自2个来源，其中负面信息4条。" in text
+    assert "baihua-news（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉" in text
+
+
 def test_what_is_not_known_is_left_to_be_verified(store: EmbeddedStore) -> None:
     text = StatementWriter(store)({"id": 3, "title": "来源异常", "event_id": None, "post_ids": []})
     assert "首发时间、平台及发布者：【待核实】。" in text

@@ -98,6 +98,16 @@ def open_alert(state: Any, post: Post, rule: str = "sensitive-terms", severity: 
     return alert_id
 
 
+def about_event(state: Any, alert_id: int, event: Any, post_ids: list[str]) -> None:
+    """Ties an alert to its stored event, as the engine records an event's alert."""
+    from sqlalchemy import update
+
+    from alerts.state import alerts
+
+    with state.engine.begin() as conn:
+        conn.execute(update(alerts).where(alerts.c.id == alert_id).values(event_id=event.id, post_ids=post_ids))
+
+
 @pytest.fixture
 def desk(tmp_path: Path) -> Iterator[Desk]:
     from alerts.state import AlertState
@@ -107,14 +117,17 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     from tests.story import story
     from yuqing.service import alert_desk
 
-    posts, _ = story(STORY_START)
+    posts, events = story(STORY_START)
     hostile = _post(9, XSS_TITLE, "negative", 1).model_copy(update={"title": XSS_TITLE, "url": "javascript:alert(1)"})
     store = EmbeddedStore(tmp_path / "store", grams=index_grams)
     store.upsert([*posts, hostile])
+    store.upsert_events(events)
     state = AlertState.for_data_dir(tmp_path / "data")
     signer = Signer(b"s" * 32, "http://127.0.0.1/", ttl=3600)
     complaint = next(p for p in posts if p.id == "forum:t2")
     alert_id, hostile_id = open_alert(state, complaint), open_alert(state, hostile, "negative-post", "medium")
+    about_event(state, alert_id, next(e for e in events if e.first_post == complaint.id),
+                [p.id for p in posts if p.event_id == complaint.event_id and not p.official])
     evidence = tmp_path / "data" / "evidence"
     app = create_app(store, state.recent_alerts, parse, allowed_hosts=HOSTS,
                      **alert_desk(state, signer, StatementWriter(store, contact="党委宣传部 0000-0000000"), evidence))

@@ -29,8 +29,16 @@ def test_the_alert_page_shows_the_alert_its_posts_and_what_can_be_done(desk: Des
     assert '<span class="tag high" id="severity">高</span>' in html
     assert '<span class="tag state-open" id="state">待处理</span>' in html
     assert "北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理" in html and "sensitive-terms" in html
-    assert 'data-post-id="forum:t2"' in html and "河西小区业主" in html and "评论 57" in html
-    assert '<span class="tag first">首发</span>' in html and '<span class="tag negative">负面</span>' in html
+    timeline = html.split('id="timeline"')[1].split("</ol>")[0]
+    assert re.findall(r'data-post-id="([^"]+)"', timeline) == [
+        "forum:t2", "forum:t3", "forum:t4", "news:n4", "news:n5", "forum:t5"]  # the whole event, oldest first
+    first, official = (timeline.split(f'data-post-id="{n}"')[1].split("</li>")[0] for n in ("forum:t2", "news:n5"))
+    assert '<span class="tag first">首发</span>' in first and '<span class="tag negative">负面</span>' in first
+    assert "河西小区业主" in first and "评论 57" in first and "baihua-forum" in first
+    assert '<span class="tag official">官方回应</span>' in official and "首发" not in official
+    assert timeline.count("官方回应") == 1 and timeline.count("tag first") == 1
+    assert "首发者 河西小区业主" in timeline and "共 6 条" in timeline and "论坛 4、新闻网站 2" in timeline
+    assert "负面 4 条" in timeline
     assert f'action="/alerts/{desk.alert_id}/act"' in html
     assert [b for b in ("确认", "指派", "解决", "备注", "重新打开") if f">{b}</button>" in html] == ["确认", "指派", "解决", "备注"]
     assert 'id="copy-statement"' in html and f'href="/alerts/{desk.alert_id}/statement.txt"' in html
@@ -225,7 +233,11 @@ def test_the_json_api(desk: Desk) -> None:
     assert listed[1]["severity_label"] == "高" and listed[1]["state_label"] == "待处理"
     assert listed[1]["created_at"].endswith("+08:00")
     one = client.get(f"/api/alerts/{desk.alert_id}").json()
-    assert one["alert"]["post_ids"] == ["forum:t2"] and one["posts"] == ["forum:t2"]
+    assert one["alert"]["post_ids"] == ["forum:t2", "forum:t3", "forum:t4", "news:n4", "forum:t5"]
+    assert one["posts"] == ["forum:t2", "forum:t3", "forum:t4", "news:n4", "news:n5", "forum:t5"]  # the event's
+    assert one["event"]["id"] == one["alert"]["event_id"] and one["event"]["first_poster"] == "河西小区业主"
+    assert one["responses"] == ["news:n5"]
+    assert client.get(f"/api/alerts/{desk.hostile_id}").json()["posts"] == ["news:9"]  # no event: its posts
     assert [h["action"] for h in one["history"]] == ["open"] and one["evidence"] == []
     assert client.get("/api/alerts/999").status_code == 404
     assert client.get("/api/alerts?state=nope").status_code == 400
