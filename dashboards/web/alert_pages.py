@@ -52,7 +52,7 @@ class AlertDesk:
     """What the dashboard may do with alerts, as `create_app` was given it."""
 
     view: Callable[[int], dict[str, Any] | None] = lambda alert_id: None
-    list: Callable[..., list[dict[str, Any]]] = lambda **query: []
+    list_alerts: Callable[..., list[dict[str, Any]]] = lambda **query: []
     history: Callable[[int], list[dict[str, Any]]] = lambda alert_id: []
     act: Callable[[int, str, str, str, str | None], dict[str, Any]] = _not_wired
     verify_token: Callable[[str], tuple[int, str, str]] = _not_wired
@@ -150,7 +150,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
             offset = max(0, int(request.query_params.get("offset", "0")))
         except ValueError:
             offset = 0
-        found = [desk.labelled(a) for a in desk.list(state=state, limit=PAGE + 1, offset=offset)]
+        found = [desk.labelled(a) for a in desk.list_alerts(state=state, limit=PAGE + 1, offset=offset)]
 
         def at(start: int) -> str:
             return "/alerts?" + urlencode({k: v for k, v in (("state", state), ("offset", start)) if v})
@@ -252,7 +252,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
             offset = max(0, int(params.get("offset", "0")))
         except ValueError:
             return Json({"error": "limit and offset must be numbers"}, status_code=400)
-        found = desk.list(state=state, scheme=params.get("scheme") or None, limit=limit, offset=offset)
+        found = desk.list_alerts(state=state, scheme=params.get("scheme") or None, limit=limit, offset=offset)
         return Json({"alerts": [desk.labelled(a) for a in found]})
 
     def api_alert(request: Request) -> Response:

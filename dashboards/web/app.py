@@ -100,7 +100,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
     `form_key` signs the forms (kept across restarts, a form opened before one still posts)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
-    given = {"view": alert_view, "list": alert_list, "history": alert_history, "act": alert_act,
+    given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
 
