@@ -132,25 +132,70 @@ class Source(_Section):
         return self
 
 
+def _email_addresses(value: list[str]) -> list[str]:
+    for address in value:
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
+            raise ValueError(f"{address!r} is not an email address")
+    return value
+
+
+Emails = Annotated[list[str], AfterValidator(_email_addresses)]
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
 class Rule(_Section):
+    """An alert rule. Post rules (keyword, negative, tier) judge each post of the scheme; `event` judges the
+    scheme's events, `spike` the scheme's negative posts per window. Whatever fires, an event has one alert."""
+
     name: str = Field(min_length=1)
-    type: Literal["keyword", "negative"]
+    type: Literal["keyword", "negative", "tier", "event", "spike"]
     scheme: str
-    terms: list[str] = Field(default_factory=list, description="keyword rule: sensitive terms")
-    threshold: float = Field(default=0.35, ge=0.0, le=1.0, description="negative rule: alert when P(positive) < this")
+    title: str = Field(default="", description="what mail calls the rule; default its name")
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     max_age: Duration = Field(default=86400.0, description="ignore posts published longer ago than this")
-    recipients: list[str] = Field(default_factory=list, description="overrides alerts.recipients")
+    recipients: Emails = Field(default_factory=list, description="overrides alerts.recipients")
+    # ---- keyword ----
+    terms: list[str] = Field(default_factory=list, description="keyword rule: sensitive terms")
+    exclude: list[str] = Field(default_factory=list, description="keyword rule: a post with any of these is not a hit")
+    near: list[Near] = Field(default_factory=list, description="keyword rule: each pair must appear close together")
+    # ---- negative ----
+    threshold: float = Field(default=0.35, ge=0.0, le=1.0, description="negative rule: alert when P(positive) < this")
+    # ---- tier ----
+    tiers: list[Literal["central", "provincial", "local_media", "industry", "self_media", "individual"]] = Field(
+        default_factory=lambda: ["central", "provincial"], description="tier rule: source tiers that alert")
+    min_followers: int = Field(default=1_000_000, ge=0,
+                               description="tier rule: a verified account with more followers alerts too")
+    # ---- event ----
+    min_posts: int | None = Field(default=None, ge=1, description="event rule: an event with this many posts")
+    posts_per_hour: int | None = Field(default=None, ge=1, description="event rule: or this many in its latest hour")
+    min_risk: float | None = Field(default=None, ge=0.0, le=1.0, description="event rule: or a risk this high")
+    # ---- spike ----
+    window: Duration = Field(default=3600.0, description="spike rule: negative posts counted over this window")
+    factor: float = Field(default=3.0, gt=0, description="spike rule: alert at this many times the baseline")
+    baseline_days: int = Field(default=7, ge=1, description="spike rule: the baseline is the mean of these days")
+    min_count: int = Field(default=5, ge=1, description="spike rule: never alert on fewer negative posts")
+    # ---- follow-up ----
+    realert: Duration | None = Field(
+        default=None, description="the rule adds to a new alert of its scheme at most once per this window")
+    update_every: Duration | None = Field(default=None, description="digest of a growing event; default alerts'")
+    escalate_after: Duration | None = Field(default=None, description="unacknowledged this long: next escalation level")
+    escalation: list[Emails] = Field(default_factory=list, description="levels of addresses, first level first")
 
     @model_validator(mode="after")
-    def _keyword_needs_terms(self) -> Rule:
+    def _complete(self) -> Rule:
+        self.title = self.title or self.name
         if self.type == "keyword" and not self.terms:
             raise ValueError("a keyword rule needs `terms`, the sensitive words it watches for")
+        if self.type == "event" and self.min_posts is None and self.posts_per_hour is None and self.min_risk is None:
+            raise ValueError("an event rule needs `min_posts`, `posts_per_hour` or `min_risk`")
+        if bool(self.escalate_after) != bool(self.escalation):
+            raise ValueError("`escalate_after` and `escalation` go together: how long to wait, and whom to tell "
+                             "(a list of levels, each a list of addresses)")
         return self
 
 
 class Alerts(_Section):
-    recipients: list[str] = Field(default_factory=list)
+    recipients: Emails = Field(default_factory=list)
     evaluate_every: Duration = 60.0
     rules: list[Rule] = Field(default_factory=list)
     retry_base: Duration = Field(default=30.0, description="first retry delay of a failed delivery; doubles")
@@ -158,7 +203,11 @@ class Alerts(_Section):
     delivery_deadline: Duration = Field(
         default=60.0, description="a delivery round sends for this long at most; the rest waits for the next round")
     dashboard_url: str = Field(default="", description="link put in alert mail; defaults to the dashboard")
-    admins: list[str] = Field(default_factory=list, description="who hears about broken sources")
+    admins: Emails = Field(default_factory=list, description="who hears about broken sources")
+    update_every: Duration = Field(default=1800.0, description="a growing event's digest at most this often")
+    quiet_hours: str = Field(default="", description='"22:00-07:00": mail below critical waits for the morning')
+    secret: str = Field(default="", description="signs the links in mail; set YUQING_ALERTS__SECRET")
+    link_ttl: Duration = Field(default=7 * 86400.0, description="how long a link in mail works")
     statement_template: Path | None = Field(
         default=None, description="Jinja template of the draft statement (情况说明); default the shipped one")
     contact: str = Field(default="", description="who to contact, as the draft statement names them")
@@ -170,13 +219,21 @@ class Alerts(_Section):
             raise ValueError(f"{value}: no such file; copy alerts/templates/statement.txt.j2 there and adapt it")
         return value
 
-    @field_validator("recipients", "admins")
+    @field_validator("quiet_hours")
     @classmethod
-    def _emails(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+", address):
-                raise ValueError(f"{address!r} is not an email address")
+    def _hours(cls, value: str) -> str:
+        if value:
+            start, _, end = value.partition("-")
+            if not (_CLOCK.match(start.strip()) and _CLOCK.match(end.strip())) or start.strip() == end.strip():
+                raise ValueError(f"{value!r} is not a span of the day: write it like \"22:00-07:00\"")
         return value
+
+    def quiet_span(self) -> tuple[int, int] | None:
+        """Start and end of the quiet hours, in minutes after midnight (the end may come before the start)."""
+        if not self.quiet_hours:
+            return None
+        start, end = (_CLOCK.match(part.strip()) for part in self.quiet_hours.split("-"))
+        return tuple(int(m.group(1)) * 60 + int(m.group(2)) for m in (start, end) if m)  # type: ignore[return-value]
 
 
 class Risk(_Section):
@@ -437,6 +494,10 @@ class Settings(BaseSettings):
             raise ValueError(f"[official] sources names {unknown}, not configured; configured sources: "
                              f"{[s.name for s in self.sources] or 'none'}")
         known = {s.name for s in self.schemes}
+        rules = [r.name for r in self.alerts.rules]
+        if len(set(rules)) < len(rules):  # a rule's name keys its checkpoint and its reasons
+            raise ValueError(f"alert rule names must be unique; {sorted({n for n in rules if rules.count(n) > 1})} "
+                             f"appear twice")
         for rule in self.alerts.rules:
             if rule.scheme not in known:
                 raise ValueError(
@@ -505,7 +566,7 @@ def _explain(error: ValidationError, file: Path) -> str:
     environment = _environment()
     problems = []
     for item in error.errors():
-        loc = tuple(p for p in item["loc"] if p not in ("function-after[_keyword_needs_terms()]",))
+        loc = tuple(p for p in item["loc"] if p not in ("function-after[_complete()]",))
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key; check its spelling against yuqing.example.toml"
@@ -545,6 +606,7 @@ def _read(file: Path, required: bool) -> dict[str, Any]:
 # Secrets that belong in the environment, with what a reader of the file could do with them.
 _SECRETS = (
     ("smtp", "password", lambda table: f"send mail as {table.get('user') or 'this account'}"),
+    ("alerts", "secret", lambda table: "forge the links in alert mail"),
     ("kibana", "password", lambda table: f"change Kibana as {table.get('username') or 'this user'}"),
     ("kibana", "api_key", lambda table: "change Kibana with this key"),
     ("store", "password", lambda table: f"read and change the posts as {table.get('username') or 'this user'}"),

@@ -1,4 +1,8 @@
-"""Rule types. Each is a small class with one job: say which posts to look at, and whether one fires."""
+"""Rule types. Each is a small class with one job: say what to look at, and whether it fires.
+
+Post rules (keyword, negative, tier) judge one post at a time; an event rule judges an event of its scheme; a
+spike rule judges the scheme's negative posts of the last window against their usual number.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 import settings as config
-from store.base import SearchQuery
 from alerts.health import BLOCKED, SILENT, SourceHealth
-from models import Post
+from alerts.labels import TIER_LABELS
+from analysis.schemes import SchemeMatcher
+from models import Event, Post
+from store.base import SearchQuery, Store
 
 
 @dataclass
@@ -23,13 +29,23 @@ class Match:
 class Rule(ABC):
     type: ClassVar[str]
 
-    def __init__(self, spec: config.Rule, default_recipients: list[str]) -> None:
+    def __init__(self, spec: config.Rule, alerts: config.Alerts) -> None:
         self.name = spec.name
+        self.title = spec.title
         self.scheme = spec.scheme
         self.severity = spec.severity
         self.max_age = timedelta(seconds=spec.max_age)
-        self.recipients = spec.recipients or default_recipients
+        self.recipients = spec.recipients or alerts.recipients
+        self.realert = timedelta(seconds=spec.realert) if spec.realert else None
+        self.update_every = timedelta(seconds=spec.update_every or alerts.update_every)
+        self.escalate_after = timedelta(seconds=spec.escalate_after) if spec.escalate_after else None
+        self.escalation = spec.escalation
         self.spec = spec
+
+
+class PostRule(Rule):
+    # An official statement answers the story; it is never itself the news that alerts.
+    skips_official: ClassVar[bool] = True
 
     def query(self, since: datetime, limit: int = 500, offset: int = 0) -> SearchQuery:
         """The candidates: posts of the rule's scheme crawled since the last evaluation."""
@@ -37,7 +53,7 @@ class Rule(ABC):
 
     def match(self, post: Post, at: datetime) -> Match | None:
         # A first crawl of a backlog must not flood the officers with old news.
-        if at - post.time > self.max_age:
+        if at - post.time > self.max_age or (post.official and self.skips_official):
             return None
         return self.check(post)
 
@@ -45,18 +61,27 @@ class Rule(ABC):
     def check(self, post: Post) -> Match | None: ...
 
 
-class KeywordRule(Rule):
-    """Sensitive terms (爆炸, 泄漏 …) in a post of the scheme."""
+class KeywordRule(PostRule):
+    """Sensitive terms (爆炸, 泄漏 …) in a post of the scheme, unless an `exclude` term says it is something else
+    (应急演练, 模拟泄漏) or a `near` pair is not close together."""
 
     type = "keyword"
 
+    def __init__(self, spec: config.Rule, alerts: config.Alerts) -> None:
+        super().__init__(spec, alerts)
+        # The same matching as a watch scheme's: case and traditional / simplified characters do not matter.
+        self.matcher = SchemeMatcher([config.Scheme(name=spec.name, keywords=spec.terms, exclude=spec.exclude,
+                                                    near=spec.near)])
+
     def check(self, post: Post) -> Match | None:
-        text = post.text.lower()
-        found = [t for t in self.spec.terms if t.lower() in text]
-        return Match(reason=f"敏感词：{'、'.join(found)}", terms=found) if found else None
+        matched = self.matcher.match(post.text)
+        if not matched:
+            return None
+        found = [t for t in matched[0].terms if t in self.spec.terms]
+        return Match(reason=f"敏感词：{'、'.join(found)}", terms=found)
 
 
-class NegativeRule(Rule):
+class NegativeRule(PostRule):
     """A post of the scheme whose sentiment is negative."""
 
     type = "negative"
@@ -69,11 +94,79 @@ class NegativeRule(Rule):
         return None
 
 
+class TierRule(PostRule):
+    """A post by a source of a watched tier (central or provincial media), or by a verified account with more
+    than `min_followers` followers: what they say reaches many."""
+
+    type = "tier"
+    skips_official = False  # a central outlet reporting the official answer still reaches the whole country
+
+    def check(self, post: Post) -> Match | None:
+        if post.source_tier in self.spec.tiers:
+            by = f"（{post.author.name}）" if post.author.name else ""
+            return Match(reason=f"{TIER_LABELS[post.source_tier]}发布：{post.source}{by}")
+        followers = post.author.followers or 0
+        if post.author.verified and followers > self.spec.min_followers:
+            return Match(reason=f"认证账号 {post.author.name or post.source} 发布（粉丝 {followers:,}）")
+        return None
+
+
+class EventRule(Rule):
+    """An event of the scheme that has grown big, fast or risky."""
+
+    type = "event"
+
+    def check(self, event: Event, at: datetime) -> Match | None:
+        if at - event.last_seen > self.max_age:
+            return None
+        spec = self.spec
+        why = []
+        if spec.min_posts is not None and event.posts >= spec.min_posts:
+            why.append(f"事件已有 {event.posts} 条")
+        latest = max(event.per_hour.items(), default=("", 0))[1] if event.per_hour else 0
+        if spec.posts_per_hour is not None and latest >= spec.posts_per_hour:
+            why.append(f"最近一小时 {latest} 条")
+        if spec.min_risk is not None and event.risk >= spec.min_risk:
+            why.append(f"风险 {event.risk:.2f}")
+        return Match(reason="，".join(why)) if why else None
+
+
+@dataclass
+class Spike:
+    match: Match
+    posts: list[Post]  # the window's negative posts, newest first (as many as one page holds)
+
+
+class SpikeRule(Rule):
+    """The scheme's negative posts of the last `window` reach `factor` times their mean per window over the
+    `baseline_days` before it, and at least `min_count`."""
+
+    type = "spike"
+    PAGE = 200
+
+    def check(self, store: Store, at: datetime) -> Spike | None:
+        spec = self.spec
+        window = timedelta(seconds=spec.window)
+        recent = store.search(SearchQuery(scheme=self.scheme, sentiment="negative", since=at - window, until=at,
+                                          limit=self.PAGE))
+        if recent.total < spec.min_count:
+            return None
+        start = at - window - timedelta(days=spec.baseline_days)
+        before = store.count(SearchQuery(scheme=self.scheme, sentiment="negative", since=start, until=at - window))
+        baseline = before / (spec.baseline_days * 86400 / spec.window)
+        if recent.total < spec.factor * baseline:
+            return None
+        hours = spec.window / 3600
+        span = f"{hours:g} 小时" if hours >= 1 else f"{spec.window / 60:g} 分钟"
+        return Spike(Match(reason=f"负面帖 {span}内 {recent.total} 条，平时约 {baseline:.1f} 条"), recent.posts)
+
+
 class SourceDownRule:
     """A source blocked or silent for longer than its `alert_after` window. One alert per outage: the
     outage's start is part of the alert's key, so a source that recovers and breaks again alerts anew."""
 
     name = "source-health"
+    title = "采集源故障"
     severity = "high"
 
     def __init__(self, admins: list[str]) -> None:
@@ -92,8 +185,9 @@ class SourceDownRule:
         return Match(reason=f"采集源{what}已 {hours:.1f} 小时，连续 {health.consecutive_failures} 次采集无结果")
 
 
-RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (KeywordRule, NegativeRule)}
+RULE_TYPES: dict[str, type[Rule]] = {cls.type: cls for cls in (KeywordRule, NegativeRule, TierRule, EventRule,
+                                                                 SpikeRule)}
 
 
 def build_rules(settings: config.Settings) -> list[Rule]:
-    return [RULE_TYPES[spec.type](spec, settings.alerts.recipients) for spec in settings.alerts.rules]
+    return [RULE_TYPES[spec.type](spec, settings.alerts) for spec in settings.alerts.rules]

@@ -7,14 +7,15 @@ by the service, leaves a row in its history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, event, inspect, select,
-    update,
+    JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, event, func, inspect,
+    select, update,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
@@ -62,6 +63,7 @@ deliveries = Table(
     Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False, index=True),
     Column("channel", String(50), nullable=False),
     Column("recipients", JSON, nullable=False),
+    # pending, sent; held (quiet hours), merged (into a morning digest)
     Column("status", String(20), nullable=False, default="pending", index=True),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", DateTime, nullable=False),
@@ -70,6 +72,7 @@ deliveries = Table(
     Column("kind", String(20)),
     Column("key", String(200)),  # names the message for good (its Message-ID); a resend carries the same
     Column("payload", JSON),  # what this message says; rows from before it existed say what their alert does
+    Column("thread", String(200)),  # the key of the message it follows up
 )
 
 # Each post feeds one alert of a scheme, once, whatever restarts or re-crawls happen.
@@ -115,14 +118,39 @@ def message_key(alert_id: int, created_at: datetime) -> str:
 
 @dataclass
 class NewAlert:
-    rule: str
+    key: str
+    rule: str  # the rule that opens it
     scheme: str
-    post_id: str
     severity: str
     title: str
     summary: str
     url: str
     payload: dict[str, Any]
+    event_id: str | None = None
+    reasons: list[dict[str, str]] = field(default_factory=list)
+    post_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AlertChange:
+    """What the service learnt about an alert since it last looked."""
+
+    severity: str
+    summary: str
+    reasons: list[dict[str, str]]
+    payload: dict[str, Any]
+    new_posts: list[str] = field(default_factory=list)
+    reopen: bool = False
+
+
+@dataclass
+class Outgoing:
+    """One mailing of an alert: a message to each (channel, recipients); held ones wait for the quiet hours' end."""
+
+    kind: str
+    payload: dict[str, Any]
+    rows: list[tuple[str, list[str]]]
+    held: bool = False
 
 
 @dataclass
@@ -134,7 +162,8 @@ class Delivery:
     attempts: int
     kind: str
     key: str  # this message's own key
-    alert_key: str  # the alert's opening message's key: later mails of the alert refer to it
+    alert_key: str  # the key of the alert's opening message
+    thread: str | None  # the key of the message this one follows up (None: it starts a thread)
     payload: dict[str, Any]
 
 
@@ -201,32 +230,123 @@ class AlertState:
     def close(self) -> None:
         self.engine.dispose()
 
-    # ---- alerts ----
-    def create_alert(self, alert: NewAlert, channels: list[tuple[str, list[str]]], at: datetime) -> int | None:
-        """Insert the alert and its outbox rows; None when this rule already alerted on this post."""
-        key = f"rule:{alert.rule}:{alert.post_id}"
-        with self.engine.connect() as conn:
-            if conn.execute(select(alerts.c.id).where(alerts.c.key == key)).first():
-                return None
+    # ---- the service's side: alerts opened and followed ----
+    def open_alert(self, alert: NewAlert, mail: Outgoing | None, at: datetime) -> int | None:
+        """Insert the alert, its posts and its first mailing; None when an alert with its key exists."""
         try:
             with self.engine.begin() as conn:
-                alert_id = conn.execute(alerts.insert().values(
-                    key=key, rule=alert.rule, scheme=alert.scheme, post_id=alert.post_id, severity=alert.severity,
-                    state="open", title=alert.title, summary=alert.summary, url=alert.url,
-                    reasons=[{"rule": alert.rule, "title": alert.rule, "reason": alert.summary}],
-                    post_ids=[alert.post_id], created_at=_db(at), updated_at=_db(at), opened_at=_db(at),
-                    escalation_level=0, mailed_at=_db(at), mailed_posts=1, payload=alert.payload,
-                )).inserted_primary_key[0]
+                if conn.execute(select(alerts.c.id).where(alerts.c.key == alert.key)).first():
+                    return None
+                alert_id = int(conn.execute(alerts.insert().values(
+                    key=alert.key, rule=alert.rule, scheme=alert.scheme, event_id=alert.event_id,
+                    post_id=alert.post_ids[0] if alert.post_ids else "", severity=alert.severity, state="open",
+                    title=alert.title, summary=alert.summary, url=alert.url, reasons=alert.reasons,
+                    post_ids=alert.post_ids, created_at=_db(at), updated_at=_db(at), opened_at=_db(at),
+                    escalation_level=0, mailed_at=_db(at), mailed_posts=len(alert.post_ids), payload=alert.payload,
+                )).inserted_primary_key[0])
+                self._fed(conn, alert.scheme, alert_id, alert.post_ids, at)
                 self._record(conn, alert_id, at, "system", "open", detail=alert.summary)
-                for channel, recipients in channels:
-                    conn.execute(deliveries.insert().values(
-                        alert_id=alert_id, channel=channel, recipients=recipients, status="pending",
-                        attempts=0, next_attempt_at=_db(at), kind="open", key=message_key(alert_id, at),
-                        payload=alert.payload,
-                    ))
+                if mail:
+                    self._queue(conn, alert_id, at, mail, at)
         except IntegrityError:
             return None  # another writer got there first
-        return int(alert_id)
+        return alert_id
+
+    def change(self, alert_id: int, change: AlertChange, mail: Outgoing | None, at: datetime) -> None:
+        """Fold new posts and reasons into an alert (reopening it if asked), with a history row, and queue `mail`."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one()
+            values: dict[str, Any] = {
+                "severity": change.severity, "summary": change.summary, "reasons": change.reasons,
+                "payload": change.payload, "post_ids": [*row["post_ids"], *change.new_posts],
+            }
+            if change.reopen:
+                values.update(_reopened(at))
+            if mail:
+                values.update(mailed_at=_db(at), mailed_posts=len(values["post_ids"]))
+            details = []
+            if change.new_posts:
+                details.append(f"新增 {len(change.new_posts)} 条帖子")
+            if change.severity != row["severity"]:
+                details.append(f"严重程度 {SEVERITY_LABELS[row['severity']]} → {SEVERITY_LABELS[change.severity]}")
+            new_rules = {r["rule"] for r in change.reasons} - {r["rule"] for r in row["reasons"]}
+            if new_rules:
+                details.append(f"新触发规则 {'、'.join(sorted(new_rules))}")
+            if change.reopen or details:  # else only what it says was refreshed: nothing to audit
+                values["updated_at"] = _db(at)
+                self._record(conn, alert_id, at, "system", "reopen" if change.reopen else "update",
+                             detail="；".join(details))
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+            self._fed(conn, row["scheme"], alert_id, change.new_posts, at)
+            if mail:
+                self._queue(conn, alert_id, _local(row["created_at"]), mail, at)  # type: ignore[arg-type]
+
+    def follow_up(self, alert_id: int, mail: Outgoing, at: datetime, escalation_level: int | None = None,
+                  detail: str = "") -> None:
+        """Queue a digest, or an escalation to `escalation_level` (with a history row)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one()
+            values: dict[str, Any] = {"mailed_at": _db(at), "mailed_posts": len(row["post_ids"])}
+            if escalation_level is not None:
+                values.update(escalation_level=escalation_level, updated_at=_db(at))
+                self._record(conn, alert_id, at, "system", "escalate", detail=detail)
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(**values))
+            self._queue(conn, alert_id, _local(row["created_at"]), mail, at)  # type: ignore[arg-type]
+
+    def update_payload(self, alert_id: int, payload: dict[str, Any]) -> None:
+        """What the alert says now (an official response came), with no mail and no history: nothing changed."""
+        with self.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(payload=payload))
+
+    @staticmethod
+    def _fed(conn: Connection, scheme: str, alert_id: int, post_ids: list[str], at: datetime) -> None:
+        for post_id in post_ids:
+            conn.execute(alert_posts.insert().values(scheme=scheme, post_id=post_id, alert_id=alert_id, at=_db(at)))
+
+    @staticmethod
+    def _queue(conn: Connection, alert_id: int, created_at: datetime, mail: Outgoing, at: datetime) -> None:
+        opening = message_key(alert_id, created_at)
+        if mail.kind in ("open", "source"):
+            key, thread = opening, None
+        else:  # numbered after the mailings before it: the same for every recipient and every resend
+            done = conn.execute(select(func.count(deliveries.c.key.distinct()))
+                                .where(deliveries.c.alert_id == alert_id)).scalar_one()
+            key, thread = f"{opening}.{done}", opening
+        for channel, recipients in mail.rows:
+            conn.execute(deliveries.insert().values(
+                alert_id=alert_id, channel=channel, recipients=recipients, attempts=0, next_attempt_at=_db(at),
+                status="held" if mail.held else "pending", kind=mail.kind, key=key, thread=thread,
+                payload=mail.payload))
+
+    def by_keys(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Alerts by key, every column."""
+        keys = list(keys)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.key.in_(keys))).mappings().all() if keys else []
+        return {row["key"]: _row_dict(row) for row in rows}
+
+    def following(self) -> list[dict[str, Any]]:
+        """Alerts not resolved, every column: the ones that may escalate or need a digest."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.state != "resolved", ~alerts.c.key.like("source:%"))
+                                .order_by(alerts.c.id)).mappings().all()
+        return [_row_dict(row) for row in rows]
+
+    def opened_since(self, scheme: str, since: datetime) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alerts).where(alerts.c.scheme == scheme, alerts.c.created_at >= _db(since))
+                                ).mappings().all()
+        return [_row_dict(row) for row in rows]
+
+    def fed(self, scheme: str, post_ids: Iterable[str]) -> set[str]:
+        """Which of these posts fed an alert of the scheme already."""
+        ids = list(post_ids)
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):  # SQLite allows so many parameters in one statement
+                found |= set(conn.execute(select(alert_posts.c.post_id).where(
+                    alert_posts.c.scheme == scheme, alert_posts.c.post_id.in_(ids[start:start + 500]))).scalars())
+        return found
 
     def get(self, alert_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -314,7 +434,8 @@ class AlertState:
         out = []
         for row in rows:
             states = status.get(row["id"], [])
-            delivery = "sent" if states and all(s == "sent" for s in states) else ("pending" if states else "none")
+            delivery = ("none" if not states else "pending" if "pending" in states else
+                        "held" if "held" in states else "sent")
             out.append({
                 "id": row["id"], "created_at": _local(row["created_at"]).isoformat(), "rule": row["rule"],
                 "scheme": row["scheme"], "severity": row["severity"], "state": row["state"], "title": row["title"],
@@ -328,11 +449,32 @@ class AlertState:
                  .join(alerts, alerts.c.id == deliveries.c.alert_id)
                  .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= _db(at))
                  .order_by(deliveries.c.id))
+        return self._deliveries(query)
+
+    def held(self) -> list[Delivery]:
+        """Mail held through the quiet hours, oldest first."""
+        query = (select(deliveries, alerts.c.created_at).join(alerts, alerts.c.id == deliveries.c.alert_id)
+                 .where(deliveries.c.status == "held").order_by(deliveries.c.id))
+        return self._deliveries(query)
+
+    def _deliveries(self, query: Any) -> list[Delivery]:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [Delivery(r["id"], r["alert_id"], r["channel"], list(r["recipients"]), r["attempts"], r["kind"],
-                         r["key"], message_key(r["alert_id"], _local(r["created_at"])), r["payload"])  # type: ignore[arg-type]
-                for r in rows]
+                         r["key"], message_key(r["alert_id"], _local(r["created_at"])), r["thread"],  # type: ignore[arg-type]
+                         r["payload"]) for r in rows]
+
+    def merge_held(self, held: list[Delivery], digests: list[tuple[int, Outgoing]], at: datetime) -> None:
+        """Replace held mail by morning digests (each filed under one of its alerts), in one transaction."""
+        stamp = f"digest.{_db(at):%Y%m%d%H%M%S%f}"
+        with self.engine.begin() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id.in_([d.id for d in held])).values(status="merged"))
+            for n, (alert_id, mail) in enumerate(digests):
+                for channel, recipients in mail.rows:
+                    conn.execute(deliveries.insert().values(
+                        alert_id=alert_id, channel=channel, recipients=recipients, attempts=0,
+                        next_attempt_at=_db(at), status="pending", kind=mail.kind, key=f"{stamp}.{n}", thread=None,
+                        payload=mail.payload))
 
     def mark_sent(self, delivery_id: int, at: datetime) -> None:
         with self.engine.begin() as conn:
@@ -375,6 +517,14 @@ def _alert_dict(row: Any) -> dict[str, Any]:
     return out
 
 
+def _row_dict(row: Any) -> dict[str, Any]:
+    """Every column, times aware: for the engine."""
+    out = dict(row)
+    for name in ("created_at", "updated_at", "opened_at", "acknowledged_at", "resolved_at", "mailed_at"):
+        out[name] = _local(out[name])
+    return out
+
+
 def _reopened(at: datetime) -> dict[str, Any]:
     """A reopened alert starts over: unacknowledged, unresolved, its escalation clock from now."""
     return {"state": "open", "acknowledged_by": None, "acknowledged_at": None, "resolved_at": None,
@@ -388,7 +538,7 @@ def _migrate(engine: Engine) -> None:
     with engine.begin() as conn:
         if "key" not in columns["alerts"]:
             _rebuild_alerts(conn)
-        for name in ("kind", "key", "payload"):
+        for name in ("kind", "key", "payload", "thread"):
             if name not in columns["deliveries"]:
                 column = deliveries.c[name]
                 conn.exec_driver_sql(f"ALTER TABLE deliveries ADD COLUMN {name} "

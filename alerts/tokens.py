@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import settings as config
 from alerts.labels import ACTION_LABELS
 from models import SHANGHAI
 
@@ -83,6 +84,12 @@ class Signer:
 
     def page_url(self, alert_id: int) -> str:
         return f"{self.base_url}alerts/{alert_id}"
+
+    @classmethod
+    def from_settings(cls, settings: config.Settings) -> Signer:
+        """Links to the dashboard, signed with `[alerts] secret` or the secret kept beside the store."""
+        return cls(load_secret(settings.alerts.secret, settings.data_dir),
+                   settings.alerts.dashboard_url or settings.dashboard.url, settings.alerts.link_ttl)
 
 
 def load_secret(configured: str, data_dir: Path) -> bytes:

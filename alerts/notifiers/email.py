@@ -1,11 +1,11 @@
-"""Alert mail over SMTP: one multipart/alternative message (plain text + HTML) per alert, all of a round's
-messages over one connection."""
+"""Alert mail over SMTP: one multipart/alternative message (plain text + HTML) per delivery and reader, all
+of a round's messages over one connection. Each reader's message carries links signed for that reader."""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -14,8 +14,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import settings as config
+from alerts.labels import SEVERITY_LABELS
 from alerts.notifiers import ChannelDown
-from models import web_link
+from alerts.tokens import Signer
+from models import now, web_link
 
 _templates = Environment(
     loader=PackageLoader("alerts", "templates"),
@@ -28,35 +30,69 @@ _templates = Environment(
 _templates.filters["web_link"] = web_link
 
 
-def render(alert: dict[str, Any]) -> tuple[str, str, str]:
-    """Subject, plain text and HTML for an alert payload (its `template` names the pair, default `alert`)."""
-    subject = f"[yuqing][{alert['severity'].upper()}] {alert['scheme']}: {alert['title']}"
-    subject = " ".join(subject.split())[:200]
-    name = alert.get("template", "alert")
-    return (subject, _templates.get_template(f"{name}.txt.j2").render(a=alert),
-            _templates.get_template(f"{name}.html.j2").render(a=alert))
+# What older payloads (alerts.db rows from before events, morning digests' items) may lack.
+_DEFAULTS: dict[str, Any] = {
+    "kind": "open", "change": "", "rules": [], "reasons": [], "context": "", "reach": "", "risk": None,
+    "tier_label": "", "source": "", "platform": "", "author": "", "published": "", "excerpt": "", "event": None,
+    "responses": [], "posts": [], "new_posts": 0, "level": 0, "level_recipients": [], "alert_url": "",
+}
+_HEADINGS = {"open": "舆情预警", "update": "预警更新", "escalation": "预警升级", "digest": "事件进展",
+             "source": "采集源告警"}
+
+
+def subject(a: dict[str, Any]) -> str:
+    kind = a["kind"]
+    if a.get("template") == "morning":
+        words = a["title"]
+    elif kind == "open":
+        words = f"舆情预警｜{'、'.join(r['title'] for r in a['rules']) or a['summary']}｜{a['title']}"
+    elif kind == "escalation":
+        words = f"预警升级·第 {a['level']} 级｜{a['title']}"
+    elif kind == "digest":
+        words = f"事件进展·新增 {a['new_posts']} 条｜{a['title']}"
+    else:
+        words = f"{_HEADINGS.get(kind, '舆情预警')}｜{a['title']}"
+    return " ".join(f"【{a['severity_label']}】{words}".split())[:200]
+
+
+def render(alert: dict[str, Any], links: Callable[[int, str], str] | None = None) -> tuple[str, str, str]:
+    """Subject, plain text and HTML for a payload (its `template` names the pair, default `alert`). `links`
+    gives the reader's own signed link for an alert and an action."""
+    a = {**_DEFAULTS, **alert}
+    a.setdefault("severity_label", SEVERITY_LABELS.get(a["severity"], a["severity"]))
+    name = a.get("template", "alert")
+    values = {"a": a, "link_for": links or (lambda alert_id, action: ""), "heading": _HEADINGS.get(a["kind"], "")}
+    return (subject(a), _templates.get_template(f"{name}.txt.j2").render(**values),
+            _templates.get_template(f"{name}.html.j2").render(**values))
 
 
 class EmailNotifier:
     channel = "email"
 
-    def __init__(self, smtp: config.Smtp) -> None:
+    def __init__(self, smtp: config.Smtp, signer: Signer | None = None) -> None:
         self.smtp = smtp
+        self.signer = signer
 
     def message(self, alert: dict[str, Any], recipients: list[str]) -> EmailMessage:
-        subject, text, html = render(alert)
+        signer, reader, at = self.signer, ", ".join(recipients), now()
+        links = (lambda alert_id, action: signer.url(alert_id, action, reader, at)) if signer else None
+        subject_line, text, html = render(alert, links)
         message = EmailMessage()
-        message["Subject"] = subject
+        message["Subject"] = subject_line
         message["From"] = self.smtp.sender
-        message["To"] = ", ".join(recipients)
+        message["To"] = reader
         message["Date"] = formatdate(localtime=True)
         # The same for every send of a message: a copy resent after a crash between the server's acceptance
         # and the outbox's record of it can be recognised, and dropped, by the mail system. Later mails of an
         # alert answer its first, so that mail programs show them as one thread.
         domain = self.smtp.sender.split("@")[-1]
         message["Message-ID"] = f"<yuqing-alert-{alert['message_key']}@{domain}>"
-        if alert["message_key"] != alert["alert_key"]:
-            message["In-Reply-To"] = message["References"] = f"<yuqing-alert-{alert['alert_key']}@{domain}>"
+        if alert.get("thread"):
+            message["In-Reply-To"] = message["References"] = f"<yuqing-alert-{alert['thread']}@{domain}>"
+        if alert["severity"] in ("high", "critical"):
+            message["X-Priority"] = "1"
+            message["Importance"] = "high"
+            message["Priority"] = "urgent"
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message

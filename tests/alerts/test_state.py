@@ -17,8 +17,10 @@ T0 = datetime(2024, 3, 5, 14, 44, tzinfo=SHANGHAI)
 
 
 def _open(state: AlertState, n: int, scheme: str = "co", at: datetime = T0) -> int:
-    alert_id = state.create_alert(NewAlert("kw", scheme, f"news:{n}", "high", f"北辰燃料乙醇 恶臭 {n}", "敏感词：恶臭",
-                                           f"http://127.0.0.1/n/{n}.html", {"title": "x"}), [], at)
+    alert_id = state.open_alert(NewAlert(
+        f"post:{scheme}:news:{n}", "kw", scheme, "high", f"北辰燃料乙醇 恶臭 {n}", "敏感词：恶臭",
+        f"http://127.0.0.1/n/{n}.html", {"title": "x"}, reasons=[{"rule": "kw", "title": "kw", "reason": "敏感词：恶臭"}],
+        post_ids=[f"news:{n}"]), None, at)
     assert alert_id is not None
     return alert_id
 
