@@ -242,7 +242,7 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
-            **alert_desk(self.alert_state, self.signer, self.statement, self.data_dir / "evidence"),
+            **alert_desk(self.alert_state, self.engine.signer, self.statement, self.data_dir / "evidence"),
         )
         return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
 

@@ -229,9 +229,9 @@ def test_the_list_filters_by_state_in_chinese(desk: Desk) -> None:
 def test_the_json_api(desk: Desk) -> None:
     client = desk.client()
     listed = client.get("/api/alerts", params={"state": "open"}).json()["alerts"]
-    assert [a["id"] for a in listed] == [desk.hostile_id, desk.alert_id]
-    assert listed[1]["severity_label"] == "高" and listed[1]["state_label"] == "待处理"
-    assert listed[1]["created_at"].endswith("+08:00")
+    assert [a["id"] for a in listed] == [desk.alert_id, desk.hostile_id]  # the latest changed first
+    assert listed[0]["severity_label"] == "高" and listed[0]["state_label"] == "待处理"
+    assert listed[0]["created_at"].endswith("+08:00")
     one = client.get(f"/api/alerts/{desk.alert_id}").json()
     assert one["alert"]["post_ids"] == ["forum:t2", "forum:t3", "forum:t4", "news:n4", "forum:t5"]
     assert one["posts"] == ["forum:t2", "forum:t3", "forum:t4", "news:n4", "news:n5", "forum:t5"]  # the event's

@@ -110,7 +110,8 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
 
     page.click("button[data-range='7d']")
-    page.wait_for_function("document.getElementById('count-range').textContent === '5'")
+    # A locator's wait, not wait_for_function: that one polls by evaluating a string, which the page's policy forbids.
+    page.locator("#count-range", has_text=re.compile(r"^5$")).wait_for()
     assert all(u.startswith("http://127.0.0.1:") for u in page.requested), page.requested
 
 
