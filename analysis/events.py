@@ -57,13 +57,9 @@ class EventTerms:
         self.ignored = frozenset(own | set(_lines("boilerplate.txt")))
         self.kinds = [(words[0], tuple(words[1:])) for words in map(str.split, _lines("incidents.txt"))]
 
-    def keywords(self, weighted: Iterable[tuple[str, float]], top: int = WORDS) -> list[tuple[str, float]]:
-        """The heaviest of these that tell stories apart."""
-        return [(t, w) for t, w in weighted if t not in self.ignored and not t.startswith(KIND)][:top]
-
     def vector(self, weighted: Sequence[tuple[str, float]], folded_text: str, schemes: Sequence[str]) -> dict[str, float]:
         """`weighted`: the post's keywords, heaviest first; `folded_text`: its text lower-case and simplified."""
-        vector = dict(self.keywords(weighted))
+        vector = dict([(t, w) for t, w in weighted if t not in self.ignored][:WORDS])
         kinds = [f"{KIND}{scheme}/{kind}" for scheme in schemes for kind, words in self.kinds
                  if any(word in folded_text for word in words)]
         if kinds:
@@ -180,8 +176,12 @@ class EventClusterer:
         earlier one (`duplicate_of`) tells the same story: it joins that post's event while it is active."""
         if not vector:
             return None
-        vector = _normalised(vector)
         moment = post.time
+        again = self._active(self._members.get(post.id), moment)
+        if again is not None:  # a post crawled again (its counts updated): counted in its event already
+            self._changed_now(again)
+            return again
+        vector = _normalised(vector)
         best = self._active(self._members.get(duplicate_of), moment) if duplicate_of else None
         if best is None:
             best = self._most_similar(vector, moment)
@@ -192,12 +192,15 @@ class EventClusterer:
             del self.events[best.id]  # re-inserted below: the dict's order is recency of activity
         self.events[best.id] = best
         self._add(best, post, moment, vector)
-        if self.track_changes:
-            self._changed[best.id] = best
+        self._changed_now(best)
         while len(self.events) > self.max_events:
             self._drop(next(iter(self.events)))
         self._remember(post.id, best)
         return best
+
+    def _changed_now(self, event: Cluster) -> None:
+        if self.track_changes:
+            self._changed[event.id] = event
 
     def take_changed(self, updated_at: datetime | None = None) -> list[Event]:
         """The events changed since the last call, as of `updated_at` (now)."""

@@ -11,6 +11,11 @@ would count them twice in their events). Before each batch the store is asked wh
 
 Lines that cannot be read, and posts the store refuses for good (a value its mapping cannot hold), are kept
 with the reason under `rejected/` for a person to look at; the rest of the file is stored.
+
+Events: right after a batch's posts, the events they changed are stored (whole: each replaces its stored
+version). The analyser holds the truth about an event while it runs, so a failure there loses no post and no
+count: the events wait in memory and go with the next batch (or at stop). Before the first batch the analyser
+gets the store's active and cooling events back, so that posts after a restart join the same events.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from analysis.pipeline import Analyzer
-from store.base import Store
-from models import Post
+from store.base import EventQuery, Store, StoreError
+from models import Event, Post
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,7 @@ log = logging.getLogger(__name__)
 # indexing a few hundred posts: 2,000 store about half again as fast as 500, and still reach the store (and the
 # alert rules) within a second or two of analysis.
 BATCH = 2000
+RESTORE_PAGE = 1000  # events read from the store at a time when the analyser takes them back
 _PID = re.compile(r"-(\d+)\.jsonl\.part$")
 
 
@@ -44,12 +50,14 @@ class IngestReport:
     posts: int = 0
     inserted: list[str] = field(default_factory=list)
     rejected: int = 0
+    events: int = 0  # events stored (each time one changed)
 
     def add(self, other: IngestReport) -> None:
         self.files += other.files
         self.posts += other.posts
         self.inserted += other.inserted
         self.rejected += other.rejected
+        self.events += other.events
 
 
 def _alive(pid: int) -> bool:
@@ -108,6 +116,37 @@ class Ingester:
         self.rejected_dir = self.spool_dir / "rejected"
         self.analyzer = analyzer
         self.store = store
+        self.restored = False
+        self._unsaved: dict[str, Event] = {}  # changed events the store did not take yet
+
+    def restore(self) -> int:
+        """Give the analyser the store's active and cooling events, once; returns how many. Raises StoreError
+        while the store cannot be read (the next run asks again)."""
+        if self.restored:
+            return 0
+        events: list[Event] = []
+        for status in ("active", "cooling"):
+            while page := self.store.events(EventQuery(status=status, limit=RESTORE_PAGE, offset=len(events))):  # type: ignore[arg-type]
+                events += page
+        self.analyzer.restore_events(events)
+        self.restored = True
+        if events:
+            log.info("continuing %d events under way", len(events))
+        return len(events)
+
+    def store_events(self) -> int:
+        """Store the events changed since the last time; a store that fails keeps them waiting for the next.
+        Returns how many were stored."""
+        self._unsaved.update((event.id, event) for event in self.analyzer.take_changed_events())
+        if not self._unsaved:
+            return 0
+        try:
+            self.store.upsert_events(self._unsaved.values())
+        except StoreError as exc:
+            log.warning("%d events not stored (%s); they go with the next batch", len(self._unsaved), exc)
+            return 0
+        stored, self._unsaved = len(self._unsaved), {}
+        return stored
 
     def pending(self) -> list[Path]:
         return pending(self.spool_dir)
@@ -116,7 +155,10 @@ class Ingester:
         """Every waiting file in order; the first failure of the store stops the run (and raises), so that
         files are stored in the order they were written."""
         report = IngestReport()
-        for path in self.pending():
+        paths = self.pending()
+        if paths:
+            self.restore()
+        for path in paths:
             report.add(self.ingest_file(path))
         return report
 
@@ -146,6 +188,7 @@ class Ingester:
             result = self.store.upsert(analysed)
             report.posts += len(analysed) - len(result.failed)
             report.inserted += result.inserted
+            report.events += self.store_events()
             for entry in lines:
                 if entry.post and entry.post.id in result.failed:  # type: ignore[union-attr]
                     entry.error = ValueError(f"post {entry.post.id} refused by the store: {result.failed[entry.post.id]}")

@@ -132,6 +132,10 @@ class Service:
         self.store = open_store(self.settings.store, grams=index_grams)
         self.analyzer = Analyzer.from_settings(self.settings)
         self.ingester = Ingester(self.spool_dir, self.analyzer, self.store)
+        try:  # the events under way before a restart: later posts join them
+            self.ingester.restore()
+        except StoreError as exc:
+            log.warning("stored events not read (%s); ingest reads them before its first batch", exc)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
         self.engine = AlertEngine(self.settings, self.store, self.alert_state)
         self.statement = StatementWriter(self.store, self.settings.alerts.statement_template,
@@ -263,6 +267,7 @@ class Service:
             self._dashboard.stop()
             self._dashboard = None
         with self._write_lock:
+            self.ingester.store_events()  # what a failed store left waiting: the next start continues from it
             self.store.close()
             self.alert_state.close()
         self.lock.release()

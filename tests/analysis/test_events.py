@@ -179,3 +179,13 @@ def test_events_keep_labelled_topics_apart() -> None:
     if not data.exists():
         pytest.skip(f"no labelled topic set at {data}")
     assert purity(clustered(data)) >= 0.90
+
+
+def test_a_post_crawled_again_is_counted_once() -> None:
+    analyzer = Analyzer.from_settings(demo_settings())
+    item = demo_items()[4]
+    first = analyzer.analyse(Post.from_item(item))
+    again = analyzer.analyse(Post.from_item({**item, "metrics": {"comments": 90}}))
+    assert again.event_id == first.event_id
+    [event] = analyzer.take_changed_events()
+    assert event.posts == 1 and event.per_10min == {"2024-03-12T20:00:00+08:00": 1}
