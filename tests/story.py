@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import settings as config
 from analysis.pipeline import Analyzer
 from models import Event, Post
-from yuqing.demo.timeline import COMPANY, TIMELINE
-
-SOURCES = {"news": ("baihua-news", "local_media"), "forum": ("baihua-forum", "individual")}
+from yuqing.demo.timeline import COMPANY, story_items
 
 
 def story_settings(**alerts: object) -> config.Settings:
@@ -25,15 +23,8 @@ def story_settings(**alerts: object) -> config.Settings:
 
 
 def story(start: datetime, settings: config.Settings | None = None) -> tuple[list[Post], list[Event]]:
-    """The timeline's posts, one demo second a minute from `start`, analysed in order as ingest does, and
-    their events."""
-    posts = []
-    for item in TIMELINE:
-        source, tier = SOURCES[item.kind]
-        posts.append(Post(
-            id=f"{item.kind}:{item.slug}", platform=item.kind, source=source, source_tier=tier,
-            url=f"http://127.0.0.1:8001/{item.kind}/{item.slug}.html", title=item.title, content=item.body,
-            author={"name": item.author}, metrics={"comments": item.replies},
-            published_at=start + timedelta(minutes=item.at), crawled_at=start + timedelta(minutes=item.at + 1)))
+    """The timeline's posts, a minute a demo second from `start`, analysed in order as ingest does, and their
+    events."""
     analyzer = Analyzer.from_settings(settings or story_settings())
-    return analyzer.analyse_many(posts), analyzer.take_changed_events()
+    posts = analyzer.analyse_many([Post.from_item(item) for item in story_items(start, "http://127.0.0.1:8001")])
+    return posts, analyzer.take_changed_events()
