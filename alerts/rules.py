@@ -78,7 +78,7 @@ class KeywordRule(PostRule):
         if not matched:
             return None
         found = [t for t in matched[0].terms if t in self.spec.terms]
-        return Match(reason=f"敏感词：{'、'.join(found)}", terms=found)
+        return Match(reason=f"出现“{'、'.join(found)}”", terms=found)
 
 
 class NegativeRule(PostRule):
@@ -123,7 +123,7 @@ class EventRule(Rule):
         why = []
         if spec.min_posts is not None and event.posts >= spec.min_posts:
             why.append(f"事件已有 {event.posts} 条")
-        latest = max(event.per_hour.items(), default=("", 0))[1] if event.per_hour else 0
+        latest = event.per_hour[max(event.per_hour)] if event.per_hour else 0
         if spec.posts_per_hour is not None and latest >= spec.posts_per_hour:
             why.append(f"最近一小时 {latest} 条")
         if spec.min_risk is not None and event.risk >= spec.min_risk:
@@ -143,6 +143,11 @@ class SpikeRule(Rule):
 
     type = "spike"
     PAGE = 200
+
+    def __init__(self, spec: config.Rule, alerts: config.Alerts) -> None:
+        super().__init__(spec, alerts)
+        # A spike lasts: without this, each run in it could open an alert for whichever story leads it.
+        self.realert = self.realert or timedelta(seconds=spec.window)
 
     def check(self, store: Store, at: datetime) -> Spike | None:
         spec = self.spec

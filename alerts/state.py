@@ -171,7 +171,7 @@ class AlertStateError(Exception):
     """The alert state cannot be used; the message names it and says what to do."""
 
 
-class AlertActionError(Exception):
+class AlertActionError(ValueError):
     """A person asked for something the alert's state does not allow (or of an alert that does not exist)."""
 
 

@@ -21,7 +21,7 @@ SECRET_FILE = "alerts.secret"
 _MIN_SECRET = 16  # bytes
 
 
-class TokenError(Exception):
+class TokenError(ValueError):
     """The link cannot be used; the message says why, for the person who opened it."""
 
 

@@ -23,6 +23,7 @@ class _Command(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from alerts.state import AlertStateError
+        from alerts.tokens import SecretError
         from store.base import StoreError
         from yuqing.lock import StoreBusy
 
@@ -34,7 +35,7 @@ class _Command(click.Group):
         except StoreError as exc:
             click.echo(f"yuqing: store error: {exc}", err=True)
             sys.exit(1)
-        except (StoreBusy, AlertStateError) as exc:
+        except (StoreBusy, AlertStateError, SecretError) as exc:
             click.echo(f"yuqing: {exc}", err=True)
             sys.exit(1)
 
@@ -569,6 +570,167 @@ def kibana_install(url: str | None, space: str | None, api_key: str | None, pref
         sys.exit(1)
     click.echo(f"installed {count} saved objects into Kibana at {target.url} (space {target.space}); "
                f"the dashboard: {dashboard_url(target)}")
+
+
+@main.group()
+def alerts() -> None:
+    """List, show and act on alerts: acknowledge, assign, resolve, reopen, note."""
+
+
+def _alert_state(config_file: Path | None) -> Any:
+    from alerts.state import AlertState
+
+    return AlertState.for_data_dir(config.load(config_file, required=True).data_dir)
+
+
+def _alert_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=lambda v: v.isoformat())
+
+
+@alerts.command("list")
+@click.option("--state", "state_name", type=click.Choice(["open", "acknowledged", "resolved"]))
+@click.option("--scheme", help="Only alerts of this watch scheme.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@config_option
+def alerts_list(state_name: str | None, scheme: str | None, limit: int, fmt: str, config_file: Path | None) -> None:
+    """Alerts, most recently changed first."""
+    from alerts.labels import SEVERITY_LABELS, STATE_LABELS
+
+    state = _alert_state(config_file)
+    try:
+        rows = state.list_alerts(state=state_name, scheme=scheme, limit=limit)
+    finally:
+        state.close()
+    if fmt == "json":
+        click.echo(_alert_json(rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(header_style="bold")
+    for name in ("id", "severity", "state", "scheme", "title", "posts", "updated", "assignee"):
+        table.add_column(name, overflow="fold", max_width=50 if name == "title" else None)
+    for row in rows:
+        table.add_row(str(row["id"]), SEVERITY_LABELS[row["severity"]], STATE_LABELS[row["state"]], row["scheme"],
+                      row["title"], str(len(row["post_ids"])), f"{row['updated_at']:%m-%d %H:%M}",
+                      row["assignee"] or "")
+    Console().print(table)
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@config_option
+def alerts_show(alert_id: int, fmt: str, config_file: Path | None) -> None:
+    """One alert, its reasons, and every change to it."""
+    from alerts.labels import HISTORY_LABELS, SEVERITY_LABELS, STATE_LABELS
+
+    state = _alert_state(config_file)
+    try:
+        alert, steps = state.get(alert_id), state.history(alert_id)
+    finally:
+        state.close()
+    if alert is None:
+        click.echo(f"yuqing: 没有编号为 {alert_id} 的预警", err=True)
+        sys.exit(EXIT_CONFIG)
+    if fmt == "json":
+        click.echo(_alert_json({**alert, "history": steps}))
+        return
+    stamp = "%Y-%m-%d %H:%M"
+    lines = [f"#{alert['id']} [{SEVERITY_LABELS[alert['severity']]}] {STATE_LABELS[alert['state']]}  {alert['title']}",
+             f"scheme: {alert['scheme']}   event: {alert['event_id'] or '-'}   posts: {len(alert['post_ids'])}",
+             f"opened: {alert['created_at']:{stamp}}   updated: {alert['updated_at']:{stamp}}",
+             f"assignee: {alert['assignee'] or '-'}   acknowledged by: {alert['acknowledged_by'] or '-'}   "
+             f"escalation level: {alert['escalation_level']}",
+             f"link: {alert['url']}", "reasons:"]
+    lines += [f"  {r['title']}: {r['reason']}" for r in alert["reasons"]]
+    lines.append("history:")
+    lines += [f"  {h['at']:{stamp}}  {h['who']}  {HISTORY_LABELS.get(h['action'], h['action'])}"
+              + "".join(f"  {part}" for part in (h["detail"], h["note"]) if part) for h in steps]
+    click.echo("\n".join(lines))
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in this environment (a container's numeric user)
+        return "cli"
+
+
+def _alert_action(action: str, alert_id: int, note: str, who: str | None, config_file: Path | None,
+                  assignee: str | None = None) -> None:
+    from alerts.labels import ACTION_LABELS, STATE_LABELS
+    from alerts.state import AlertActionError
+    from models import now
+
+    state = _alert_state(config_file)
+    try:
+        alert = state.act(alert_id, action, who or _who(), now(), note=note, assignee=assignee)
+    except AlertActionError as exc:
+        click.echo(f"yuqing: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    finally:
+        state.close()
+    click.echo(f"#{alert_id} {ACTION_LABELS[action]}: {STATE_LABELS[alert['state']]}"
+               + (f", {alert['assignee']}" if action == "assign" else ""))
+
+
+_note = click.option("--note", default="", help="Words kept with this change in the alert's history.")
+_who_option = click.option("--who", help="Who acts (default: your login name).")
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@_note
+@_who_option
+@config_option
+def alerts_ack(alert_id: int, note: str, who: str | None, config_file: Path | None) -> None:
+    """Acknowledge: someone is on it (stops escalation)."""
+    _alert_action("ack", alert_id, note, who, config_file)
+
+
+@alerts.command("assign")
+@click.argument("alert_id", type=int)
+@click.argument("assignee")
+@_note
+@_who_option
+@config_option
+def alerts_assign(alert_id: int, assignee: str, note: str, who: str | None, config_file: Path | None) -> None:
+    """Give the alert to ASSIGNEE."""
+    _alert_action("assign", alert_id, note, who, config_file, assignee=assignee)
+
+
+@alerts.command("resolve")
+@click.argument("alert_id", type=int)
+@_note
+@_who_option
+@config_option
+def alerts_resolve(alert_id: int, note: str, who: str | None, config_file: Path | None) -> None:
+    """Resolve: handled (new posts of its event reopen it)."""
+    _alert_action("resolve", alert_id, note, who, config_file)
+
+
+@alerts.command("reopen")
+@click.argument("alert_id", type=int)
+@_note
+@_who_option
+@config_option
+def alerts_reopen(alert_id: int, note: str, who: str | None, config_file: Path | None) -> None:
+    """Reopen a resolved alert."""
+    _alert_action("reopen", alert_id, note, who, config_file)
+
+
+@alerts.command("note")
+@click.argument("alert_id", type=int)
+@click.argument("note")
+@_who_option
+@config_option
+def alerts_note(alert_id: int, note: str, who: str | None, config_file: Path | None) -> None:
+    """Add a note to the alert's history."""
+    _alert_action("note", alert_id, note, who, config_file)
 
 
 @main.command()

@@ -51,7 +51,7 @@ def test_a_post_that_two_rules_take_opens_one_alert_and_one_mail(engine: AlertEn
     assert [r["rule"] for r in alert["reasons"]] == ["kw", "neg"]
     assert alert["key"] == "post:co:news:1" and alert["event_id"] is None
     text = _text(message)
-    assert "敏感词：敏感词：恶臭" in text and "负面舆情：负面情绪（正面概率 0.02）" in text
+    assert "敏感词：出现“恶臭”" in text and "负面舆情：负面情绪（正面概率 0.02）" in text
     assert engine.run_once() == [] and engine.run_once(now() + timedelta(minutes=2)) == []
     assert len(_mails(mail)) == 1
 
@@ -68,7 +68,7 @@ def test_mail_carries_the_evidence_and_escapes_crawled_text(engine: AlertEngine,
     text = _text(message)
     assert "<script>" not in html and "&lt;script&gt;" in html and "<img" not in html
     assert 'href="http://127.0.0.1/n/1.html"' in html and "http://127.0.0.1/n/1.html" in text
-    assert "敏感词：爆炸" in text and "河西小区业主" in text and "个人" in text  # the tier, in Chinese
+    assert "敏感词：出现“爆炸”" in text and "河西小区业主" in text and "个人" in text  # the tier, in Chinese
     assert "转发 30 · 评论 5" in text
     assert f"预警页面：http://yuqing.example.com/alerts/{alert_id}" in text
 

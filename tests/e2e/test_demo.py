@@ -1,7 +1,9 @@
-"""`yuqing demo`, as a user runs it (faster): the alert mail lands, the dashboard shows the posts, Ctrl-C stops it."""
+"""`yuqing demo`, as a user runs it (faster): the alert mail lands (the story's, three messages at most), the
+dashboard shows the posts, Ctrl-C stops it."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -9,9 +11,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+
+from yuqing.demo.timeline import TIMELINE
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -20,6 +26,11 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 def _lines(stream, sink: queue.Queue) -> None:  # noqa: ANN001
     for line in stream:
         sink.put(line)
+
+
+def _stored(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/summary") as response:
+        return json.loads(response.read())["counts"]["total"]
 
 
 def _expect(lines: queue.Queue, marker: str, seconds: float, seen: list[str]) -> str:
@@ -65,6 +76,18 @@ def test_demo_alerts_and_shows_posts(tmp_path: Path, smtp_port: int) -> None:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
             browser.close()
+
+        # The whole story in the store, and a round after: its mail is one alert's, three messages at most.
+        deadline = time.monotonic() + 90
+        while _stored(port) < len(TIMELINE) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _stored(port) == len(TIMELINE)
+        time.sleep(5)
+        mails = [message_from_bytes(p.read_bytes(), policy=policy.default)
+                 for p in sorted((tmp_path / "var" / "mail").glob("*.eml"))]
+        assert 1 <= len(mails) <= 3, [m["Subject"] for m in mails]
+        threads = {m["In-Reply-To"] or m["Message-ID"] for m in mails}
+        assert len(threads) == 1, [m["Subject"] for m in mails]  # one story, one thread
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.state import AlertState, AlertStateError, NewAlert
+from alerts.state import AlertState, AlertStateError, NewAlert, Outgoing
 from models import now
 from tests.service.conftest import write_idle_config
 
@@ -38,9 +38,9 @@ DAMAGE: dict[str, Callable[[Path], None]] = {
 def damaged_state(data: Path, damage: Callable[[Path], None]) -> Path:
     state = AlertState.for_data_dir(data)
     for n in range(300):  # a few hundred alerts, so that the file has pages to break
-        alert = NewAlert("kw", "co", f"news:{n}", "high", "北辰燃料乙醇 恶臭" * 10, "敏感词：恶臭" * 20,
-                         f"http://127.0.0.1/n/{n}.html", {"excerpt": "居民投诉" * 100})
-        state.create_alert(alert, [("email", ["oncall@example.com"])], now())
+        alert = NewAlert(f"post:co:news:{n}", "kw", "co", "high", "北辰燃料乙醇 恶臭" * 10, "敏感词：恶臭" * 20,
+                         f"http://127.0.0.1/n/{n}.html", {"excerpt": "居民投诉" * 100}, post_ids=[f"news:{n}"])
+        state.open_alert(alert, Outgoing("open", {}, [("email", ["oncall@example.com"])]), now())
     state.close()
     db = data / "alerts.db"
     damage(db)

@@ -190,8 +190,10 @@ def test_an_alert_row_fits_the_alerts_mapping(cluster: Cluster, es_section: sett
 
     state = AlertState.for_data_dir(tmp_path)
     try:
-        alert_id = state.create_alert(NewAlert("污染", "co", "news:1", "high", "北辰 河水发黑", "命中 发黑",
-                                               "http://127.0.0.1/p/1", {"terms": ["发黑"], "score": 0.1}), [], BASE)
+        alert_id = state.open_alert(NewAlert("event:co:evt:1", "污染", "co", "high", "北辰 河水发黑", "命中 发黑",
+                                             "http://127.0.0.1/p/1", {"terms": ["发黑"], "score": 0.1}, "evt:1",
+                                             [{"rule": "污染", "title": "污染", "reason": "命中 发黑"}], ["news:1"]),
+                                    None, BASE)
         row = state.act(alert_id, "ack", "值班员", BASE + timedelta(minutes=5))  # type: ignore[arg-type]
     finally:
         state.close()

@@ -63,13 +63,16 @@ dashboard_url = "http://127.0.0.1:{port}/"
 
 [[alerts.rules]]
 name = "sensitive-terms"
+title = "敏感词"
 type = "keyword"
 scheme = "beichen"
 terms = ["恶臭", "偷排", "爆炸", "泄漏", "死鱼"]
+exclude = ["演练", "演习"]
 severity = "high"
 
 [[alerts.rules]]
 name = "negative-post"
+title = "负面舆情"
 type = "negative"
 scheme = "beichen"
 threshold = 0.3
