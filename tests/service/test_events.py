@@ -34,7 +34,7 @@ def spool(folder: Path, name: str, items: list[dict]) -> Path:
     return path
 
 
-def slugs(posts: list) -> list[str]:  # noqa: ANN001
+def slugs(posts: list[Post]) -> list[str]:
     return sorted(p.url.rsplit("/", 1)[1].removesuffix(".html") for p in posts)
 
 
