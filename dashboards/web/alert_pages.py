@@ -24,8 +24,8 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Route
 
 from dashboards.web.forms import FormError, FormGuard, read_form
-from models import SHANGHAI, Post, now, web_link
-from store.base import SearchQuery, Store
+from models import SHANGHAI, Event, Post, now, web_link
+from store.base import SearchQuery, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class AlertDesk:
     verify_token: Callable[[str], tuple[int, str, str]] = _not_wired
     statement: Callable[[dict[str, Any]], str] = lambda alert: ""
     evidence: Callable[[int], list[tuple[str, Path]]] = lambda alert_id: []
-    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # severity, state, action, tier → 中文
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # severity, state, action, history, platform → 中文
 
     def label(self, kind: str, code: str | None) -> str:
         return self.labels.get(kind, {}).get(code or "", code or "—")
@@ -70,7 +70,7 @@ class AlertDesk:
 
 @dataclass
 class Timeline:
-    event: Any | None  # models.Event, when the alert has a stored one
+    event: Event | None  # when the alert has a stored one
     posts: list[Post]  # oldest first
     total: int
     first: str | None  # the first post's id
@@ -89,12 +89,8 @@ def timeline(store: Store, alert: dict[str, Any]) -> Timeline:
     return Timeline(event, posts, found.total, event.first_post, set(event.responses))
 
 
-def when(moment: datetime | str | None) -> str:
-    if not moment:
-        return "—"
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+def when(moment: datetime | None) -> str:
+    return f"{moment.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if moment else "—"
 
 
 def reach(post: Post) -> str:
@@ -142,6 +138,16 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
             "邮件中的处置链接有有效期，且只对发给您的那封邮件有效。请打开预警页面，填写姓名后直接操作；"
             "或使用最新一封预警邮件中的链接。"))
 
+    def statement(alert: dict[str, Any]) -> tuple[str, str | None]:
+        """The draft, or why there is none: a custom template that fails on one alert breaks neither its page."""
+        try:
+            return desk.statement(alert), None
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.exception("the draft statement of alert %s failed", alert["id"])
+            return "", str(exc)
+
     def alert_list(request: Request) -> HTMLResponse:
         state = request.query_params.get("state") or None
         if state is not None and state not in STATES:
@@ -164,11 +170,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
         alert = desk.view(alert_id)
         if alert is None:
             return missing(alert_id)
-        try:
-            draft, draft_error = desk.statement(alert), None
-        except Exception as exc:  # a custom template that fails on this alert: the rest of the page still serves
-            log.exception("the draft statement of alert %s failed", alert_id)
-            draft, draft_error = "", str(exc)
+        draft, draft_error = statement(alert)
         done = request.query_params.get("done")
         return page("alert.html", alert=desk.labelled(alert), history=desk.history(alert_id),
                     timeline=timeline(store, alert), evidence=desk.evidence(alert_id), statement=draft,
@@ -229,7 +231,10 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
     def statement_txt(request: Request) -> Response:
         alert_id = request.path_params["alert_id"]
         alert = desk.view(alert_id)
-        return missing(alert_id) if alert is None else statement_download(alert_id, desk.statement(alert))
+        if alert is None:
+            return missing(alert_id)
+        draft, error = statement(alert)
+        return notice(500, "草稿生成失败", error, alert_id) if error is not None else statement_download(alert_id, draft)
 
     def evidence_file(request: Request) -> Response:
         alert_id, name = request.path_params["alert_id"], request.path_params["name"]

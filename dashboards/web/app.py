@@ -23,7 +23,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -155,9 +155,13 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> Response:
         # A store that is away (a cluster down, an index being rebuilt) is said on the page, not a bare 500.
-        return JSONResponse({"error": f"存储暂不可用：{exc}"}, status_code=503)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": f"存储暂不可用：{exc}"}, status_code=503)
+        page = templates.get_template("notice.html").render(
+            heading="存储暂不可用", message=str(exc), advice="请稍后刷新本页；持续出现时请检查存储服务。", alert_id=None)
+        return HTMLResponse(page, status_code=503)
 
     return Starlette(exception_handlers={StoreError: unavailable}, routes=[
         Route("/", index),

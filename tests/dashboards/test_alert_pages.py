@@ -248,3 +248,37 @@ def test_the_overview_links_recent_alerts_to_their_pages_with_their_state(desk: 
     alerts = desk.client().get("/api/summary").json()["alerts"]
     assert {a["id"]: (a["state_label"], a["severity_label"]) for a in alerts} == {
         desk.alert_id: ("待处理", "高"), desk.hostile_id: ("待处理", "中")}
+
+
+def test_a_store_that_is_away_is_said_on_the_page(desk: Desk) -> None:
+    from store.base import StoreError
+    from store.embedded import EmbeddedStore
+
+    class Away(EmbeddedStore):
+        def get_event(self, event_id):  # noqa: ANN001, ANN201 - the real store, its cluster gone as a remote one goes
+            raise StoreError("the Elasticsearch cluster at http://es:9200 cannot be reached")
+
+    desk.store.__class__ = Away
+    page = desk.client().get(f"/alerts/{desk.alert_id}")
+    assert page.status_code == 503 and page.headers["content-type"].startswith("text/html")
+    assert "存储暂不可用" in page.text and "the Elasticsearch cluster at http://es:9200 cannot be reached" in page.text
+    answer = desk.client().get(f"/api/alerts/{desk.alert_id}")
+    assert answer.status_code == 503 and answer.json()["error"].startswith("存储暂不可用：")
+
+
+def test_a_draft_that_fails_leaves_the_page_and_says_why(desk: Desk) -> None:
+    from starlette.testclient import TestClient
+
+    from dashboards.web.app import create_app
+    from tests.dashboards.conftest import HOSTS, parse
+
+    def failing(alert: dict) -> str:
+        raise KeyError("first")  # what a custom template's slip looks like
+
+    app = create_app(desk.store, desk.state.recent_alerts, parse, allowed_hosts=HOSTS, alert_view=desk.state.get,
+                     statement=failing)
+    client = TestClient(app, base_url="http://127.0.0.1")
+    page = client.get(f"/alerts/{desk.alert_id}")
+    assert page.status_code == 200 and "草稿生成失败：&#39;first&#39;" in page.text and "事件脉络" in page.text
+    download = client.get(f"/alerts/{desk.alert_id}/statement.txt")
+    assert download.status_code == 500 and "草稿生成失败" in download.text
