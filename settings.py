@@ -154,6 +154,8 @@ class Rule(_Section):
     severity: Literal["low", "medium", "high", "critical"] = "medium"
     max_age: Duration = Field(default=86400.0, description="ignore posts published longer ago than this")
     recipients: Emails = Field(default_factory=list, description="overrides alerts.recipients")
+    channels: list[str] = Field(default_factory=lambda: ["email"],
+                                description='where its alerts go: "email" and names of [[alerts.channels]]')
     # ---- keyword ----
     terms: list[str] = Field(default_factory=list, description="keyword rule: sensitive terms")
     exclude: list[str] = Field(default_factory=list, description="keyword rule: a post with any of these is not a hit")
@@ -194,6 +196,58 @@ class Rule(_Section):
         return self
 
 
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")
+
+
+class ChannelSecrets(_Section):
+    """The parts of a channel that are secrets, meant for the environment:
+    YUQING_ALERTS__CHANNEL_SECRETS__<NAME>__URL, __SECRET, __HEADERS (NAME in capitals, `-` written `_`)."""
+
+    url: str = Field(default="", pattern=r"^(https?://.*)?$")
+    secret: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Channel(_Section):
+    """A chat robot (DingTalk, WeCom, Feishu) or a generic JSON webhook that alerts can go to."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="what rules list in `channels`")
+    type: Literal["dingtalk", "wecom", "feishu", "webhook"]
+    url: str = Field(default="", pattern=r"^(https?://.*)?$",
+                     description="the robot's webhook address; it carries the robot's key: better set from the "
+                     "environment")
+    secret: str = Field(default="", description="dingtalk 加签 / feishu 签名校验 secret; webhook: the key of its "
+                        "X-Yuqing-Signature; set it through YUQING_ALERTS__CHANNEL_SECRETS__<NAME>__SECRET")
+    timeout: Duration = 10.0
+    headers: dict[str, str] = Field(default_factory=dict, description="webhook: extra request headers")
+
+    @property
+    def key(self) -> str:
+        """The channel's name as it appears in YUQING_ALERTS__CHANNEL_SECRETS__<NAME>__… (lower case here)."""
+        return self.name.lower().replace("-", "_")
+
+    @property
+    def variable(self) -> str:
+        return f"{ENV_PREFIX}ALERTS__CHANNEL_SECRETS__{self.key.upper()}__"
+
+    def _with(self, secrets: ChannelSecrets | None) -> Channel:
+        if secrets:
+            self.url = secrets.url or self.url
+            self.secret = secrets.secret or self.secret
+            self.headers = {**self.headers, **secrets.headers}
+        where = f"channel {self.name!r}"
+        if not self.url:
+            raise ValueError(f"{where} has no url: write it in the file or set {self.variable}URL")
+        if self.type == "wecom" and self.secret:
+            raise ValueError(f"{where}: a wecom robot signs nothing (its key is in its url); remove the secret")
+        if self.headers and self.type != "webhook":
+            raise ValueError(f"{where}: `headers` are for type \"webhook\" only")
+        for header, value in self.headers.items():
+            if not _HEADER_NAME.fullmatch(header) or "\r" in value or "\n" in value:
+                raise ValueError(f"{where}: header {header!r} is not a valid header name and one-line value")
+        return self
+
+
 class Alerts(_Section):
     recipients: Emails = Field(default_factory=list)
     evaluate_every: Duration = 60.0
@@ -208,6 +262,14 @@ class Alerts(_Section):
     quiet_hours: str = Field(default="", description='"22:00-07:00": mail below critical waits for the morning')
     secret: str = Field(default="", description="signs the links in mail; set YUQING_ALERTS__SECRET")
     link_ttl: Duration = Field(default=7 * 86400.0, description="how long a link in mail works")
+    evidence: bool = Field(default=True, description="save each alert's post page (WARC), text and a note under "
+                           "<store.path>/evidence when the alert opens")
+    evidence_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024,
+                                    description="a page's body is cut after this many bytes")
+    evidence_timeout: Duration = Field(default=30.0, description="a page's whole fetch, redirects included")
+    channels: list[Channel] = Field(default_factory=list, description="chat robots and webhooks rules may name")
+    channel_secrets: dict[str, ChannelSecrets] = Field(
+        default_factory=dict, description="by channel name: its url, secret and headers, from the environment")
     statement_template: Path | None = Field(
         default=None, description="Jinja template of the draft statement (情况说明); default the shipped one")
     contact: str = Field(default="", description="who to contact, as the draft statement names them")
@@ -218,6 +280,23 @@ class Alerts(_Section):
         if value is not None and not value.is_file():
             raise ValueError(f"{value}: no such file; copy alerts/templates/statement.txt.j2 there and adapt it")
         return value
+
+    @model_validator(mode="after")
+    def _complete_channels(self) -> Alerts:
+        keys = [c.key for c in self.channels]
+        for channel in self.channels:
+            if channel.key == "email" or keys.count(channel.key) > 1:
+                raise ValueError(f"channel {channel.name!r}: channel names must be unique and not \"email\" (the "
+                                 f"mail channel), with '-' and '_' and letter case counting as the same")
+        # Keys written in the environment arrive in lower case; the file's may be spelled like the channel's name.
+        secrets = {name.lower().replace("-", "_"): value for name, value in self.channel_secrets.items()}
+        unknown = sorted(set(secrets) - set(keys))
+        if unknown:
+            raise ValueError(f"channel_secrets: {unknown[0]!r} names no channel; YUQING_ALERTS__CHANNEL_SECRETS__"
+                             f"<NAME>__… takes a channel's name in capitals with '-' as '_' (channels: "
+                             f"{[c.name for c in self.channels] or 'none'})")
+        self.channels = [channel._with(secrets.get(channel.key)) for channel in self.channels]
+        return self
 
     @field_validator("quiet_hours")
     @classmethod
@@ -498,12 +577,17 @@ class Settings(BaseSettings):
         if len(set(rules)) < len(rules):  # a rule's name keys its checkpoint and its reasons
             raise ValueError(f"alert rule names must be unique; {sorted({n for n in rules if rules.count(n) > 1})} "
                              f"appear twice")
+        channels = ["email", *(c.name for c in self.alerts.channels)]
         for rule in self.alerts.rules:
             if rule.scheme not in known:
                 raise ValueError(
                     f"alert rule {rule.name!r} names scheme {rule.scheme!r}, which is not defined; "
                     f"defined schemes: {sorted(known) or 'none'}"
                 )
+            for channel in rule.channels:
+                if channel not in channels:
+                    raise ValueError(f"alert rule {rule.name!r} names channel {channel!r}, which is not defined; "
+                                     f"defined channels: {channels} (add it under [[alerts.channels]])")
         return self
 
     def source(self, name: str) -> Source:
@@ -614,7 +698,10 @@ _SECRETS = (
 )
 
 
-def _advice(data: dict[str, Any], file: Path) -> list[str]:
+_SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|cookie|signature", re.IGNORECASE)
+
+
+def _advice(data: dict[str, Any], file: Path, settings: Settings) -> list[str]:
     """What is allowed but unwise in the file."""
     advice = []
     for section, key, power in _SECRETS:
@@ -623,6 +710,34 @@ def _advice(data: dict[str, Any], file: Path) -> list[str]:
             advice.append(f"{file}: [{section}] {key} is written in the file; anyone who can read the file can "
                           f"{power(table)}. Remove it and set the environment variable "
                           f"{ENV_PREFIX}{section.upper()}__{key.upper()} instead")
+    return advice + _channel_advice(data.get("alerts"), file, settings.alerts.channels)
+
+
+def _channel_advice(alerts: Any, file: Path, channels: list[Channel]) -> list[str]:
+    """Robot keys and secrets written in the file: whoever reads it can post to the group."""
+    if not isinstance(alerts, dict):
+        return []
+    advice = []
+    written = {entry.get("name"): entry for entry in alerts.get("channels") or [] if isinstance(entry, dict)}
+    for channel in channels:
+        entry = written.get(channel.name, {})
+        where = f"{file}: [[alerts.channels]] {channel.name!r}:"
+        if entry.get("secret"):
+            advice.append(f"{where} secret is written in the file; anyone who can read the file can sign messages "
+                          f"as this channel. Remove it and set {channel.variable}SECRET instead")
+        elif entry.get("url") and channel.type != "webhook" and not channel.secret:
+            fix = (f"Set {channel.variable}URL instead" if channel.type == "wecom" else
+                   f"Turn on the robot's signing (加签 / 签名校验) and set {channel.variable}SECRET, or set "
+                   f"{channel.variable}URL instead")
+            advice.append(f"{where} url is written in the file and no secret signs the requests; anyone who can "
+                          f"read the file can post to the group with it. {fix}")
+        for header in entry.get("headers") or {}:
+            if _SENSITIVE_HEADER.search(str(header)):
+                advice.append(f"{where} header {header} is written in the file; set it in {channel.variable}HEADERS "
+                              f"(a JSON object) instead")
+    if alerts.get("channel_secrets"):
+        advice.append(f"{file}: [alerts.channel_secrets] is written in the file; it is there for the environment "
+                      f"(YUQING_ALERTS__CHANNEL_SECRETS__<NAME>__SECRET): anyone who can read the file can use them")
     return advice
 
 
@@ -639,7 +754,7 @@ def load(path: str | os.PathLike[str] | None = None, *, required: bool = False,
     except SettingsError as exc:
         raise ConfigError(_unreadable_variable(exc)) from None
     if warn:
-        for advice in _advice(data, file):
+        for advice in _advice(data, file, settings):
             warn(advice)
     return settings
 

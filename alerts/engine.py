@@ -14,17 +14,17 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import settings as config
+from alerts.evidence import EvidenceQueue
 from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from alerts.labels import SEVERITY_LABELS, STATE_LABELS, severity_rank
-from alerts.notifiers import ChannelDown, Notifier
-from alerts.notifiers.email import EmailNotifier
-from alerts.payload import alert_payload, post_line, response_line, summary
+from alerts.notifiers import ChannelDown, Notifier, build_notifiers
+from alerts.payload import alert_payload, post_line, response_line, restated, summary, title_of
 from alerts.rules import EventRule, Match, PostRule, Rule, SourceDownRule, SpikeRule, build_rules
 from alerts.state import AlertChange, AlertState, Delivery, NewAlert, Outgoing
 from alerts.tokens import Signer
@@ -52,15 +52,17 @@ class Finding:
     event_id: str | None
     posts: list[Post] = field(default_factory=list)  # new posts to feed it, oldest first
     hits: dict[str, tuple[Rule, Match]] = field(default_factory=dict)  # by rule name
-    matched: bool = False  # a post rule took one of the posts
+    opener: Post | None = None  # the first post a rule took
     subject: Post | None = None  # what a spike points at, when no post of its own feeds it
     answered: bool = False  # an official statement on it arrived
 
 
 class AlertEngine:
     def __init__(self, settings: config.Settings, store: Store, state: AlertState,
-                 notifiers: list[Notifier] | None = None, signer: Signer | None = None) -> None:
+                 notifiers: list[Notifier] | None = None, signer: Signer | None = None,
+                 evidence: EvidenceQueue | None = None) -> None:
         self.settings = settings
+        self.evidence = evidence  # each new alert's post page is saved as it stands now
         self.store = store
         self.state = state
         self.rules = build_rules(settings)
@@ -71,10 +73,10 @@ class AlertEngine:
                 self.post_rules.setdefault(rule.scheme, []).append(rule)
         self.dashboard_url = settings.alerts.dashboard_url or settings.dashboard.url
         self.signer = signer or Signer.from_settings(settings)
-        self.notifiers = {n.channel: n for n in (notifiers or [EmailNotifier(settings.smtp, self.signer)])}
+        self.notifiers = {n.channel: n for n in (notifiers or build_notifiers(settings, self.signer))}
         self.quiet = settings.alerts.quiet_span()
         for rule in self.rules:
-            if not rule.recipients:
+            if rule.channels == ["email"] and not rule.recipients:
                 log.warning("alert rule %r has no recipients: its alerts are recorded but not sent", rule.name)
         self.health = SourceHealthLog(state.engine)
         self.source_rule = SourceDownRule(settings.alerts.admins)
@@ -148,6 +150,7 @@ class AlertEngine:
         fed = self.state.fed(scheme, posts)
         fresh = sorted((p for p in posts.values() if p.id not in fed), key=lambda p: p.time)
         known = self.state.by_keys({post_key(scheme, p) for p in fresh})
+        waiting: dict[str, list[Post]] = {}  # posts of events no rule has taken yet
         for post in fresh:
             run.posts[post.id] = post
             key = post_key(scheme, post)
@@ -168,13 +171,16 @@ class AlertEngine:
                     continue
                 if match:
                     hits[rule.name] = (rule, match)
-            # A post that no rule takes still feeds its event's alert once there is one to follow.
+            # A post that no rule takes still feeds its event's alert once there is one to follow, and so do the
+            # event's posts before the one that opens it: whatever order they are read in, they end in it.
             following = (finding is not None and finding.posts) or (alert is not None and alert["state"] != "resolved")
             if hits or following:
                 finding = findings.setdefault(key, Finding(key, scheme, post.event_id))
-                finding.posts.append(post)
+                finding.posts += [*waiting.pop(key, []), post]
                 finding.hits.update(hits)
-                finding.matched = finding.matched or bool(hits)
+                finding.opener = finding.opener or (post if hits else None)
+            elif post.event_id:
+                waiting.setdefault(key, []).append(post)
 
     def _scan_events(self, rule: EventRule, at: datetime, findings: dict[str, Finding], run: _Run) -> None:
         since, offset = self._since(rule, at), 0
@@ -217,7 +223,7 @@ class AlertEngine:
             hits = {name: hit for name, hit in finding.hits.items() if self._may_open(hit[0], finding.scheme, at)}
             return self._open(finding, hits, event, at, run) if hits else None
         reopen = alert["state"] == "resolved" and bool(finding.hits) and (
-            finding.matched or (event is not None and event.last_seen > alert["resolved_at"]))
+            finding.opener is not None or (event is not None and event.last_seen > alert["resolved_at"]))
         if alert["state"] == "resolved" and not reopen:
             if finding.answered:
                 responses = [response_line(post) for post in self._responses(event, run)]
@@ -229,16 +235,17 @@ class AlertEngine:
         lines = [post_line(p) for p in reversed(finding.posts)]
         known = {line["id"] for line in lines}
         posts = [*lines, *(line for line in alert["payload"].get("posts", []) if line.get("id") not in known)]
-        payload = self._payload(alert["scheme"], severity, reasons, subject, event, posts, run) if subject else {
-            **alert["payload"], "severity": severity, "severity_label": SEVERITY_LABELS[severity],
-            "summary": summary(reasons), "reasons": [r["reason"] for r in reasons], "rules": reasons}
+        if subject is not None:
+            payload = self._payload(alert["title"], alert["scheme"], severity, reasons, subject, event, posts, run)
+        else:  # its post is gone from the store: what it said stands, with the new reasons
+            payload = {**alert["payload"], **restated(severity, reasons)}
         mail = None
         if reopen:
             mail = self._mail("update", {**payload, "change": "已解决的预警有新情况，已重新打开"},
-                              self._recipients(reasons), severity, at)
+                              self._audience(reasons), severity, at)
         elif severity_rank(severity) > severity_rank(alert["severity"]):
             change = f"严重程度由{SEVERITY_LABELS[alert['severity']]}升为{SEVERITY_LABELS[severity]}"
-            mail = self._mail("update", {**payload, "change": change}, self._recipients(reasons), severity, at)
+            mail = self._mail("update", {**payload, "change": change}, self._audience(reasons), severity, at)
         self.state.change(alert["id"], AlertChange(severity, summary(reasons), reasons, payload,
                                                    [p.id for p in finding.posts], reopen), mail, at)
         if reopen:
@@ -249,26 +256,30 @@ class AlertEngine:
               run: _Run) -> int | None:
         reasons = _merged([], hits)
         severity = max((rule.severity for rule, _ in hits.values()), key=severity_rank)
-        subject = (finding.posts[0] if finding.posts else finding.subject
-                   or (run.post(event.first_post) if event is not None else None))
+        subject = finding.opener or finding.subject or (run.post(event.first_post) if event is not None else None)
         if subject is None:
             log.warning("alert %s not opened: its first post %s is not in the store", finding.key,
                         event.first_post if event else "")
             return None
         posts = [post_line(p) for p in reversed(finding.posts)]
-        payload = self._payload(finding.scheme, severity, reasons, subject, event, posts, run)
+        # Named after the post that opened it (an event's own title is its first post's, which may be any that
+        # arrived first, even the official answer); an alert an event rule opened is named after the event.
+        title = title_of(subject) if finding.opener or event is None else event.title
+        payload = self._payload(title, finding.scheme, severity, reasons, subject, event, posts, run)
         lead = next(iter(hits.values()))[0]
         alert_id = self.state.open_alert(
             NewAlert(finding.key, lead.name, finding.scheme, severity, payload["title"], payload["summary"],
                      subject.url, payload, finding.event_id, reasons, [p.id for p in finding.posts]),
-            self._mail("open", payload, self._recipients(reasons), severity, at), at)
+            self._mail("open", payload, self._audience(reasons), severity, at), at)
         if alert_id is not None:
             log.info("alert %d (%s) on %s: %s", alert_id, finding.key, subject.url, payload["summary"])
+            if self.evidence is not None:
+                self.evidence.submit(alert_id, subject)
         return alert_id
 
-    def _payload(self, scheme: str, severity: str, reasons: list[dict[str, str]], subject: Post,
+    def _payload(self, title: str, scheme: str, severity: str, reasons: list[dict[str, str]], subject: Post,
                  event: Event | None, posts: list[dict[str, Any]], run: _Run) -> dict[str, Any]:
-        return alert_payload(severity=severity, scheme=scheme, reasons=reasons, subject=subject, event=event,
+        return alert_payload(title=title, severity=severity, scheme=scheme, reasons=reasons, subject=subject, event=event,
                              position=run.position(subject, event), posts=posts,
                              responses=self._responses(event, run), dashboard_url=self.dashboard_url)
 
@@ -278,17 +289,18 @@ class AlertEngine:
         found = [run.post(post_id) for post_id in (event.responses if event else [])]
         return [post for post in found if post is not None]
 
-    def _recipients(self, reasons: list[dict[str, str]]) -> list[str]:
+    def _audience(self, reasons: list[dict[str, str]]) -> list[tuple[str, list[str]]]:
+        """Where an alert's messages go: every recipient of its rules that mail, and every chat channel they name."""
         rules = [self.by_name[r["rule"]] for r in reasons if r["rule"] in self.by_name]
         if not rules:  # rules since removed from the configuration
-            return self.settings.alerts.recipients
-        return list(dict.fromkeys(address for rule in rules for address in rule.recipients))
+            return _by_email(self.settings.alerts.recipients)
+        addresses = dict.fromkeys(a for rule in rules if "email" in rule.channels for a in rule.recipients)
+        chats = dict.fromkeys(channel for rule in rules for channel in rule.channels if channel != "email")
+        return [*_by_email(addresses), *((channel, []) for channel in chats)]
 
-    def _mail(self, kind: str, payload: dict[str, Any], recipients: list[str], severity: str,
+    def _mail(self, kind: str, payload: dict[str, Any], rows: list[tuple[str, list[str]]], severity: str,
               at: datetime) -> Outgoing:
-        # Each address its own message: the links in it are signed for that person.
-        return Outgoing(kind, {**payload, "kind": kind}, [("email", [address]) for address in recipients],
-                        held=severity != "critical" and self._quiet(at))
+        return Outgoing(kind, {**payload, "kind": kind}, rows, held=severity != "critical" and self._quiet(at))
 
     def _quiet(self, at: datetime) -> bool:
         if self.quiet is None:
@@ -310,7 +322,7 @@ class AlertEngine:
             grown = len(alert["post_ids"]) - alert["mailed_posts"]
             if grown > 0 and at - (alert["mailed_at"] or alert["created_at"]) >= every:
                 mail = self._mail("digest", {**alert["payload"], "new_posts": grown},
-                                  self._recipients(alert["reasons"]), alert["severity"], at)
+                                  self._audience(alert["reasons"]), alert["severity"], at)
                 self.state.follow_up(alert["id"], mail, at)
                 alerted.append(alert["id"])
         return alerted
@@ -328,7 +340,8 @@ class AlertEngine:
         waited = int((at - alert["opened_at"]).total_seconds() // 60)
         change = f"{waited} 分钟无人确认，升级到第 {level + 1} 级"
         payload = {**alert["payload"], "level": level + 1, "level_recipients": addresses, "change": change}
-        self.state.follow_up(alert["id"], self._mail("escalation", payload, addresses, alert["severity"], at), at,
+        self.state.follow_up(alert["id"], self._mail("escalation", payload, _by_email(addresses), alert["severity"],
+                                                     at), at,
                              escalation_level=level + 1, detail=f"{change}：{'、'.join(addresses)}")
         log.warning("alert %d escalated to level %d: %s", alert["id"], level + 1, ", ".join(addresses))
         return True
@@ -393,9 +406,8 @@ class AlertEngine:
         stamp = "%Y-%m-%d %H:%M"
         reasons = [{"rule": rule.name, "title": rule.title, "reason": match.reason}]
         payload: dict[str, Any] = {
-            "template": "source", "rule": rule.name, "scheme": "采集源", "severity": rule.severity,
-            "severity_label": SEVERITY_LABELS[rule.severity], "summary": summary(reasons),
-            "reasons": [match.reason], "reason": match.reason, "context": "", "risk": None,
+            "template": "source", "rule": rule.name, "scheme": "采集源", **restated(rule.severity, reasons),
+            "reason": match.reason, "context": "", "risk": None,
             "title": title, "url": source.url, "source": source.name,
             "platform": source.platform, "status": status, "error_class": health.error_class or "",
             "message": health.message, "since": health.outage_since.strftime(stamp) if health.outage_since else "",
@@ -403,8 +415,7 @@ class AlertEngine:
             "last_attempt": health.last_attempt.strftime(stamp), "failures": health.consecutive_failures,
             "per_run": [r["items"] for r in health.runs], "dashboard_url": self.dashboard_url,
         }
-        mail = Outgoing("source", {**payload, "kind": "source"}, [("email", [a]) for a in rule.recipients],
-                        held=self._quiet(at))
+        mail = Outgoing("source", {**payload, "kind": "source"}, _by_email(rule.recipients), held=self._quiet(at))
         alert_id = self.state.open_alert(
             NewAlert(rule.key(health), rule.name, "采集源", rule.severity, title, match.reason, source.url, payload,
                      reasons=reasons), mail, at)
@@ -462,6 +473,11 @@ class AlertEngine:
             self.state.mark_failed(delivery.id, error, at + timedelta(seconds=delays[-1]))
         log.warning("delivery of alert %s failed (%s); retry in %ds or more",
                     ", ".join(str(d.alert_id) for d in batch), error, min(delays))
+
+
+def _by_email(addresses: Iterable[str]) -> list[tuple[str, list[str]]]:
+    # Each address its own message: the links in it are signed for that person.
+    return [("email", [address]) for address in addresses]
 
 
 def _merged(reasons: list[dict[str, str]], hits: dict[str, tuple[Rule, Match]]) -> list[dict[str, str]]:

@@ -29,7 +29,7 @@ def summary(reasons: list[dict[str, str]]) -> str:
 
 def post_line(post: Post) -> dict[str, Any]:
     return {"id": post.id, "time": post.time.strftime(STAMP), "source": post.source,
-            "author": post.author.name, "title": post.title or post.content[:60], "url": post.url}
+            "author": post.author.name, "title": title_of(post), "url": post.url}
 
 
 def reach(post: Post, event: Event | None) -> str:
@@ -72,20 +72,27 @@ def event_facts(event: Event) -> dict[str, Any]:
 
 def response_line(post: Post) -> dict[str, Any]:
     return {"time": post.time.strftime(STAMP), "source": post.author.name or post.source,
-            "title": post.title or post.content[:60], "url": post.url}
+            "title": title_of(post), "url": post.url}
 
 
-def alert_payload(*, severity: str, scheme: str, reasons: list[dict[str, str]], subject: Post, event: Event | None,
-                  position: int | None, posts: list[dict[str, Any]], responses: list[Post],
+def title_of(post: Post) -> str:
+    return post.title or post.content[:60]
+
+
+def restated(severity: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
+    """The parts of a payload that say how bad it is and why."""
+    return {"severity": severity, "severity_label": SEVERITY_LABELS[severity], "summary": summary(reasons),
+            "reasons": [reason_line(r) for r in reasons], "rules": reasons}
+
+
+def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[str, str]], subject: Post,
+                  event: Event | None, position: int | None, posts: list[dict[str, Any]], responses: list[Post],
                   dashboard_url: str) -> dict[str, Any]:
     """What the alert says now. `subject` is the post it is about (its newest that fed it); `posts` the newest
     posts that fed it, newest first."""
     risk = event.risk if event is not None else subject.risk
     return {
-        "severity": severity, "severity_label": SEVERITY_LABELS[severity], "scheme": scheme,
-        "title": event.title if event is not None else (subject.title or subject.content[:60]),
-        "summary": summary(reasons), "reasons": [reason_line(r) for r in reasons], "rules": reasons,
-        "url": subject.url, "source": subject.source, "platform": subject.platform,
+        **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source, "platform": subject.platform,
         "source_tier": subject.source_tier, "tier_label": TIER_LABELS.get(subject.source_tier, subject.source_tier),
         "author": subject.author.name, "published": subject.time.strftime(STAMP),
         "excerpt": subject.content[:EXCERPT], "post_id": subject.id, "reach": reach(subject, event),

@@ -36,6 +36,7 @@ class Rule(ABC):
         self.severity = spec.severity
         self.max_age = timedelta(seconds=spec.max_age)
         self.recipients = spec.recipients or alerts.recipients
+        self.channels = spec.channels
         self.realert = timedelta(seconds=spec.realert) if spec.realert else None
         self.update_every = timedelta(seconds=spec.update_every or alerts.update_every)
         self.escalate_after = timedelta(seconds=spec.escalate_after) if spec.escalate_after else None

@@ -326,10 +326,12 @@ class AlertState:
         return {row["key"]: _row_dict(row) for row in rows}
 
     def following(self) -> list[dict[str, Any]]:
-        """Alerts not resolved, every column: the ones that may escalate or need a digest."""
+        """Alerts of events and posts not resolved, every column: the ones that may escalate or need a digest.
+        (Alerts made before events, "rule:…", are history: they stay as they were.)"""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(alerts).where(alerts.c.state != "resolved", ~alerts.c.key.like("source:%"))
-                                .order_by(alerts.c.id)).mappings().all()
+            rows = conn.execute(select(alerts).where(
+                alerts.c.state != "resolved", alerts.c.key.like("event:%") | alerts.c.key.like("post:%"),
+            ).order_by(alerts.c.id)).mappings().all()
         return [_row_dict(row) for row in rows]
 
     def opened_since(self, scheme: str, since: datetime) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 import settings as config
 from alerts.engine import AlertEngine
+from alerts.evidence import EvidenceLocker, EvidenceQueue
 from alerts.labels import ACTION_LABELS, HISTORY_LABELS, PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_LABELS
 from alerts.state import AlertState
 from alerts.statement import StatementWriter
@@ -137,7 +138,10 @@ class Service:
         except StoreError as exc:
             log.warning("stored events not read (%s); ingest reads them before its first batch", exc)
         self.alert_state = AlertState.for_data_dir(self.data_dir)
-        self.engine = AlertEngine(self.settings, self.store, self.alert_state)
+        self.evidence = EvidenceQueue.for_settings(self.settings)
+        if self.evidence is not None:
+            self.evidence.start()  # one-off commands open alerts too
+        self.engine = AlertEngine(self.settings, self.store, self.alert_state, evidence=self.evidence)
         self.statement = StatementWriter(self.store, self.settings.alerts.statement_template,
                                          self.settings.alerts.contact)
         self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
@@ -246,7 +250,8 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
-            **alert_desk(self.alert_state, self.engine.signer, self.statement, self.data_dir / "evidence"),
+            **alert_desk(self.alert_state, self.engine.signer, self.statement,
+                         EvidenceLocker.for_settings(self.settings).files),
         )
         return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
 
@@ -263,6 +268,8 @@ class Service:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
         self.courier.stop()
+        if self.evidence is not None:
+            self.evidence.stop()  # the capture under way ends; pages still waiting keep their text and a note
         if self._dashboard is not None:
             self._dashboard.stop()
             self._dashboard = None
@@ -274,7 +281,7 @@ class Service:
 
 
 def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str, Any]], str],
-               evidence_root: Path) -> dict[str, Any]:
+               evidence: Callable[[int], list[tuple[str, Path]]]) -> dict[str, Any]:
     """The dashboard's alert callables (create_app's keyword arguments), over the alert state and link signer."""
 
     # A refused move (AlertActionError) and a bad link (TokenError) are ValueErrors, as the dashboard expects.
@@ -284,10 +291,6 @@ def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str,
     def verify(token: str) -> tuple[int, str, str]:
         grant = signer.verify(token, now())
         return grant.alert_id, grant.action, grant.who
-
-    def evidence(alert_id: int) -> list[tuple[str, Path]]:
-        folder = evidence_root / str(alert_id)
-        return sorted((p.name, p) for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
     return {
         "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,

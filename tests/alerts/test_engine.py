@@ -457,3 +457,60 @@ def test_settings_refuse_what_cannot_work(bad: dict[str, Any], smtp_port: int) -
 
     with pytest.raises(ValidationError):
         make_settings(smtp_port, **bad)
+
+
+def test_posts_of_the_event_before_the_one_that_opens_it_feed_it_too(engine: AlertEngine, store: EmbeddedStore,
+                                                                     state: AlertState, mail: MailSink) -> None:
+    t0 = now()
+    feed(store, "evt:a", make_post(1, "北辰燃料乙醇 附近有味道", at=t0, event="evt:a"),
+         make_post(2, "北辰燃料乙醇厂区恶臭", at=t0 + timedelta(minutes=1), event="evt:a"),
+         make_post(3, "北辰燃料乙醇 同感", at=t0 + timedelta(minutes=2), event="evt:a"))
+    [alert_id] = engine.run_once(t0 + timedelta(minutes=3))
+    alert = state.get(alert_id)
+    assert alert and alert["post_ids"] == ["news:1", "news:2", "news:3"]
+    assert alert["title"] == "北辰燃料乙醇厂区恶臭" and alert["payload"]["context"].startswith("本事件第 2 条，首发 ")
+    assert engine.run_once(t0 + timedelta(hours=1)) == []  # nothing left to feed it: no digest either
+
+
+def test_an_upgraded_alerts_db_alerts_on_nothing_twice_and_sends_what_waited(tmp_path: Path, store: EmbeddedStore,
+                                                                             smtp_port: int, mail: MailSink) -> None:
+    from tests.alerts.test_state import T0, _old_db
+
+    db = _old_db(tmp_path / "old")  # alerts 1 (kw) and 2 (neg) on news:1; alert 2's mail still pending
+    at = T0 + timedelta(minutes=10)
+    store.upsert([make_post(1, "北辰燃料乙醇 恶臭", score=0.1, at=T0, age=timedelta(minutes=4))])
+    state = AlertState.for_data_dir(db.parent)
+    try:
+        assert _engine(smtp_port, store, state).run_once(at) == []
+        assert len(state.list_alerts()) == 3
+        [waited] = _mails(mail)  # the old outbox row, in the old payload's words
+        assert waited["Message-ID"].startswith("<yuqing-alert-2.20240305064400500000@")
+        assert "北辰燃料乙醇 恶臭" in waited["Subject"] and "敏感词：恶臭" in _text(waited)
+    finally:
+        state.close()
+
+
+def test_a_new_alert_has_its_post_page_saved_once(tmp_path: Path, store: EmbeddedStore, state: AlertState,
+                                                  smtp_port: int, mail: MailSink) -> None:
+    from alerts.evidence import EvidenceLocker, EvidenceQueue
+    from tests.crawlers.fakes import FakeWeb
+
+    web = FakeWeb()
+    page = "<html><body><h1>北辰燃料乙醇厂区恶臭</h1></body></html>".encode()
+    web.routes["/t/1.html"] = lambda _: (200, "text/html; charset=utf-8", page)
+    evidence = EvidenceQueue(EvidenceLocker(tmp_path / "evidence", timeout=5))
+    evidence.start()
+    engine = AlertEngine(make_settings(smtp_port), store, state, evidence=evidence)
+    t0 = now()
+    try:
+        feed(store, "evt:a", make_post(1, "北辰燃料乙醇厂区恶臭", at=t0, event="evt:a", url=f"{web.url}/t/1.html"))
+        [alert_id] = engine.run_once(t0)
+        feed(store, "evt:a", make_post(2, "北辰燃料乙醇 恶臭", at=t0 + timedelta(minutes=1), event="evt:a",
+                                       url=f"{web.url}/t/2.html"))
+        engine.run_once(t0 + timedelta(minutes=2))  # feeds the alert: no second capture
+    finally:
+        evidence.stop()
+        web.close()
+    assert sorted(p.name for p in (tmp_path / "evidence" / str(alert_id)).iterdir()) == [
+        "meta.json", "page.warc.gz", "text.txt"]
+    assert [seen.path for seen in web.seen] == ["/t/1.html"]

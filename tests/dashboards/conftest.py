@@ -108,6 +108,7 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     from alerts.tokens import Signer
     from dashboards.web.app import create_app
     from alerts.engine import AlertEngine
+    from alerts.evidence import EvidenceLocker
     from tests.story import story, story_settings
     from yuqing.service import alert_desk
 
@@ -123,7 +124,8 @@ def desk(tmp_path: Path) -> Iterator[Desk]:
     hostile_id = open_alert(state, hostile)
     evidence = tmp_path / "data" / "evidence"
     app = create_app(store, state.recent_alerts, parse, allowed_hosts=HOSTS,
-                     **alert_desk(state, signer, StatementWriter(store, contact="党委宣传部 0000-0000000"), evidence))
+                     **alert_desk(state, signer, StatementWriter(store, contact="党委宣传部 0000-0000000"),
+                                  EvidenceLocker(evidence, timeout=5).files))
     yield Desk(app, state, signer, store, evidence, alert_id, hostile_id)
     state.close()
     store.close()
