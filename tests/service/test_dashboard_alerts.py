@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -96,8 +97,16 @@ def test_a_mailed_link_is_confirmed_on_the_dashboard(tmp_path: Path, monkeypatch
             acked = service.alert_state.get(alert["id"])
             assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "oncall@example.com"
 
+            # The page's evidence: the post's address answers nothing here, so its text and a note are kept.
+            folder = tmp_path / "var" / "evidence" / str(alert["id"])
+            deadline = time.monotonic() + 30
+            while not (folder / "meta.json").exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
             status, page = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}")
             assert status == 200 and "首发者 河西小区业主" in page and "官方回应</span>" in page
+            assert f'href="/alerts/{alert["id"]}/evidence/text.txt"' in page
+            status, text = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/evidence/text.txt")
+            assert status == 200 and "北辰燃料乙醇厂区附近恶臭难忍" in text
             status, draft = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/statement.txt")
             assert status == 200 and "联系人及电话：党委宣传部值班室 0000-0000000" in draft
         finally:
