@@ -270,6 +270,16 @@ class Alerts(_Section):
     channels: list[Channel] = Field(default_factory=list, description="chat robots and webhooks rules may name")
     channel_secrets: dict[str, ChannelSecrets] = Field(
         default_factory=dict, description="by channel name: its url, secret and headers, from the environment")
+    statement_template: Path | None = Field(
+        default=None, description="Jinja template of the draft statement (情况说明); default the shipped one")
+    contact: str = Field(default="", description="who to contact, as the draft statement names them")
+
+    @field_validator("statement_template")
+    @classmethod
+    def _template_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value}: no such file; copy alerts/templates/statement.txt.j2 there and adapt it")
+        return value
 
     @model_validator(mode="after")
     def _complete_channels(self) -> Alerts:

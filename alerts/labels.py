@@ -21,6 +21,10 @@ KIND_LABELS = {"open": "舆情预警", "update": "预警更新", "escalation": "
 TIER_LABELS = {"central": "中央媒体", "provincial": "省级媒体", "local_media": "地方媒体", "industry": "行业媒体",
                "self_media": "自媒体", "individual": "个人", "unknown": "未知"}
 
+# Platforms (Post.platform), as a statement or a page names them.
+PLATFORM_LABELS = {"news": "新闻网站", "forum": "论坛", "weibo": "微博", "tieba": "贴吧", "wechat": "微信公众号",
+                   "zhihu": "知乎", "rss": "新闻网站", "video": "视频平台"}
+
 
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)

@@ -8,21 +8,28 @@ A service holds the store's lock (yuqing.lock) from start to stop: one writer pe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 import settings as config
 from alerts.engine import AlertEngine
-from alerts.evidence import EvidenceQueue
+from alerts.evidence import EvidenceLocker, EvidenceQueue
+from alerts.labels import ACTION_LABELS, HISTORY_LABELS, PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_LABELS
 from alerts.state import AlertState
+from alerts.statement import StatementWriter
+from alerts.tokens import Signer
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from crawlers.breakage import TIMEOUT
@@ -135,6 +142,8 @@ class Service:
         if self.evidence is not None:
             self.evidence.start()  # one-off commands open alerts too
         self.engine = AlertEngine(self.settings, self.store, self.alert_state, evidence=self.evidence)
+        self.statement = StatementWriter(self.store, self.settings.alerts.statement_template,
+                                         self.settings.alerts.contact)
         self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
         self.health = SourceHealthLog(self.alert_state.engine)
 
@@ -241,6 +250,8 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
+            **alert_desk(self.alert_state, self.engine.signer, self.statement,
+                         EvidenceLocker.for_settings(self.settings).files),
         )
         return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
 
@@ -267,6 +278,28 @@ class Service:
             self.store.close()
             self.alert_state.close()
         self.lock.release()
+
+
+def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str, Any]], str],
+               evidence: Callable[[int], list[tuple[str, Path]]]) -> dict[str, Any]:
+    """The dashboard's alert callables (create_app's keyword arguments), over the alert state and link signer."""
+
+    # A refused move (AlertActionError) and a bad link (TokenError) are ValueErrors, as the dashboard expects.
+    def act(alert_id: int, action: str, who: str, note: str, assignee: str | None) -> dict[str, Any]:
+        return state.act(alert_id, action, who, now(), note, assignee)
+
+    def verify(token: str) -> tuple[int, str, str]:
+        grant = signer.verify(token, now())
+        return grant.alert_id, grant.action, grant.who
+
+    return {
+        "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,
+        "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
+        "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
+                   "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
+        # From the link secret: forms opened before a restart still post after it.
+        "form_key": hmac.new(signer.secret, b"dashboard forms", hashlib.sha256).digest(),
+    }
 
 
 def run_forever(service: Service, banner: str) -> None:

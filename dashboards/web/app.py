@@ -11,7 +11,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboards.web.alert_pages import AlertDesk, alert_routes
+from dashboards.web.forms import FormGuard
 from store.base import SearchQuery, Store, StoreError
 from store.query import Query, QueryError
 from models import Post, now
@@ -83,10 +85,24 @@ def post_summary(post: Post) -> dict[str, Any]:
 
 def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allowed_hosts: Sequence[str],
                refresh_seconds: float = 15, title: str = "yuqing 舆情监测",
-               source_health: SourceHealth = list) -> Starlette:
+               source_health: SourceHealth = list,
+               alert_view: Callable[[int], dict[str, Any] | None] | None = None,
+               alert_list: Callable[..., list[dict[str, Any]]] | None = None,
+               alert_history: Callable[[int], list[dict[str, Any]]] | None = None,
+               alert_act: Callable[[int, str, str, str, str | None], dict[str, Any]] | None = None,
+               verify_token: Callable[[str], tuple[int, str, str]] | None = None,
+               statement: Callable[[dict[str, Any]], str] | None = None,
+               evidence: Callable[[int], list[tuple[str, Path]]] | None = None,
+               labels: Mapping[str, Mapping[str, str]] | None = None,
+               form_key: bytes | None = None) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
-    site that rebinds its own name to this address gets 400, not the posts)."""
+    site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
+    alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
+    `form_key` signs the forms (kept across restarts, a form opened before one still posts)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
+             "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
+    desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
@@ -115,7 +131,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
             "sources": store.by_source(window, 10),
             "negative_posts": [post_summary(p) for p in negative.posts],
             "latest_posts": [post_summary(p) for p in latest.posts],
-            "alerts": recent_alerts(10),
+            "alerts": [desk.labelled(alert) for alert in recent_alerts(10)],
         })
 
     def search(request: Request) -> JSONResponse:
@@ -139,9 +155,13 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
 
-    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+    async def unavailable(request: Request, exc: Exception) -> Response:
         # A store that is away (a cluster down, an index being rebuilt) is said on the page, not a bare 500.
-        return JSONResponse({"error": f"存储暂不可用：{exc}"}, status_code=503)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": f"存储暂不可用：{exc}"}, status_code=503)
+        page = templates.get_template("notice.html").render(
+            heading="存储暂不可用", message=str(exc), advice="请稍后刷新本页；持续出现时请检查存储服务。", alert_id=None)
+        return HTMLResponse(page, status_code=503)
 
     return Starlette(exception_handlers={StoreError: unavailable}, routes=[
         Route("/", index),
@@ -149,6 +169,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         Route("/api/search", search),
         Route("/api/sources", sources),
         Route("/healthz", health),
+        *alert_routes(store, templates, desk, FormGuard(form_key), title),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], middleware=[
         Middleware(SecurityHeaders),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from alerts.labels import SEVERITY_LABELS, STATE_LABELS
 from analysis.grams import index_grams
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
@@ -19,6 +21,7 @@ from tests.hostile_urls import HOSTILE, SAFE
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+LABELS = {"severity": SEVERITY_LABELS, "state": STATE_LABELS}
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian chromium is not installed (make test installs it)")
 
@@ -28,7 +31,7 @@ def _serve(store: EmbeddedStore, recent_alerts=alerts, health=source_health) -> 
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return DashboardServer(create_app(store, recent_alerts, parse, allowed_hosts=HOSTS, refresh_seconds=1,
-                                      source_health=health), "127.0.0.1", port).start()
+                                      source_health=health, labels=LABELS), "127.0.0.1", port).start()
 
 
 def _base(server: DashboardServer) -> str:
@@ -79,7 +82,9 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert "北辰燃料乙醇 厂区 恶臭 难忍" in negative and "开放日" not in negative
     link = page.locator("#negative-posts a").first
     assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
-    assert "HIGH" in page.locator("#alerts").inner_text()
+    recent = page.locator("#alerts li[data-alert-id='7']")
+    assert recent.locator(".tag.high").inner_text() == "高" and recent.locator(".state").inner_text() == "待处理"
+    assert recent.locator("a").get_attribute("href") == "/alerts/7"  # its page, not the post
     assert page.locator("#chart rect.bar.negative").count() >= 1
     assert "北辰燃料乙醇" in page.locator("#keywords").inner_text()
     blocked = page.locator("#source-health tr[data-source='weibo']").inner_text()
@@ -105,7 +110,8 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
 
     page.click("button[data-range='7d']")
-    page.wait_for_function("document.getElementById('count-range').textContent === '5'")
+    # A locator's wait, not wait_for_function: that one polls by evaluating a string, which the page's policy forbids.
+    page.locator("#count-range", has_text=re.compile(r"^5$")).wait_for()
     assert all(u.startswith("http://127.0.0.1:") for u in page.requested), page.requested
 
 
@@ -156,6 +162,9 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
                     assert page.locator(f"a[href^={scheme} i], a[href*='{scheme}:' i]").count() == 0
                 hrefs = page.evaluate("[...document.querySelectorAll('a')]"
                                       ".map((a) => [a.getAttribute('href'), a.protocol])")
+                own = [href for href, _ in hrefs if href.startswith("/")]
+                assert own and all(re.fullmatch(r"/alerts(/\d+)?", href) for href in own)  # the dashboard's pages
+                hrefs = [(href, protocol) for href, protocol in hrefs if href not in own]
                 assert hrefs and all(web_link(href) and protocol in ("http:", "https:") for href, protocol in hrefs)
                 assert sorted({href for href, _ in hrefs}) == sorted(SAFE)
                 shown = page.locator("#results-list").inner_text() + page.locator("#alerts").inner_text()
@@ -167,3 +176,49 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
                 assert page.evaluate("window.cspViolations") == []
         finally:
             server.stop()
+
+
+def test_an_officer_acknowledges_an_alert_on_its_page_and_copies_the_draft(desk) -> None:  # noqa: ANN001
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = DashboardServer(desk.app, "127.0.0.1", port).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            context = browser.new_context(viewport={"width": 1366, "height": 900},
+                                          permissions=["clipboard-read", "clipboard-write"])
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.add_init_script("window.cspViolations = [];"
+                                 "document.addEventListener('securitypolicyviolation',"
+                                 " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.locator(f"#alerts li[data-alert-id='{desk.alert_id}'] a").click()  # the overview links to it
+            page.wait_for_url(f"**/alerts/{desk.alert_id}")
+            assert page.locator("#state").inner_text() == "待处理"
+            assert "恶臭难忍" in page.locator("#timeline").inner_text()
+
+            draft = page.locator("textarea#statement")
+            assert "河西小区业主" in draft.input_value()
+            draft.fill(draft.input_value() + "\n（已改）")
+            page.click("#copy-statement")
+            page.locator("#copy-status", has_text="已复制").wait_for()
+            assert page.evaluate("navigator.clipboard.readText()").endswith("（已改）")  # what the officer edited
+            assert page.locator(f"a[href='/alerts/{desk.alert_id}/statement.txt']").count() == 1
+
+            page.fill("#who", "张三")
+            page.fill("#note", "已联系厂方核实")
+            page.click("#act button[value='ack']")
+            page.wait_for_url(f"**/alerts/{desk.alert_id}?done=ack")
+            assert page.locator("#state").inner_text() == "已确认"
+            assert "张三" in page.locator("#history").inner_text()
+            assert page.locator("#who").input_value() == "张三"  # remembered for the next action
+            assert desk.state.get(desk.alert_id)["acknowledged_by"] == "张三"
+            assert page.evaluate("window.cspViolations") == [] and errors == []
+            browser.close()
+    finally:
+        server.stop()

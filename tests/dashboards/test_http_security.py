@@ -51,7 +51,7 @@ def test_own_names_are_answered(port: int, host: str) -> None:
 @pytest.mark.parametrize("host", ["rebind.example:{port}", "rebind.example", "127.0.0.1.rebind.example:{port}",
                                   "10.0.0.5:{port}", "localhost.:{port}", "", "127.0.0.1:{port}@rebind.example"])
 def test_other_names_get_400_and_no_posts(port: int, host: str) -> None:
-    for path in ("/api/search?q=", "/api/summary", "/", "/healthz"):
+    for path in ("/api/search?q=", "/api/summary", "/", "/healthz", "/alerts", "/api/alerts"):
         status, headers, body = _get(port, path, host.format(port=port))
         assert status == 400 and "北辰" not in body
         assert headers["x-frame-options"] == "DENY"
@@ -65,10 +65,11 @@ def test_a_request_without_host_is_refused(port: int) -> None:
 
 
 @pytest.mark.parametrize("path", ["/", "/api/summary", "/api/search?q=x", "/api/sources", "/healthz",
-                                  "/static/app.js", "/static/app.css", "/nowhere"])
+                                  "/static/app.js", "/static/app.css", "/alerts", "/api/alerts", "/alerts/1",
+                                  "/alerts/1/act?t=x", "/nowhere"])
 def test_every_answer_carries_the_security_headers(port: int, path: str) -> None:
     status, headers, _ = _get(port, path, f"127.0.0.1:{port}")
-    assert status == (404 if path == "/nowhere" else 200)
+    assert status == {"/nowhere": 404, "/alerts/1": 404, "/alerts/1/act?t=x": 403}.get(path, 200)
     policy = {d.split()[0]: d.split()[1:] for d in headers["content-security-policy"].split("; ")}
     assert policy["default-src"] == ["'self'"] and policy["script-src"] == ["'self'"]
     assert policy["frame-ancestors"] == ["'none'"] and policy["object-src"] == ["'none'"]
@@ -78,8 +79,9 @@ def test_every_answer_carries_the_security_headers(port: int, path: str) -> None
     assert headers["referrer-policy"] == "no-referrer"
 
 
-def test_the_page_has_no_inline_script_or_style(port: int) -> None:
-    _, _, page = _get(port, "/", f"127.0.0.1:{port}")
+@pytest.mark.parametrize("path", ["/", "/alerts", "/alerts/1/act?t=x"])
+def test_the_page_has_no_inline_script_or_style(port: int, path: str) -> None:
+    _, _, page = _get(port, path, f"127.0.0.1:{port}")
     assert "<script>" not in page and "<script " in page and "style=" not in page and "<style" not in page
     assert not re.search(r"\son[a-z]+\s*=", page)  # no onclick= and the like
 

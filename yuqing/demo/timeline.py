@@ -7,9 +7,11 @@ river, a reporter's inquiry and the authorities' response. `at` is seconds after
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from datetime import datetime, timedelta
+from typing import Any, Literal
 
 COMPANY = "北辰燃料乙醇"
+SOURCES = {"news": ("baihua-news", "local_media"), "forum": ("baihua-forum", "individual")}  # as the demo configures
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,19 @@ TIMELINE: tuple[DemoPost, ...] = (
              "环保局说介入调查了，可是今晚还是很臭，到底什么时候能解决？我们要求公开监测数据。",
              "河西小区业主", replies=34),
 )
+
+
+def story_items(start: datetime, base_url: str, second: timedelta = timedelta(minutes=1)) -> list[dict[str, Any]]:
+    """The story as the crawlers spool it (PostItems), each post published `second` per demo second after `start`
+    and crawled a minute later: a minute a second tells it over two hours, as a real story unfolds."""
+    items = []
+    for post in TIMELINE:
+        source, tier = SOURCES[post.kind]
+        published = start + post.at * second
+        items.append({
+            "url": f"{base_url}/{post.kind}/{post.slug}.html", "source": source, "platform": post.kind,
+            "source_tier": tier, "native_id": post.slug, "title": post.title, "content": post.body,
+            "author": post.author, "published_at": published.isoformat(),
+            "crawled_at": (published + timedelta(minutes=1)).isoformat(), "metrics": {"comments": post.replies},
+        })
+    return items

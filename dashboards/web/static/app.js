@@ -66,13 +66,13 @@ function postItem(post) {
 }
 
 function alertItem(alert) {
-  const states = { open: "待处理", acknowledged: "已确认", resolved: "已解决" };
   const delivery = { sent: "已发送", pending: "待发送", none: "无收件人" };
-  const link = linkOrText(alert.url, alert.title);
-  return el("li", {},
-    el("span", { class: `tag ${alert.severity}` }, alert.severity.toUpperCase()), link,
-    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule),
-      el("span", {}, states[alert.state] || alert.state), el("span", {}, `邮件${delivery[alert.delivery] || alert.delivery}`)));
+  const link = el("a", { href: `/alerts/${encodeURIComponent(alert.id)}` }, alert.title);
+  return el("li", { "data-alert-id": alert.id },
+    el("span", { class: `tag ${alert.severity}` }, alert.severity_label), link,
+    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule || ""),
+      el("span", { class: "state" }, alert.state_label),
+      alert.delivery ? el("span", {}, `邮件${delivery[alert.delivery] || alert.delivery}`) : ""));
 }
 
 const SOURCE_STATES = { ok: "正常", empty: "无结果", blocked: "被封禁", failing: "失败", silent: "长期无数据", pending: "未采集" };
@@ -196,15 +196,48 @@ async function search(event) {
   fill("results-list", data.posts, postItem, "没有匹配的信息");
 }
 
-document.querySelectorAll(".ranges button").forEach((button) => {
-  button.addEventListener("click", () => {
-    range = button.dataset.range;
-    document.querySelectorAll(".ranges button").forEach((b) => b.classList.toggle("active", b === button));
-    refresh();
+function startOverview() {
+  document.querySelectorAll(".ranges button").forEach((button) => {
+    button.addEventListener("click", () => {
+      range = button.dataset.range;
+      document.querySelectorAll(".ranges button").forEach((b) => b.classList.toggle("active", b === button));
+      refresh();
+    });
   });
-});
-document.getElementById("search").addEventListener("submit", search);
-document.getElementById("results-close").addEventListener("click", () => { document.getElementById("results").hidden = true; });
-window.addEventListener("resize", () => refresh());
-refresh();
-setInterval(refresh, Number(document.body.dataset.refreshMs) || 15000);
+  document.getElementById("search").addEventListener("submit", search);
+  document.getElementById("results-close").addEventListener("click", () => { document.getElementById("results").hidden = true; });
+  window.addEventListener("resize", () => refresh());
+  refresh();
+  setInterval(refresh, Number(document.body.dataset.refreshMs) || 15000);
+}
+
+// The clipboard API needs a secure context (https or localhost); a dashboard opened by its LAN address falls
+// back to selecting the text and the older copy command.
+async function copyText(textarea) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(textarea.value);
+    return;
+  }
+  textarea.select();
+  if (!document.execCommand("copy")) throw new Error("浏览器不允许复制，请手动选择文字后复制");
+}
+
+function startAlert() {
+  const button = document.getElementById("copy-statement");
+  const status = document.getElementById("copy-status");
+  button.addEventListener("click", async () => {
+    try {
+      await copyText(document.getElementById(button.dataset.target));
+      status.textContent = "已复制";
+    } catch (error) {
+      status.textContent = `复制失败：${error.message}`;
+    }
+  });
+  // The officer's name, typed once per browser rather than for every action.
+  const who = document.getElementById("who");
+  who.value = localStorage.getItem("yuqing.who") || "";
+  document.getElementById("act").addEventListener("submit", () => localStorage.setItem("yuqing.who", who.value.trim()));
+}
+
+const START = { overview: startOverview, alert: startAlert };
+(START[document.body.dataset.page] || (() => {}))();
