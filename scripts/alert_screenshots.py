@@ -1,10 +1,12 @@
-"""A screenshot of the dashboard's alert page over the demo's story, as the service makes it.
+"""The README's pictures of an alert over the demo's story, as the service makes it: the mail, the alert page
+and its draft statement.
 
 The story's posts go into a new service's spool as the crawlers write them, published over the last two hours;
-the service ingests them (analysis, events), opens the alert and mails it to a local mail sink; an officer then
-acknowledges the alert on its page and headless Chromium photographs the page. Run from the project folder:
+the service ingests them (analysis, events), opens the alert and mails it to a local mail sink. Headless Chromium
+shows the mail's HTML part as a mail client would; an officer then acknowledges the alert on its page, and the
+page and its draft are photographed. Run from the project folder:
 
-    .venv/bin/python scripts/alert_page_screenshot.py [--out tests/artifacts/alert-page.png]
+    .venv/bin/python scripts/alert_screenshots.py [--out docs]
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def free_port() -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("tests/artifacts/alert-page.png"))
+    parser.add_argument("--out", type=Path, default=Path("docs"), help="folder for the three PNG files")
     out = parser.parse_args().out
     from playwright.sync_api import sync_playwright
 
@@ -92,14 +94,19 @@ def main() -> None:
             service.start()
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+                out.mkdir(parents=True, exist_ok=True)
+                mail = browser.new_page(viewport={"width": 900, "height": 700})
+                html = sink.messages()[0].get_body(("html",))
+                mail.set_content(html.get_content())
+                mail.screenshot(path=str(out / "alert-mail.png"), full_page=True)
                 page = browser.new_page(viewport={"width": 1366, "height": 900})
                 page.goto(f"http://127.0.0.1:{port}/alerts/{alert['id']}")
                 page.fill("#who", "张三")
                 page.fill("#note", "已联系厂方与环保局核实")
                 page.click("#act button[value='ack']")
                 page.wait_for_url(f"**/alerts/{alert['id']}?done=ack")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(out), full_page=True)
+                page.screenshot(path=str(out / "alert-page.png"), full_page=True)
+                page.locator(".statement").screenshot(path=str(out / "alert-statement.png"))
                 browser.close()
             print(f"{out}: alert {alert['id']} about {alert['event_id']}, {len(sink.received)} mail sent")
         finally:
