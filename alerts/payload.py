@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.labels import SEVERITY_LABELS, TIER_LABELS
+from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, TIER_LABELS
 from models import Event, Post
 
 EXCERPT = 280
@@ -41,7 +41,7 @@ def reach(post: Post, event: Event | None) -> str:
         if value:
             parts.append(f"{label} {value:,}")
     if event is not None:
-        platforms = "、".join(f"{name} {n}" for name, n in sorted(event.by_platform.items(), key=lambda kv: -kv[1]))
+        platforms = "、".join(f"{name} {n}" for name, n in platform_counts(event).items())
         parts.append(f"事件共 {event.posts} 条（{platforms}）" if platforms else f"事件共 {event.posts} 条")
     return " · ".join(parts) or "—"
 
@@ -59,12 +59,21 @@ def _clock(moment: datetime, beside: datetime) -> str:
     return moment.strftime("%H:%M" if moment.date() == beside.date() else "%m-%d %H:%M")
 
 
+def platform_counts(event: Event) -> dict[str, int]:
+    """Posts by platform, named in Chinese, the most first."""
+    counts: dict[str, int] = {}
+    for platform, n in event.by_platform.items():
+        label = PLATFORM_LABELS.get(platform, platform)  # rss and news are both 新闻网站: one count
+        counts[label] = counts.get(label, 0) + n
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
 def event_facts(event: Event) -> dict[str, Any]:
     return {
         "id": event.id, "title": event.title, "posts": event.posts, "first_seen": event.first_seen.strftime(STAMP),
         "last_seen": event.last_seen.strftime(STAMP), "first_poster": event.first_poster, "growth": event.growth,
         "keywords": event.keywords[:5], "risk": event.risk,
-        "by_platform": dict(sorted(event.by_platform.items(), key=lambda kv: -kv[1])),
+        "by_platform": platform_counts(event),
         "by_tier": {TIER_LABELS.get(tier, tier): n for tier, n in sorted(event.by_tier.items(), key=lambda kv: -kv[1])},
         "by_sentiment": event.by_sentiment,
     }
@@ -93,6 +102,7 @@ def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[
     risk = event.risk if event is not None else subject.risk
     return {
         **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source, "platform": subject.platform,
+        "platform_label": PLATFORM_LABELS.get(subject.platform, subject.platform),
         "source_tier": subject.source_tier, "tier_label": TIER_LABELS.get(subject.source_tier, subject.source_tier),
         "author": subject.author.name, "published": subject.time.strftime(STAMP),
         "excerpt": subject.content[:EXCERPT], "post_id": subject.id, "reach": reach(subject, event),

@@ -42,6 +42,7 @@ contact = "党委宣传部值班室 0000-0000000"
 
 [[alerts.rules]]
 name = "sensitive-terms"
+title = "敏感词"
 type = "keyword"
 scheme = "beichen"
 terms = ["恶臭", "偷排", "爆炸", "泄漏", "死鱼"]
@@ -49,6 +50,7 @@ severity = "high"
 
 [[alerts.rules]]
 name = "negative-post"
+title = "负面舆情"
 type = "negative"
 scheme = "beichen"
 threshold = 0.3

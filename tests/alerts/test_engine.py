@@ -69,6 +69,7 @@ def test_mail_carries_the_evidence_and_escapes_crawled_text(engine: AlertEngine,
     assert "<script>" not in html and "&lt;script&gt;" in html and "<img" not in html
     assert 'href="http://127.0.0.1/n/1.html"' in html and "http://127.0.0.1/n/1.html" in text
     assert "敏感词：出现“爆炸”" in text and "河西小区业主" in text and "个人" in text  # the tier, in Chinese
+    assert "（个人，新闻网站）" in text and "（个人，新闻网站）" in html  # and the platform
     assert "转发 30 · 评论 5" in text
     assert f"预警页面：http://yuqing.example.com/alerts/{alert_id}" in text
 
