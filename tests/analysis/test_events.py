@@ -72,6 +72,23 @@ def test_the_demo_story_is_one_event_and_routine_coverage_is_not_in_it() -> None
     assert event.first_seen == START + timedelta(seconds=30) and event.last_seen == START + timedelta(seconds=120)
 
 
+def test_two_accidents_on_one_day_are_two_events_each_with_its_own_reports() -> None:
+    """A second accident must open an alert of its own: it may not hide in the first one's event."""
+    analyzer = Analyzer.from_settings(demo_settings())
+    texts = [
+        ("北辰燃料乙醇储罐区突发爆炸起火，浓烟冲天", "今天下午储罐区传出巨响，随后起火，浓烟几公里外都能看到，消防车正在赶往现场。"),
+        ("北辰燃料乙醇运输槽车高速侧翻，乙醇泄漏", "一辆北辰燃料乙醇的运输槽车在白桦高速侧翻，车上乙醇大量泄漏，高速双向封闭。"),
+        ("北辰燃料乙醇储罐区火情仍在扑救", "储罐区起火后浓烟不断，消防部门调集多台泡沫车，周边道路已经封闭。"),
+        ("白桦高速北辰燃料乙醇槽车侧翻现场清理中", "槽车侧翻后路政人员正在用沙土吸附泄漏的乙醇，高速预计晚间恢复通行。"),
+    ]
+    fire, tanker, fire_later, tanker_later = (
+        analyzer.analyse(Post(id=f"n:{n}", platform="news", source="s", url="", title=title, content=body,
+                              published_at=START + timedelta(minutes=10 * n)))
+        for n, (title, body) in enumerate(texts))
+    assert fire.event_id and tanker.event_id and fire.event_id != tanker.event_id
+    assert fire_later.event_id == fire.event_id and tanker_later.event_id == tanker.event_id
+
+
 def test_a_repost_joins_its_originals_event(analyzer: Analyzer) -> None:
     text = "北辰燃料乙醇厂区附近恶臭难忍，晚上根本不敢开窗，投诉了这么多次还是没有人管"
     original = analyzer.analyse(Post(id="w:1", platform="weibo", source="s", url="", content=text))
