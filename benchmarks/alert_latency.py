@@ -43,7 +43,8 @@ TARGET_PROCESSING = 15.0
 COMPANY = "北辰燃料乙醇"
 TERMS = ["恶臭", "欠薪", "爆炸", "泄漏", "偷排", "维权", "身亡", "行贿"]
 
-# Unrelated stories: each shares only the company's name with the others, so each is an event of its own. Each
+# Unrelated stories: each shares only the company's name with the others, so each is an event of its own (but the
+# last, which joins the first's). Each
 # has an opening post (with a sensitive term), a later report and, last, a repost of the opening post.
 STORIES: tuple[tuple[str, str, str, str], ...] = (
     ("北辰燃料乙醇厂区附近恶臭难忍，河西小区居民夜不能寐",
@@ -58,9 +59,6 @@ STORIES: tuple[tuple[str, str, str, str], ...] = (
     ("北辰燃料乙醇运输槽车高速侧翻，乙醇泄漏",
      "一辆北辰燃料乙醇的运输槽车在白桦高速侧翻，车上乙醇大量泄漏，高速双向封闭，司机受伤送医。",
      "白桦高速北辰槽车侧翻现场清理中", "路政人员正在用沙土吸附路面残液，预计晚间恢复通行。"),
-    ("北辰燃料乙醇夜间偷排污水，下游鱼塘大片死鱼",
-     "养殖户说北辰燃料乙醇半夜偷排污水，下游鱼塘一夜之间死了上万斤鱼，损失惨重，要求赔偿。",
-     "北辰下游养殖户统计鱼塘损失", "十几户养殖户联名要求检测水质并赔偿损失。"),
     ("北辰乙醇汽油致车辆熄火，车主集体投诉维权",
      "不少车主加了北辰乙醇汽油后发动机故障灯亮、怠速熄火，4S店说是油品问题，车主们准备集体维权。",
      "北辰乙醇汽油车主群人数过千", "车主们收集加油小票和维修单据，准备向市场监管部门投诉。"),
@@ -70,6 +68,11 @@ STORIES: tuple[tuple[str, str, str, str], ...] = (
     ("北辰燃料乙醇原副总涉嫌行贿被留置调查",
      "白桦市纪委监委通报，北辰燃料乙醇原副总经理涉嫌行贿，正接受纪律审查和监察调查。",
      "北辰燃料乙醇回应原副总被调查", "公司表示将全力配合调查，生产经营一切正常。"),
+    # Pollution near the plant again, like the first story: analysis makes it part of that story's event (see
+    # analysis/incidents.txt), so it feeds that alert instead of opening one; the report says so.
+    ("北辰燃料乙醇夜间偷排污水，下游鱼塘大片死鱼",
+     "养殖户说北辰燃料乙醇半夜偷排污水，下游鱼塘一夜之间死了上万斤鱼，损失惨重，要求赔偿。",
+     "北辰下游养殖户统计鱼塘损失", "十几户养殖户联名要求检测水质并赔偿损失。"),
 )
 ROUTINE = (
     ("北辰燃料乙醇二期项目通过竣工环保验收", "验收组现场检查了污水处理站和废气治理设施，同意通过验收。"),
@@ -309,16 +312,35 @@ def main() -> None:
             log.close()
             smtp.stop()
             site.stop()
-        report(openers, site, inbox, folder / "service.log")
+        report(openers, site, inbox, folder / "service.log", fed_alerts(folder / "var", openers, site.url))
 
 
-def report(openers: list[Post], site: Site, inbox: Inbox, log: Path) -> None:
+def fed_alerts(store: Path, openers: list[Post], site_url: str) -> dict[str, int]:
+    """The alert each opening post fed, by the post's slug, from the service's alert state."""
+    from alerts.state import AlertState
+    from models import post_id
+
+    state = AlertState.for_data_dir(store)
+    try:
+        fed = {post: alert["id"] for alert in state.list_alerts(limit=1000) for post in alert["post_ids"]}
+    finally:
+        state.close()
+    found = {p.slug: fed.get(post_id("news", f"{site_url}/p/{p.slug}.html")) for p in openers}
+    return {slug: alert for slug, alert in found.items() if alert is not None}
+
+
+def report(openers: list[Post], site: Site, inbox: Inbox, log: Path, alerts: dict[str, int]) -> None:
     print("\nOnly the posts that open alerts are measured: a story's later posts update its alert (the event's\n"
           "alert mails again only when its severity rises, on escalation or as a digest).\n")
     print(f"{'story':<6}{'published→fetch':>16}{'fetch→mail':>12}{'published→mail':>16}  title")
     to_mail, processing, missing = [], [], []
     for post in openers:
         shown, mailed = site.first_shown(post.slug), inbox.first(post, site.url)
+        opener = next((o for o in openers if o is not post and alerts.get(o.slug) == alerts.get(post.slug, -1)), None)
+        if mailed is None and opener is not None and opener.published < post.published:
+            print(f"{post.story:<6}{'—' if shown is None else f'{shown - post.published:.1f}':>16}{'no mail':>12}"
+                  f"{'—':>16}  {post.title}: fed story {opener.story}'s alert {alerts[post.slug]} (one event)")
+            continue
         if mailed is None or shown is None:
             missing.append(post)
             print(f"{post.story:<6}{'—' if shown is None else f'{shown - post.published:.1f}':>16}{'no mail':>12}"
