@@ -132,5 +132,5 @@ def summary(stats: dict[str, Any]) -> dict[str, Any]:
     that answered."""
     counts = {c: int(stats[STAT + c]) for c in CLASSES if stats.get(STAT + c)}
     first = next(iter(counts), None)
-    return {"error_class": first, "errors_by_class": counts, "error_url": stats.get(STAT_URL + first) if first else None,
-            "page_url": stats.get(STAT_PAGE)}
+    return {"error_class": first, "errors_by_class": counts,
+            "error_url": stats.get(STAT_URL + first) if first else None, "page_url": stats.get(STAT_PAGE)}

@@ -26,7 +26,8 @@ _WHEN = ".//span[contains(@class, 'c-color-gray2')] | .//*[starts-with(@aria-lab
 # Summary blocks, newest layout first; the older one holds the author line and a snapshot link too.
 _SUMMARIES = (".//span[contains(@class, 'c-color-text')]", ".//div[contains(@class, 'c-span-last')]",
               ".//div[contains(@class, 'c-summary')]")
-_SUMMARY_TEXT = ".//text()[not(ancestor::p[contains(@class, 'c-author')]) and not(ancestor::*[contains(@class, 'c-info')])]"
+_SUMMARY_TEXT = (".//text()[not(ancestor::p[contains(@class, 'c-author')])"
+                 " and not(ancestor::*[contains(@class, 'c-info')])]")
 
 
 def _when(result: SelectorList) -> datetime | None:
@@ -47,7 +48,8 @@ def _summary(result: SelectorList) -> str:
 
 def _nothing_found(response: scrapy.http.TextResponse) -> bool:
     """Baidu's own answer for a search that found nothing, as opposed to a page whose markup we no longer read."""
-    return bool(response.xpath("//*[contains(@class, 'content_none')]")) or "没有找到" in string_of(response.xpath("//body"))
+    return bool(response.xpath("//*[contains(@class, 'content_none')]")) or "没有找到" in string_of(
+        response.xpath("//body"))
 
 
 class BaiduNewsSpider(SearchSpider):

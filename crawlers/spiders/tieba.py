@@ -1,9 +1,9 @@
 """Tieba: a forum's thread list (`/f?kw=...`, one forum per keyword) → each new thread's first post (`/p/ID`).
 
 Layouts read (tests/crawlers/raw/tieba has a raw response of each):
-- desktop list, 2017 on: a skeleton page that closes `</body></html>`, then the thread list inside HTML comments
-  in `<code>` blocks, for the page's scripts to unfold (`li.j_thread_list`, creation time, next-page link);
-- phone list (mobile user agent, 2018 on): `a.ti_item[tid]` items, the last reply's time, paging in a script;
+- desktop list (2018-2020 pages): a skeleton page that closes `</body></html>`, then the thread list inside HTML
+  comments in `<code>` blocks, for the page's scripts to unfold (`li.j_thread_list`, creation time, next page);
+- phone list (mobile user agent, a 2018 page): `a.ti_item[tid]` items, the last reply's time, paging in a script;
 - thread pages: the first floor's data-field and text; its time in the tail line (`.post-tail-wrap .tail-info`,
   2021) or in the older tail (`.p_tail .j_reply_data`, 2014), or in the data-field where a page puts it there.
 """
@@ -66,7 +66,8 @@ def _phone(listing: Selector) -> Iterator[dict[str, Any]]:
         replies = parse_count(string_of(item.css(".btn_reply .btn_icon"))) if item.css(".btn_reply") else None
         yield {
             # The item shows the last reply's time, not the thread's: a bound for paging, not a publication time.
-            "tid": link.attrib["tid"], "href": link.attrib.get("href"), "seen_at": parse_datetime(string_of(item.css(".ti_time"))),
+            "tid": link.attrib["tid"], "href": link.attrib.get("href"),
+            "seen_at": parse_datetime(string_of(item.css(".ti_time"))),
             "title": string_of(link.css(".ti_title span:not(.ti_title_icon)")) or string_of(link.css(".ti_title")),
             "author": string_of(item.css(".ti_author")), "published_at": None,
             "metrics": {"comments": replies} if replies is not None else {},
