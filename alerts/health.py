@@ -7,7 +7,8 @@ A run that served nothing starts (or continues) an outage; the first run that se
 Statuses, worst first:
 - blocked: the last run met a captcha, a login / visitor check, HTTP 403/418 or 429, and served nothing
 - silent:  nothing served for longer than the source's `alert_after` window
-- failing: the last run failed (network, timeout, server errors, parse failures, a crashed crawl)
+- failing: the last run failed (network, timeout, server errors, parse failures, a crashed crawl); a source that
+           served before and now yields nothing from a page that still answers is `layout_changed?`, with the URL
 - empty:   the last run served nothing, without an error (where earlier runs had results: error class `empty`)
 - ok:      the last run served
 - pending: never crawled yet
@@ -23,11 +24,12 @@ from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table,
 from sqlalchemy.engine import Engine
 
 import settings as config
-from crawlers.breakage import BLOCKING
+from crawlers.breakage import BLOCKING, PARSE
 from models import SHANGHAI
 
 OK, EMPTY, BLOCKED, FAILING, SILENT, PENDING = "ok", "empty", "blocked", "failing", "silent", "pending"
 EMPTY_CLASS = "empty"
+LAYOUT_CHANGED = "layout_changed?"
 CRAWL_FAILED = "crawl_failed"
 HISTORY = 20  # runs kept per source
 
@@ -64,6 +66,7 @@ class Run:
     known: int = 0
     error_class: str | None = None
     message: str = ""
+    url: str = ""  # the page the crawl read: the one it could not parse, else the first that answered
 
     @property
     def served(self) -> bool:
@@ -117,12 +120,16 @@ class SourceHealthLog:
         """Fold one crawl into the source's record."""
         health = self.get(source) or SourceHealth(source=source, first_attempt=at, last_attempt=at)
         had_results = any(r["items"] for r in health.runs)
-        error_class = run.error_class
-        if not run.served and error_class is None and had_results:
-            error_class = EMPTY_CLASS  # results before, none now: the page may have changed under us
+        error_class, message = run.error_class, run.message
+        if not run.served and had_results and error_class in (None, PARSE) and run.url:
+            # Results before, none now, from a page that still answers: the canary of a changed layout.
+            error_class = LAYOUT_CHANGED
+            message = f"{LAYOUT_CHANGED} {run.url} answers but yields nothing" + (f" ({message})" if message else "")
+        elif not run.served and error_class is None and had_results:
+            error_class = EMPTY_CLASS
         health.last_attempt = at
         health.error_class = error_class
-        health.message = run.message[:2000]
+        health.message = message[:2000]
         health.runs = [*health.runs, {"at": at.isoformat(), "items": run.items, "known": run.known,
                                       "error_class": error_class}][-HISTORY:]
         if run.served:

@@ -28,6 +28,7 @@ BLOCKING = frozenset({CAPTCHA, LOGIN, FORBIDDEN, RATE_LIMITED})
 
 STAT = "yuqing/error/"
 STAT_URL = "yuqing/error_url/"
+STAT_PAGE = "yuqing/page_url"
 
 # Where sites send a crawler they do not trust: captcha walls first, then login / visitor checks.
 _CAPTCHA_URL = re.compile(
@@ -105,8 +106,31 @@ def record(stats: StatsCollector | None, error_class: str, url: str) -> None:
         stats.set_value(STAT_URL + error_class, url)
 
 
+def answered(stats: StatsCollector | None, url: str) -> None:
+    """Note the first page that answered 2xx: where a changed layout shows when a crawl then yields nothing."""
+    if stats is not None and stats.get_value(STAT_PAGE) is None and not url.endswith("/robots.txt"):
+        stats.set_value(STAT_PAGE, url)
+
+
+def unexpected_type(response: Any, expected: str) -> str | None:
+    """What a response is, when it is not what the spider reads: `expected` "html" (a page) or "json" (an API's
+    answer); None when it is. A site that answers with JSON, an image or a download where a page was is a
+    `parse` breakage with the URL, never a crash in the spider."""
+    from scrapy.http import TextResponse  # here, not above: the health record reads this module without Scrapy
+
+    kind = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+    if not isinstance(response, TextResponse):
+        return f"expected {expected}, got a binary body ({kind})"
+    got = response.selector.type  # parsel's reading of the text: html, xml or json
+    if expected == "html" and got != "html":
+        return f"expected an HTML page, got {got} ({kind})"
+    return None
+
+
 def summary(stats: dict[str, Any]) -> dict[str, Any]:
-    """The crawl's error class (the most telling one met), counts by class and an example URL."""
+    """The crawl's error class (the most telling one met), counts by class, an example URL, and the first page
+    that answered."""
     counts = {c: int(stats[STAT + c]) for c in CLASSES if stats.get(STAT + c)}
     first = next(iter(counts), None)
-    return {"error_class": first, "errors_by_class": counts, "error_url": stats.get(STAT_URL + first) if first else None}
+    return {"error_class": first, "errors_by_class": counts,
+            "error_url": stats.get(STAT_URL + first) if first else None, "page_url": stats.get(STAT_PAGE)}

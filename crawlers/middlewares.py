@@ -102,6 +102,8 @@ class BreakageMiddleware:
             return response  # RetryMiddleware and HttpErrorMiddleware decide what happens next
         if isinstance(response, TextResponse) and breakage.is_captcha_page(response.text):
             self._drop(breakage.CAPTCHA, request.url, "answered with a captcha page")
+        if 200 <= response.status < 300:
+            breakage.answered(self.stats, response.url)
         return response
 
     def process_exception(self, request: scrapy.Request, exception: Exception) -> None:

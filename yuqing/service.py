@@ -32,7 +32,7 @@ from alerts.statement import StatementWriter
 from alerts.tokens import Signer
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
-from crawlers.breakage import TIMEOUT
+from crawlers.breakage import PARSE, TIMEOUT
 from crawlers.run import crawl_command
 from dashboards.web.app import DashboardServer, create_app, serve
 from store import open_store
@@ -56,6 +56,7 @@ class CrawlOutcome:
     message: str
     known: int = 0
     error_class: str | None = None
+    url: str = ""  # the page read: the one that did not parse, else the first that answered
 
 
 class Courier:
@@ -171,8 +172,8 @@ class Service:
         if self._stopping.is_set():
             return outcome  # cut short by the stop, not broken: its health record stays as it was
         with self._write_lock:
-            self.health.record(source_name, Run(outcome.items, outcome.known, outcome.error_class, outcome.message),
-                               now())
+            self.health.record(source_name, Run(outcome.items, outcome.known, outcome.error_class, outcome.message,
+                                                outcome.url), now())
         self.process()
         return outcome
 
@@ -188,11 +189,12 @@ class Service:
                     continue
         items, known = int(summary.get("items", 0)), int(summary.get("known", 0))
         error_class = summary.get("error_class")
+        url = (summary.get("error_url") if error_class == PARSE else summary.get("page_url")) or ""
         if done.returncode == 0:
             return CrawlOutcome(source, True, items, f"{items} items, {summary.get('finish_reason', 'finished')}",
-                                known, error_class)
+                                known, error_class, url)
         reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
-        return CrawlOutcome(source, False, items, reason[:500], known, error_class or CRAWL_FAILED)
+        return CrawlOutcome(source, False, items, reason[:500], known, error_class or CRAWL_FAILED, url)
 
     def process(self) -> None:
         """Ingest whatever is spooled, then alert on it. Failures are logged; the spool keeps the data."""

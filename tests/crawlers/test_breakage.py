@@ -65,3 +65,21 @@ def test_health_record_statuses(tmp_path: Path) -> None:
     failing = log.record("s", Run(error_class="network"), start + timedelta(minutes=40))
     assert failing.status(start + timedelta(minutes=40), 3600) == "failing" and failing.consecutive_failures == 2
     assert [r["items"] for r in log.get("s").runs] == [5, 0, 0, 0, 0]
+
+
+def test_a_source_that_served_and_now_yields_nothing_from_a_page_that_answers_is_a_layout_canary(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine
+
+    log = SourceHealthLog(create_engine(f"sqlite:///{tmp_path / 'h.db'}"))
+    start, url = now(), "https://tieba.baidu.com/f?kw=x"
+    # A new source whose page does not parse is failing, not a changed layout: it never worked.
+    assert log.record("s", Run(error_class="parse", url=url), start).error_class == "parse"
+    log.record("s", Run(items=5, url=url), start + timedelta(minutes=10))
+    changed = log.record("s", Run(error_class="parse", message="nothing collected", url=url), start + timedelta(minutes=20))
+    assert changed.error_class == "layout_changed?" and changed.status(start + timedelta(minutes=20), 3600) == "failing"
+    assert changed.message == f"layout_changed? {url} answers but yields nothing (nothing collected)"
+    quiet = log.record("s", Run(message="0 items, finished", url=url), start + timedelta(minutes=30))  # no error either
+    assert quiet.error_class == "layout_changed?" and url in quiet.message
+    assert quiet.status(start + timedelta(minutes=90), 3600) == "silent"  # the admins are told as for any outage
+    blocked = log.record("s", Run(error_class="captcha", url=url), start + timedelta(minutes=40))
+    assert blocked.error_class == "captcha"  # a wall is not a changed layout

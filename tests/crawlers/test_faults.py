@@ -209,7 +209,9 @@ def test_a_source_that_stops_returning_results_alerts_the_admins_once(tmp_path: 
             _Faults.serving["news"] = False
             assert service.crawl("baihua").items == 0
             [row] = service.health.report(service.settings.sources, now())
-            assert row["status"] == "empty" and row["error_class"] == "empty" and row["items"] == [2, 0]
+            # The list still answers 200 but yields nothing: the layout-change canary, with the page's URL.
+            assert row["status"] == "failing" and row["error_class"] == "layout_changed?" and row["items"] == [2, 0]
+            assert row["message"].startswith(f"layout_changed? {faults}/news/list.html answers but yields nothing")
             assert mail.received == []  # not yet: the window is 2 seconds
             time.sleep(2.2)
             service.process()
@@ -219,7 +221,7 @@ def test_a_source_that_stops_returning_results_alerts_the_admins_once(tmp_path: 
             [message] = mail.messages()
             assert message["To"] == "admin@example.com" and "baihua" in message["Subject"]
             text = message.get_body(("plain",)).get_content()
-            assert "empty" in text and "2, 0" in text and f"{faults}/news/list.html" in text
+            assert "layout_changed?" in text and "2, 0" in text and f"{faults}/news/list.html" in text
 
             _Faults.serving["news"] = True
             service.crawl("baihua")  # recovered: the alert is resolved
