@@ -9,10 +9,11 @@ titles and excerpts are dropped.
 What the API needs: the site's web client signs each call (`x-zse-93`, `x-zse-96`, computed by obfuscated
 script from the path and the `d_c0` cookie) and sends the session cookies (`d_c0` for the device, `z_c0`
 when logged in). The signature is out of our reach; a logged-in session's cookies, given in the source's
-`cookies` (and any header in its `headers`), are what is known to work without it. A visitor's call is
-refused (HTTP 403, `{"error": {"code": 10003, ...}}`); the spider then reads the search page, whose
-markup or initial data hold results only in older layouts, and a page that holds none is a parse breakage
-with its URL, never a quiet empty run. A genuine empty result (an API answer with `paging.is_end` and no
+`cookies` (and any header in its `headers`), are what is known to work without it. A call the API will not
+answer (a visitor's: HTTP 403 with `{"error": {"code": 10003, …}}`, as crawler projects report it) is said in
+the log and the health record; the spider then reads the search page, whose markup or initial data held
+results only in older layouts, and a page that holds none is a parse breakage with its URL, never a quiet
+empty run. A genuine empty result (an API answer with `paging.is_end` and no
 data, as for a rare keyword) is only logged.
 """
 
@@ -61,6 +62,10 @@ def _text(html: Any) -> str:
     return "\n".join(line for line in (" ".join(part.split()) for part in text.splitlines()) if line)
 
 
+def _is_api(url: str) -> bool:
+    return urlsplit(url).path.endswith("/search_v3")
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -88,7 +93,7 @@ class ZhihuSpider(SearchSpider):
             yield self.request(url, self.parse, errback=self.refused, dont_filter=True, cb_kwargs={"page": 1})
 
     def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
-        return super().request(url, callback, headers=API_HEADERS, **kwargs)
+        return super().request(url, callback, headers=API_HEADERS if _is_api(url) else None, **kwargs)
 
     def parse(self, response: scrapy.http.Response, page: int = 1, refused: str = "", **kwargs: Any) -> Iterator[Any]:
         kind = breakage.content_kind(response)
@@ -169,7 +174,7 @@ class ZhihuSpider(SearchSpider):
     def fall_back(self, url: str, why: str) -> Iterator[scrapy.Request]:
         """After the API refused: the search page for the same keyword (the only other place results were)."""
         keyword = parse_qs(urlsplit(url).query).get("q", [""])[0]
-        if "/search_v3" not in urlsplit(url).path or not keyword:
+        if not _is_api(url) or not keyword:
             self.parse_failed(url, f"refused: {why}")
             return
         self.logger.warning("%s: the search API refused (%s); reading the search page instead. The API wants the "

@@ -160,7 +160,7 @@ def test_a_refused_api_falls_back_to_the_search_page_which_carries_no_results(tm
     assert found["error_class"] == "forbidden" and found["errors_by_class"] == {"forbidden": 1, "parse": 1}
     assert "blocked (forbidden at" in done.stderr
     [page] = web.asked("/search")
-    assert page.query == {"type": "content", "q": "北辰乙醇"}
+    assert page.query == {"type": "content", "q": "北辰乙醇"} and "json" not in page.headers.get("accept", "")
     assert f"{web.url}/search?type=content&q={quote('北辰乙醇')}: its initial data holds no results" in done.stderr
     assert "10003" in done.stderr and "z_c0" in done.stderr  # why, and what to give the source
 
