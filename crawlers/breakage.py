@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
 
 # Error classes, most telling first: the first one a crawl met is its error class.
@@ -81,6 +82,16 @@ def is_captcha_page(html: str) -> bool:
     if not (title and _CAPTCHA_TITLE.search(title.group(1))) and not _CAPTCHA_MARKUP.search(head):
         return False
     return len("".join(_TAGS.sub(" ", html[: _HEAD * 4]).split())) < _WALL_TEXT_MAX
+
+
+def content_kind(response: Response) -> str | None:
+    """"json" or "html" (any other text) for what a response holds, by its Content-Type and its first character
+    (APIs often send JSON as text/html); None for a body that is not text (an image, a download)."""
+    text = getattr(response, "text", None)  # only TextResponse decodes its body
+    if text is None:
+        return None
+    declared = response.headers.get("Content-Type", b"").decode("latin-1").lower()
+    return "json" if "json" in declared or text.lstrip()[:1] in ("{", "[") else "html"
 
 
 def retry_after(value: bytes | str | None, now: float) -> float | None:

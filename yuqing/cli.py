@@ -417,7 +417,9 @@ def _short_time(iso: str | None) -> str:
 
 @main.command()
 @click.argument("target")
-@click.option("--source", "source_name", help="Use this source's selectors (and headers); the generic extractor fills the rest.")
+@click.option("--source", "source_name",
+              help="Read the page as this source does: a site's selectors (the generic extractor fills the rest), "
+                   "or a platform or feed source's spider (the posts a results or list page yields).")
 @config_option
 def extract(target: str, source_name: str | None, config_file: Path | None) -> None:
     """What the extractor gets from one page (a file, or a URL fetched as the crawler would), as JSON."""
@@ -425,6 +427,9 @@ def extract(target: str, source_name: str | None, config_file: Path | None) -> N
     from crawlers.spiders.site import article_fields
 
     source = config.load(config_file, required=True).source(source_name) if source_name else None
+    if source and source.type != "site":
+        _extract_posts(target, source, config_file)
+        return
     page = _page(target, source.headers if source else {})
     article = extract_article(page.text, page.url)
     if source:
@@ -435,27 +440,54 @@ def extract(target: str, source_name: str | None, config_file: Path | None) -> N
                           ensure_ascii=False, indent=2))
 
 
-def _page(target: str, headers: dict[str, str]) -> Any:
-    """An HtmlResponse of a file or a URL, decoded as the crawler decodes pages."""
-    import urllib.request
-
+def _extract_posts(target: str, source: Any, config_file: Path | None) -> None:
+    """The source's spider's reading of one page: its posts, further pages and breakage; exit 1 when the page
+    yields no post and the spider met breakage (a layout it no longer reads)."""
     from scrapy.http import HtmlResponse
+    from scrapy.responsetypes import responsetypes
 
     from crawlers.middlewares import decoded
+    from crawlers.probe import read_page
+
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")  # the spider's warnings name the page
+    cookies = "; ".join(f"{name}={value}" for name, value in source.cookies.items())
+    body, url, content_type = _fetch(target, {**source.headers, **({"Cookie": cookies} if cookies else {})})
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = responsetypes.from_args(headers=headers, url=url, body=body)(url=url, body=body, headers=headers)
+    reading = read_page(source.name, config.config_path(config_file),
+                        decoded(response) if isinstance(response, HtmlResponse) else response)
+    click.echo(json.dumps({"source": source.name, "items": reading.items, "pages": reading.pages,
+                           "dropped": reading.dropped, **reading.breakage}, ensure_ascii=False, indent=2))
+    if not reading.items and reading.breakage["error_class"]:
+        click.echo(f"yuqing: {target}: no posts; {reading.breakage['error_class']} breakage "
+                   f"at {reading.breakage['error_url']}", err=True)
+        sys.exit(1)
+
+
+def _fetch(target: str, headers: dict[str, str]) -> tuple[bytes, str, str]:
+    """The body, address and content type of a file or a URL (fetched with the crawler's User-Agent)."""
+    import urllib.request
 
     if target.startswith(("http://", "https://")):
         request = urllib.request.Request(target, headers={"User-Agent": config.USER_AGENT, **headers})
         try:
             with urllib.request.urlopen(request, timeout=30) as answer:
-                body, url = answer.read(config.DOWNLOAD_MAXSIZE), answer.geturl()
-                content_type = answer.headers.get("Content-Type", "")
+                return answer.read(config.DOWNLOAD_MAXSIZE), answer.geturl(), answer.headers.get("Content-Type", "")
         except OSError as exc:
             raise click.ClickException(f"cannot fetch {target}: {exc}") from None
-    else:
-        path = Path(target)
-        if not path.is_file():
-            raise click.ClickException(f"{target}: no such file (give a file or an http(s) URL)")
-        body, url, content_type = path.read_bytes(), path.resolve().as_uri(), ""
+    path = Path(target)
+    if not path.is_file():
+        raise click.ClickException(f"{target}: no such file (give a file or an http(s) URL)")
+    return path.read_bytes(), path.resolve().as_uri(), ""
+
+
+def _page(target: str, headers: dict[str, str]) -> Any:
+    """An HtmlResponse of a file or a URL, decoded as the crawler decodes pages."""
+    from scrapy.http import HtmlResponse
+
+    from crawlers.middlewares import decoded
+
+    body, url, content_type = _fetch(target, headers)
     headers_out = {"Content-Type": content_type} if content_type else {}
     return decoded(HtmlResponse(url=url, body=body, headers=headers_out))
 

@@ -39,10 +39,11 @@ class SourceSpider(scrapy.Spider):
         if self.source.download_delay is not None:
             self.download_delay = self.source.download_delay
 
-    def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
+    def request(self, url: str, callback: Any, headers: dict[str, str] | None = None, **kwargs: Any) -> scrapy.Request:
+        """A request with the source's headers (over a spider's own `headers`), cookies and timeout."""
         if self.source.download_timeout:
             kwargs["meta"] = {"download_timeout": self.source.download_timeout, **kwargs.get("meta", {})}
-        return scrapy.Request(url, callback=callback, headers=self.source.headers or None,
+        return scrapy.Request(url, callback=callback, headers={**(headers or {}), **self.source.headers} or None,
                               cookies=self.source.cookies or None, **kwargs)
 
     def parse_failed(self, url: str, why: str) -> None:
@@ -52,6 +53,9 @@ class SourceSpider(scrapy.Spider):
 
     def read_json(self, response: scrapy.http.TextResponse) -> Any:
         """The response's JSON; of a truncated one, what is complete (and a parse error); None if unreadable."""
+        if breakage.content_kind(response) is None:
+            self.parse_failed(response.url, "not JSON (a body that is not text)")
+            return None
         try:
             data, complete = loads_lenient(response.text)
         except ValueError:

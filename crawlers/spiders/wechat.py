@@ -9,6 +9,7 @@ from typing import Any
 
 import scrapy
 
+from crawlers import breakage
 from crawlers.dates import parse_datetime
 from crawlers.spiders import SearchSpider, string_of
 from models import SHANGHAI
@@ -35,11 +36,23 @@ class WechatSpider(SearchSpider):
     search_url = "https://weixin.sogou.com/weixin?type=2&query={keyword}"
 
     def parse(self, response: scrapy.http.Response, page: int = 1, **kwargs: Any) -> Iterator[Any]:
-        if not isinstance(response, scrapy.http.TextResponse):
-            self.parse_failed(response.url, "not a results page")
+        """A results page in either layout: the older one (to 2018) links each result straight to
+        mp.weixin.qq.com and writes its account in `a.account` and its time in `.s-p[t]`; the newer one links
+        through `/link?url=…` and writes the account in `span.all-time-y2`, the time only in the script
+        `document.write(timeConvert('…'))`."""
+        if breakage.content_kind(response) != "html":
+            self.parse_failed(response.url, "not a results page (not HTML)")
+            return
+        results = response.css("ul.news-list > li")
+        if not results:
+            if response.css("#noresult_part1_container"):
+                self.logger.info("%s: no results", response.url)  # Sogou says so itself: not a broken page
+            else:
+                self.parse_failed(response.url, "no results and no word that there are none (ul.news-list > li, "
+                                                "#noresult_part1_container)")
             return
         fresh = 0
-        for result in response.css("ul.news-list > li"):
+        for result in results:
             anchor = result.css("h3 a[href]")
             if not anchor:
                 self.parse_failed(response.url, "a result without a link, skipped")
@@ -47,18 +60,20 @@ class WechatSpider(SearchSpider):
             url = response.urljoin(anchor.attrib["href"])
             found = _STAMP.search(result.get())
             published = _stamp(result.css(".s-p::attr(t)").get() or (found.group(1) if found else None))
-            key = result.attrib.get("d") or url
+            title, author = string_of(anchor), string_of(result.css("a.account, .all-time-y2")[:1])
+            # Result links carry a token that changes with every search; Sogou's own `d` id, or what the result
+            # says of itself, does not.
+            key = result.attrib.get("d") or f"{author}:{title}:{published.isoformat() if published else ''}"
             if self.known(key, published):
                 continue
             fresh += 1
-            yield self.follow(url, self.parse_link, key, url=url, title=string_of(anchor),
-                              content=string_of(result.css("p.txt-info")), published_at=published,
-                              author=string_of(result.css(".s-p a.account, .s-p .all-time-y2")))
+            yield self.follow(url, self.parse_link, key, url=url, title=title, author=author,
+                              content=string_of(result.css("p.txt-info")), published_at=published)
         yield from self.next_page(response, response.css("a#sogou_next::attr(href)").get(), page, fresh)
 
     def parse_link(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
-        if not isinstance(response, scrapy.http.TextResponse):
-            self.parse_failed(response.url, "not a text page; keeping what the results page showed")
+        if breakage.content_kind(response) != "html":
+            self.parse_failed(response.url, "not a web page; keeping what the results page showed")
             return self.found(listing)
         if response.css("#js_content"):
             return self.parse_article(response, listing)
@@ -70,8 +85,8 @@ class WechatSpider(SearchSpider):
                             errback=self.listed, cb_kwargs={"listing": listing})
 
     def parse_article(self, response: scrapy.http.Response, listing: dict[str, Any]) -> Any:
-        if not isinstance(response, scrapy.http.TextResponse):
-            self.parse_failed(response.url, "not a text page; keeping what the results page showed")
+        if breakage.content_kind(response) != "html":
+            self.parse_failed(response.url, "not a web page; keeping what the results page showed")
             return self.found(listing)
         html = response.text
         ids = [_var(html, name) for name in ("biz", "mid", "idx")]

@@ -7,7 +7,6 @@ each half is searched on its own.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -28,12 +27,13 @@ HOUR = timedelta(hours=1)
 Window = tuple[datetime, datetime]  # first and last hour, both included, as timescope reads them
 
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-# Emoticons are images; their alt text ([怒], [泪]) carries sentiment.
-_EMOTICON = re.compile(r"""<img[^>]*\balt=["']([^"']*)["'][^>]*>""", re.IGNORECASE)
+# Emoticons are images; their alt text ([怒], [泪]) carries sentiment. The API writes it quoted or not.
+_EMOTICON = re.compile(r"""<img[^>]*\balt=(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))[^>]*>""", re.IGNORECASE)
 
 
 def _text(html: str) -> str:
-    return replace_entities(remove_tags(_EMOTICON.sub(r"\1", _BREAK.sub("\n", html)))).strip()
+    text = _EMOTICON.sub(lambda m: m[1] or m[2] or m[3] or "", _BREAK.sub("\n", html))
+    return replace_entities(remove_tags(text)).strip()
 
 
 def _hour(moment: datetime) -> datetime:
@@ -45,13 +45,24 @@ def _timescope(window: Window) -> str:
 
 
 def _mblogs(cards: Any) -> Iterator[dict[str, Any]]:
-    """Posts are cards of type 9, at the top level or inside a card_group."""
+    """Posts are cards of type 9 (a number, or the string "9" in older answers), at the top level or inside a
+    card_group."""
     for card in cards if isinstance(cards, list) else []:
         if not isinstance(card, dict):
             continue
-        if card.get("card_type") == 9 and isinstance(card.get("mblog"), dict):
+        if str(card.get("card_type")) == "9" and isinstance(card.get("mblog"), dict):
             yield card["mblog"]
         yield from _mblogs(card.get("card_group"))
+
+
+def _container(answer: Any) -> dict[str, Any] | None:
+    """The part of an API answer that holds `cards`: `data` today ({"ok": 1, "data": {"cards": …}}), the
+    answer itself in the older shape still served ({"cardlistInfo": …, "cards": …}); None for anything else."""
+    if not isinstance(answer, dict):
+        return None
+    inner = answer.get("data")
+    container = inner if isinstance(inner, dict) and "cards" in inner else answer
+    return container if isinstance(container.get("cards"), list) else None
 
 
 class WeiboSpider(SourceSpider):
@@ -75,12 +86,15 @@ class WeiboSpider(SourceSpider):
 
     def parse(self, response: scrapy.http.Response, keyword: str = "", window: Window | None = None, page: int = 1,
               **kwargs: Any) -> Iterator[Any]:
-        try:
-            data = json.loads(response.text)["data"]
-            cards, info = data.get("cards"), data.get("cardlistInfo") or {}
-        except (AttributeError, ValueError, KeyError, TypeError) as exc:
-            self.parse_failed(response.url, f"not a Weibo search response ({exc})")
+        answer = self.read_json(response)
+        container = _container(answer)
+        if container is None:
+            if answer is not None:
+                self.parse_failed(response.url, "not a Weibo search response (no `cards`, neither in `data` nor "
+                                                "at the top)")
             return
+        cards, info = container["cards"], container.get("cardlistInfo")
+        info = info if isinstance(info, dict) else {}
         fresh, oldest = 0, None
         for mblog in _mblogs(cards):
             item = self.post(mblog, response.url)

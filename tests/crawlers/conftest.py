@@ -16,6 +16,7 @@ import pytest
 from tests.crawlers.fakes import FakeWeb
 
 REPO = Path(__file__).resolve().parents[2]
+RAW = Path(__file__).resolve().parent / "raw"  # raw responses as the sites sent them: raw/README.md says whence
 
 ARTICLE = """<!doctype html><html><head><meta charset="utf-8">
 <title>{title}_白桦新闻网</title><meta property="article:published_time" content="2024-03-12T08:30:00+08:00"></head>

@@ -1,4 +1,4 @@
-"""Baidu News, Tieba, WeChat (through Sogou) and Zhihu spiders in real crawls against local pages in the shapes
+"""Baidu News, Tieba and WeChat (through Sogou) spiders in real crawls against local pages in the shapes
 of the real sites; real saved pages from ../shared where we have them."""
 
 from __future__ import annotations
@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
@@ -254,59 +253,3 @@ def test_wechat_real_article_page(tmp_path: Path, web: FakeWeb) -> None:
     assert item["published_at"] == "2020-02-12T22:17:54+08:00"  # from `var ct`; the page shows only 昨天
     assert item["content"].startswith("今天凌晨，三星在美国旧金山举行发布会") and len(item["content"]) > 1000
     assert item["native_id"] == "MjM5NzE1NTMyNg==:2650934104:1" and item["author_id"] == "gh_3fb3f07c5c4a"
-
-
-# ---- Zhihu ----
-
-def test_zhihu_real_results_page(tmp_path: Path, web: FakeWeb) -> None:
-    page = real_page("gerapy_samples_list_zhihu_search_result.html")
-    web.routes["/search"] = lambda q: html(page)
-    cfg = config(tmp_path, "zhihu", f"{web.url}/search?type=content&q={{keyword}}", 'lookback = "20000d"')
-    done, items = crawl(tmp_path, cfg, "src")
-    assert done.returncode == 0, done.stderr
-    by_id = {item["native_id"]: item for item in items}
-    assert len(by_id) == len(items) > 50 and all(k.split(":")[0] in ("answer", "article") for k in by_id)
-    answer = by_id["answer:371075828"]
-    assert answer["title"] == "简历智能解析？" and answer["author"] == "耕耘友善"
-    assert answer["content"].startswith("也提供一下我们ResumeSDK的思路供各位参考： 简历解析的思路无外乎两种")
-    assert answer["url"] == f"{web.url}/question/27134755/answer/371075828"
-    assert answer["published_at"] == "2018-04-19T00:00:00+08:00" and answer["metrics"] == {"likes": 6, "comments": 7}
-    article_ = by_id["article:106033751"]
-    assert article_["title"] == "云解析DNS能为你做什么？" and article_["author"] == "阿里云云栖号"
-    assert article_["url"] == "http://zhuanlan.zhihu.com/p/106033751"
-    assert web.asked("/search")[0].query["q"] == "北辰乙醇"
-
-
-INITIAL_DATA = """<html><head><meta charset="utf-8"><title>北辰乙醇 - 搜索结果 - 知乎</title></head><body><div id="root"></div>
-<script id="js-initialData" type="text/json">{{"initialState":{{"entities":{{
-"answers":{{"9001":{{"id":9001,"type":"answer","question":{{"id":501,"title":"如何看待北辰乙醇的异味问题？"}},
- "author":{{"name":"化工老兵","urlToken":"hua-gong","followerCount":"2.1万"}},"excerpt":"<b>先说结论</b>：排放是否达标要看监测数据。",
- "createdTime":{answer_time},"voteupCount":321,"commentCount":45}},
- "9002":{{"id":9002,"question":{{"id":502,"title":"旧问题"}},"author":{{"name":"某人"}},"excerpt":"很久以前的回答","createdTime":{old_time}}}}},
-"articles":{{"8001":{{"id":8001,"title":"北辰乙醇<em>调查</em>手记","url":"https://zhuanlan.zhihu.com/p/8001",
- "author":{{"name":"记者小周"}},"excerpt":"我们走访了周边村庄。","created":{article_time},"voteupCount":12,"commentCount":3}},
- "8002":"broken"}}}}}}}}</script></body></html>"""
-
-
-def test_zhihu_results_from_the_initial_data_blob(tmp_path: Path, web: FakeWeb) -> None:
-    page = INITIAL_DATA.format(answer_time=int(AN_HOUR_AGO.timestamp()), old_time=int(THREE_DAYS_AGO.timestamp()),
-                               article_time=int(TWO_HOURS_AGO.timestamp()))
-    web.routes["/search"] = lambda q: html(page)
-    done, items = crawl(tmp_path, config(tmp_path, "zhihu", f"{web.url}/search?q={{keyword}}"), "src")
-    assert done.returncode == 0, done.stderr
-    by_id = {item["native_id"]: item for item in items}
-    assert sorted(by_id) == ["answer:9001", "article:8001"]
-    answer = by_id["answer:9001"]
-    assert answer["title"] == "如何看待北辰乙醇的异味问题？" and answer["url"] == f"{web.url}/question/501/answer/9001"
-    assert answer["content"] == "先说结论：排放是否达标要看监测数据。" and answer["author_followers"] == 21_000
-    assert answer["published_at"] == AN_HOUR_AGO.isoformat() and answer["metrics"] == {"likes": 321, "comments": 45}
-    assert by_id["article:8001"]["title"] == "北辰乙醇调查手记"
-
-
-def test_keywords_of_the_source_replace_the_schemes(tmp_path: Path, web: FakeWeb) -> None:
-    web.routes["/search"] = lambda q: html("<html><body>没有结果</body></html>")
-    cfg = config(tmp_path, "zhihu", f"{web.url}/search?q={{keyword}}", 'keywords = ["北辰 乙醇", "吉林燃料"]')
-    done, items = crawl(tmp_path, cfg, "src")
-    assert done.returncode == 0 and items == []
-    assert sorted(s.query["q"] for s in web.asked("/search")) == ["北辰 乙醇", "吉林燃料"]
-    assert "no search results found" in done.stderr and quote("吉林燃料") in done.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from crawlers.run import crawl_command
-from tests.crawlers.conftest import REPO, crawl, source_config
+from tests.crawlers.conftest import RAW, REPO, crawl, source_config
 from tests.crawlers.fakes import FakeWeb, WeiboApi, WeiboPost, as_json, ingested
 from models import SHANGHAI
 
@@ -59,6 +59,33 @@ def test_a_real_api_response(tmp_path: Path, web: FakeWeb) -> None:
     [second] = [s for s in web.asked(API) if "since_id" in s.query]
     assert second.query["since_id"] == str(real["data"]["cardlistInfo"]["since_id"])
     assert json.loads(second.query["containerid"].removeprefix("100103type=61&q=").join('""')) == "Lo娘"
+
+
+def test_the_older_shape_cards_at_the_top_and_card_type_as_a_string(tmp_path: Path, web: FakeWeb) -> None:
+    older = (RAW / "weibo" / "container_getIndex_top_level_written.json").read_bytes()
+    web.routes[API] = lambda q: ((200, "application/json; charset=utf-8", older) if q["page"] == "1"
+                                 else as_json({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}))
+    done, items = crawl(tmp_path, config(tmp_path, web.url + API, 'lookback = "20000d"'), "wb")
+    assert done.returncode == 0, done.stderr
+    by_id = {item["native_id"]: item for item in items}
+    # Two posts in a card_group, one at the top, and the original of the repost.
+    assert sorted(by_id) == ["4143790265427190", "4143823047218811", "4143851245869128", "4143862019831245"]
+    first = by_id["4143851245869128"]
+    assert first["content"] == "#北辰乙醇# 河西这边晚上又是一股酸味[怒]\n开窗都不敢开"  # an emoticon's alt unquoted
+    assert first["author"] == "河西业主小王" and first["author_id"] == "5512340987" and first["author_followers"] == 128
+    assert first["author_verified"] is False and first["author_verified_type"] == -1
+    assert first["metrics"] == {"reposts": 2, "comments": 5, "likes": 11}
+    assert first["published_at"].endswith("-08-22T00:00:00+08:00")  # "08-22": the day, no year, no time
+    repost = by_id["4143862019831245"]
+    assert repost["repost_of"] == "4143823047218811" and repost["author"] == "白桦日报"
+    assert repost["content"] == "转发理由：希望尽快公开检测数据//@吉林环境:已收到反映，正在核查。"
+    assert repost["author_followers"] == 356_000 and repost["author_verified_type"] == 3
+    assert repost["published_at"] == "2017-08-22T18:40:11+08:00"
+    original = by_id["4143823047218811"]
+    assert original["author"] == "吉林环境" and original["author_followers"] == 120_000
+    assert original["metrics"] == {"reposts": 153, "comments": 88, "likes": 210}
+    assert by_id["4143790265427190"]["published_at"] == "2017-08-22T13:55:30+08:00"
+    assert [s.query["page"] for s in web.asked(API)] == ["1", "2"]
 
 
 def story(now: datetime, count: int, start: int = 0, every: timedelta = timedelta(minutes=25)) -> list[WeiboPost]:
@@ -132,7 +159,7 @@ def test_malformed_responses_keep_what_is_known_and_warn_with_the_url(tmp_path: 
     assert by_id["4822000000000001"]["content"] == "北辰乙醇 只有正文" and by_id["4822000000000001"]["author"] == ""
     assert by_id["4822000000000002"]["published_at"] is None and by_id["4822000000000002"]["metrics"]["reposts"] == 0
     assert f"{web.url}{API}?containerid=100103type%3D61%26q%3D%E6%96%AD" in done.stderr
-    assert "not a Weibo search response" in done.stderr
+    assert "truncated or broken JSON; kept what was complete" in done.stderr
     assert "a post without an id" in done.stderr and "has no readable time ('某天')" in done.stderr
 
 
