@@ -127,15 +127,12 @@ def unexpected_type(response: Any, expected: str) -> str | None:
     """What a response is, when it is not what the spider reads: `expected` "html" (a page) or "json" (an API's
     answer); None when it is. A site that answers with JSON, an image or a download where a page was is a
     `parse` breakage with the URL, never a crash in the spider."""
-    from scrapy.http import TextResponse  # here, not above: the health record reads this module without Scrapy
-
-    kind = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
-    if not isinstance(response, TextResponse):
-        return f"expected {expected}, got a binary body ({kind})"
-    got = response.selector.type  # parsel's reading of the text: html, xml or json
-    if expected == "html" and got != "html":
-        return f"expected an HTML page, got {got} ({kind})"
-    return None
+    got = content_kind(response)
+    if got == expected:
+        return None
+    declared = response.headers.get("Content-Type", b"").decode("latin-1") or "no Content-Type"
+    wanted = "an HTML page" if expected == "html" else "JSON"
+    return f"expected {wanted}, got {got or 'a binary body'} ({declared})"
 
 
 def summary(stats: dict[str, Any]) -> dict[str, Any]:
