@@ -176,7 +176,7 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
     def notice(status: int, heading: str, message: str, advice: str = "") -> HTMLResponse:
         return page("notice.html", status, heading=heading, message=message, advice=advice, alert_id=None)
 
-    def search(request: Request) -> HTMLResponse:
+    def search(request: Request) -> Response:
         context: dict[str, Any] = {
             "ranges": RANGE_LABELS, "sorts": SORTS, "sentiments": SENTIMENTS, "filtered": FILTERED_SENTIMENTS,
             "form_token": guard.issue(SAVED_FORM), "done": request.query_params.get("saved")}
@@ -188,6 +188,9 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
             form = SearchForm.read(request.query_params)
         except SearchError as exc:
             return page("search.html", 400, form=SearchForm(), error=str(exc), position=None, result=None, **context)
+        if {k: v for k, v in request.query_params.items() if k != "saved"} != form.params():
+            # The form sends its defaults and empty fields too: the address to share and keep is the short one.
+            return RedirectResponse(form.address(), status_code=302)
         form = replace(form, at=form.at or int(now().timestamp()))
         try:
             result = store.search(form.query(parse, PAGE_SIZE, (form.page - 1) * PAGE_SIZE))

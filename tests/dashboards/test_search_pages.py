@@ -54,8 +54,11 @@ def total(html: str) -> str:
 def test_the_time_buttons_apply_to_the_search(many: EmbeddedStore) -> None:
     c = client(many)
     for key, expected in (("24h", 4), ("7d", 28), ("30d", 120), ("all", 130)):
-        page = c.get("/search", params={"q": "北辰", "range": key})
+        page = c.get("/search", params={"q": "北辰", "range": key}, follow_redirects=True)
         assert page.status_code == 200 and total(page.text) == f"共 {expected} 条", key
+    # What the form sends, defaults and empty fields included, comes back as the short address to share.
+    sent = c.get("/search", params={"q": "北辰", "sentiment": "", "source": "", "sort": "time", "range": "all"})
+    assert sent.status_code == 302 and sent.headers["location"] == "/search?q=%E5%8C%97%E8%BE%B0"
     page = Selector(c.get("/search?q=北辰&range=7d&sort=relevance").text)
     buttons = dict(zip(page.css(".ranges a::attr(data-range)").getall(), page.css(".ranges a::attr(href)").getall()))
     # Each button keeps the rest of the search and starts again at its first page.
