@@ -101,3 +101,36 @@ def test_search_page_flow(base: str) -> None:
         assert page.evaluate("window.cspViolations") == [] and errors == []
         assert all(u.startswith(base) for u in requested), requested
         browser.close()
+
+
+def test_event_page_draws_its_growth_under_the_policy(desk) -> None:  # noqa: ANN001
+    from playwright.sync_api import sync_playwright
+
+    event_id = desk.store.get("forum:t2").event_id
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = DashboardServer(desk.app, "127.0.0.1", port).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.add_init_script("window.cspViolations = [];"
+                                 "document.addEventListener('securitypolicyviolation',"
+                                 " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+            page.goto(f"http://127.0.0.1:{port}/posts/forum:t2")
+            page.click("#event a")
+            page.wait_for_url(f"**/events/{event_id.replace(':', '%3A')}")
+            bars = page.locator("#growth svg rect.bar")
+            tallest = max(bars.nth(i).bounding_box()["height"] for i in range(bars.count()))
+            assert tallest > 50  # drawn at its size: the stylesheet reached the chart
+            ARTIFACTS.mkdir(exist_ok=True)
+            for width in (1440, 1024):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.screenshot(path=str(ARTIFACTS / f"event-{width}.png"), full_page=True)
+            page.click(f"#alerts a[href='/alerts/{desk.alert_id}']")
+            page.wait_for_url(f"**/alerts/{desk.alert_id}")
+            assert page.evaluate("window.cspViolations") == []
+            browser.close()
+    finally:
+        server.stop()
