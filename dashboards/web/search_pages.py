@@ -55,6 +55,7 @@ class SearchForm:
     sentiment: str = ""
     source: str = ""
     sort: str = "time"
+    event: str = ""  # the posts of one event (its page links here: every post of it, to page through or export)
     page: int = 1
     at: int | None = None  # the moment ranges count back from (epoch s): exports get the page's own moment
 
@@ -62,7 +63,7 @@ class SearchForm:
     def read(cls, params: Mapping[str, str]) -> SearchForm:
         form = cls(q=params.get("q", "").strip(), range=params.get("range") or "all",
                    sentiment=params.get("sentiment", ""), source=params.get("source", "").strip(),
-                   sort=params.get("sort") or "time")
+                   sort=params.get("sort") or "time", event=params.get("event", "").strip())
         if len(form.q) > Q_MAX:
             raise SearchError(f"搜索词不能超过 {Q_MAX} 个字符。")
         if form.range not in RANGES:
@@ -84,7 +85,7 @@ class SearchForm:
         """The address query of this search (changed by `changes`), defaults left out so addresses stay short."""
         shown = replace(self, **changes)
         defaults = SearchForm()
-        return {name: str(value) for name in ("q", "range", "sentiment", "source", "sort", "page", "at")
+        return {name: str(value) for name in ("q", "range", "sentiment", "source", "sort", "event", "page", "at")
                 if (value := getattr(shown, name)) != getattr(defaults, name) and value is not None}
 
     def address(self, path: str = "/search", **changes: Any) -> str:
@@ -100,9 +101,9 @@ class SearchForm:
         """The store's query; QueryError when the text cannot be read."""
         moment = datetime.fromtimestamp(self.at, SHANGHAI) if self.at is not None else now()
         span = RANGES[self.range]
-        return SearchQuery(text=parse(self.q), since=moment - span if span else None,
-                           until=moment if span else None, sentiment=self.sentiment or None,
-                           source=self.source or None, sort=self.sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+        return SearchQuery(text=parse(self.q), since=moment - span if span else None, until=moment if span else None,
+                           sentiment=self.sentiment or None, source=self.source or None,
+                           event_id=self.event or None, sort=self.sort, limit=limit, offset=offset)  # type: ignore[arg-type]
 
 
 def post_path(post_id: str) -> str:
@@ -229,7 +230,8 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
             saved.add(form.get("name", ""), search.saved_query)
         except (FormError, SavedSearchError, SearchError) as exc:
             return notice(400, "无法保存搜索", str(exc), "请返回搜索页面后重试。")
-        return RedirectResponse("/search?" + urlencode({**search.params(page=1, at=None), "saved": "1"}), status_code=303)
+        shown = urlencode({**search.params(page=1, at=None), "saved": "1"})
+        return RedirectResponse(f"/search?{shown}", status_code=303)
 
     async def remove(request: Request) -> Response:
         try:
@@ -247,7 +249,8 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
         if post is None:
             return notice(404, "没有这条信息", f"信息 {post_id} 不在库中。", "请从搜索结果中选择。")
         event = store.get_event(post.event_id) if post.event_id else None
-        related = {name: store.get(pid) for name, pid in (("dup_of", post.dup_of), ("repost_of", post.repost_of)) if pid}
+        related = {name: store.get(other)
+                   for name, other in (("dup_of", post.dup_of), ("repost_of", post.repost_of)) if other}
         return page("post.html", post=post, event=event, related=related, sentiments=SENTIMENTS)
 
     def api_post(request: Request) -> Response:

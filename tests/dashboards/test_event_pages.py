@@ -126,3 +126,15 @@ def test_a_repost_chain_deeper_than_the_page_shows_is_cut() -> None:
         (chain,) = chain.reposts
         depth += 1
     assert depth == CHAIN_DEPTH
+
+
+def test_every_post_of_an_event_can_be_searched_and_exported_from_its_page(desk: Desk) -> None:
+    c = desk.client()
+    event_id = _event_id(desk)
+    found = c.get(Selector(c.get(f"/events/{event_id}").text).css("#event-search::attr(href)").get())
+    assert found.status_code == 200
+    html = Selector(found.text)
+    assert html.css("#results-list li::attr(data-post-id)").getall() == COMPLAINT[::-1]  # newest first
+    assert html.css("#event-filter a::attr(href)").get() == f"/events/{event_id.replace(':', '%3A')}"
+    exported = c.get(html.css("#export-json::attr(href)").get()).json()
+    assert exported["total"] == 6 and exported["query"]["event"] == event_id

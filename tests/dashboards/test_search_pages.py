@@ -1,4 +1,5 @@
-"""The search page over a real store: ranges, paging past 50, sort, the address, exports, saved searches, a post's page."""
+"""The search page over a real store: ranges, paging past 50, sort, the address, exports, saved searches, and
+a post's page."""
 
 from __future__ import annotations
 
@@ -223,7 +224,8 @@ def test_a_hostile_post_is_shown_as_text_and_its_address_is_no_link(desk: Desk) 
     page = desk.client().get("/posts/news:9").text
     assert XSS_TITLE not in page and "北辰乙醇&lt;img src=x onerror=" in page
     html = Selector(page)
-    assert html.css("#original a").get() is None and html.css("#original .unlinked::text").get() == "javascript:alert(1)"
+    assert html.css("#original a").get() is None
+    assert html.css("#original .unlinked::text").get() == "javascript:alert(1)"
     found = desk.client().get("/search?q=北辰乙醇").text
     assert "<img src=x" not in found and not re.search(r'href="javascript', found)
 
@@ -239,7 +241,8 @@ def test_a_duplicate_links_the_post_it_repeats(desk: Desk) -> None:
 
 def test_the_new_pages_keep_to_the_content_security_policy(desk: Desk) -> None:
     c = desk.client()
-    for address in ("/search?q=恶臭", "/posts/forum:t2", f"/events/{desk.store.get('forum:t2').event_id}"):  # type: ignore[union-attr]
+    event_id = desk.store.get("forum:t2").event_id  # type: ignore[union-attr]
+    for address in ("/search?q=恶臭", "/posts/forum:t2", f"/events/{event_id}"):
         page = c.get(address)
         assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
         assert "<script>" not in page.text and "style=" not in page.text and "<style" not in page.text
