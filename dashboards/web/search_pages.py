@@ -38,6 +38,8 @@ PAGE_SIZE = 50
 EXPORT_MAX = 50_000  # rows in one export: more is a job for `yuqing search`, not a browser download
 EXPORT_BATCH = 1000
 Q_MAX = 500
+PAGE_MAX = EXPORT_MAX // PAGE_SIZE  # deeper pages would make the store rank everything above them
+AT_MAX = 4_102_444_800  # 2100-01-01: a moment past it is no search anyone made
 # Forms that change no alert sign this id: alert ids start at 1, so such a token can act on no alert.
 SAVED_FORM = 0
 
@@ -77,8 +79,10 @@ class SearchForm:
             at = int(params["at"]) if params.get("at") else None
         except ValueError:
             raise SearchError("页码和时间须为整数。") from None
-        if page < 1:
-            raise SearchError("页码从 1 开始。")
+        if not 1 <= page <= PAGE_MAX:
+            raise SearchError(f"页码须在 1 到 {PAGE_MAX} 之间；结果更多时请缩小范围或导出。")
+        if at is not None and not 0 <= at <= AT_MAX:
+            raise SearchError("时间不在可查询的范围内。")
         return replace(form, page=page, at=at)
 
     def params(self, **changes: Any) -> dict[str, str]:

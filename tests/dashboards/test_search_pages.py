@@ -96,7 +96,9 @@ def test_sort_by_relevance_puts_the_closest_match_first(tmp_path: Path) -> None:
 def test_bad_addresses_and_queries_say_what_is_wrong(many: EmbeddedStore) -> None:
     c = client(many)
     for address, said in (("/search?range=1y", "时间范围须为"), ("/search?sort=hot", "排序须为"),
-                          ("/search?page=0", "页码从 1 开始"), ("/search?page=x", "页码和时间须为整数"),
+                          ("/search?page=0", "页码须在 1 到 1000 之间"), ("/search?page=x", "页码和时间须为整数"),
+                          ("/search?page=99999999999999", "页码须在 1 到 1000 之间"),
+                          ("/search?at=99999999999999999", "时间不在可查询的范围内"),
                           ("/search?sentiment=angry", "情感须为")):
         page = c.get(address)
         assert page.status_code == 400 and said in page.text, address
