@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from alerts.labels import PLATFORM_LABELS, TIER_LABELS
 from analysis.grams import index_grams
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
@@ -28,7 +29,8 @@ def base(tmp_path: Path) -> Iterator[str]:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        app = create_app(store, alerts, parse, allowed_hosts=HOSTS, saved_searches=tmp_path / "saved.json")
+        app = create_app(store, alerts, parse, allowed_hosts=HOSTS, saved_searches=tmp_path / "saved.json",
+                         labels={"platform": PLATFORM_LABELS, "tier": TIER_LABELS})
         server = DashboardServer(app, "127.0.0.1", port).start()
         yield f"http://127.0.0.1:{port}"
         server.stop()
@@ -95,6 +97,7 @@ def test_search_page_flow(base: str) -> None:
         page.locator("#results-list a.detail").first.click()
         page.wait_for_url("**/posts/news:0")
         assert page.locator("#sentiment").inner_text() == "负面"
+        assert "新闻网站" in page.locator(".facts").inner_text()  # platforms in Chinese
         assert page.locator("#original a").get_attribute("href") == "http://127.0.0.1/n/0.html"
         page.screenshot(path=str(ARTIFACTS / "post.png"), full_page=True)
 
