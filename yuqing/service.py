@@ -41,7 +41,7 @@ from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
 from yuqing.search import query_parser
-from models import SHANGHAI, now
+from models import SHANGHAI, Event, now
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +252,7 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
+            saved_searches=self.settings.data_dir / "saved-searches.json",
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files),
         )
@@ -294,9 +295,14 @@ def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str,
         grant = signer.verify(token, now())
         return grant.alert_id, grant.action, grant.who
 
+    def event_alerts(event: Event) -> list[dict[str, Any]]:
+        # An event's alert is one per scheme it belongs to, keyed as the engine keys it.
+        return list(state.by_keys(f"event:{scheme}:{event.id}" for scheme in event.schemes).values())
+
     return {
         "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,
         "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
+        "event_alerts": event_alerts,
         "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
                    "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
         # From the link secret: forms opened before a restart still post after it.

@@ -29,7 +29,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboards.web.alert_pages import AlertDesk, alert_routes
+from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
+from dashboards.web.saved_searches import SavedSearches
+from dashboards.web.search_pages import search_routes
 from store.base import SearchQuery, Store, StoreError
 from store.query import Query, QueryError
 from models import Post, now
@@ -94,15 +97,19 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                statement: Callable[[dict[str, Any]], str] | None = None,
                evidence: Callable[[int], list[tuple[str, Path]]] | None = None,
                labels: Mapping[str, Mapping[str, str]] | None = None,
-               form_key: bytes | None = None) -> Starlette:
+               form_key: bytes | None = None,
+               event_alerts: EventAlerts = lambda event: [],
+               saved_searches: Path | None = None) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
     site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
-    `form_key` signs the forms (kept across restarts, a form opened before one still posts)."""
+    `form_key` signs the forms (kept across restarts, a form opened before one still posts); `event_alerts` gives
+    an event's alerts; `saved_searches` is the file saved searches are kept in (None: none can be saved)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
+    guard = FormGuard(form_key)
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
@@ -169,7 +176,9 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         Route("/api/search", search),
         Route("/api/sources", sources),
         Route("/healthz", health),
-        *alert_routes(store, templates, desk, FormGuard(form_key), title),
+        *alert_routes(store, templates, desk, guard, title),
+        *search_routes(store, templates, parse, SavedSearches(saved_searches), guard, desk.label),
+        *event_routes(store, templates, desk, event_alerts),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], middleware=[
         Middleware(SecurityHeaders),
