@@ -749,9 +749,6 @@ def demo(port: int, speed: float, verbose: bool) -> None:
     run_demo(Path("var"), dashboard_port=port, speed=speed)
 
 
-if __name__ == "__main__":
-    main()
-
 
 @main.group()
 def users() -> None:
@@ -856,3 +853,7 @@ def users_list(config_file: Path | None) -> None:
     for row in rows:
         click.echo(f"{row['name']:<20} {row['role']:<8} added {row['created_at']:%Y-%m-%d %H:%M}  "
                    f"changed {row['changed_at']:%Y-%m-%d %H:%M}")
+
+
+if __name__ == "__main__":
+    main()
