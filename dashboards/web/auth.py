@@ -246,11 +246,11 @@ def auth_routes(accounts: Accounts, templates: Environment, guard: FormGuard, po
                             secure=policy.secure_cookie or request.url.scheme == "https")
 
     def login_page(request: Request, status: int = 200, message: str = "", name: str = "",
-                   nonce: str | None = None) -> Response:
+                   nonce: str | None = None, next_page: str | None = None) -> Response:
         nonce = nonce or secrets.token_urlsafe(24)
+        next_page = _local(request.query_params.get("next", "/") if next_page is None else next_page)
         response = HTMLResponse(templates.get_template("login.html").render(
-            token=guard.session_token(nonce), next=_local(request.query_params.get("next", "/")), message=message,
-            name=name), status_code=status)
+            token=guard.session_token(nonce), next=next_page, message=message, name=name), status_code=status)
         cookie(response, request, LOGIN_COOKIE, nonce, 3600, path="/login", same_site="strict")
         return response
 
@@ -280,7 +280,7 @@ def auth_routes(accounts: Accounts, templates: Environment, guard: FormGuard, po
             throttle.failed(keys)
             accounts.record(name or "-", "login-failed", "", address)
             log.warning("sign-in as %r from %s failed", name, address)
-            return login_page(request, 401, "用户名或密码错误。", name, nonce)
+            return login_page(request, 401, "用户名或密码错误。", name, nonce, form.get("next", "/"))
         throttle.succeeded(name)
         session_id = await run_in_threadpool(accounts.open_session, account)
         accounts.record(name, "login", account.role, address)

@@ -348,3 +348,9 @@ def test_passwords_are_argon2id_hashes(tmp_path: Path) -> None:
         assert (tmp_path / "accounts.db").stat().st_mode & 0o077 == 0
     finally:
         kept.close()
+
+
+def test_after_a_wrong_password_the_form_still_goes_back_to_the_page_asked_for(site: Site) -> None:
+    client = site.client()
+    failed = sign_in(client, "viewer", "wrong password!", next_page="/alerts")
+    assert failed.status_code == 401 and 'name="next" value="/alerts"' in failed.text
