@@ -192,6 +192,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
         alert = desk.view(alert_id)
         if alert is None:
             return missing(alert_id)
+        who = account.name if (account := signed_in()) else who  # as `act` will record it
         return page("confirm.html", alert=desk.labelled(alert), action=action, who=who, token=token,
                     form_token=guard.issue(alert_id))
 

@@ -354,3 +354,18 @@ def test_after_a_wrong_password_the_form_still_goes_back_to_the_page_asked_for(s
     client = site.client()
     failed = sign_in(client, "viewer", "wrong password!", next_page="/alerts")
     assert failed.status_code == 401 and 'name="next" value="/alerts"' in failed.text
+
+
+def test_a_mailed_link_opened_signed_in_acts_under_the_account(site: Site) -> None:
+    client = site.signed_in("officer")
+    path = site.desk.signer.url(site.desk.alert_id, "assign", "王五", now()).removeprefix("http://127.0.0.1")
+    page = client.get(path)
+    assert page.status_code == 200 and "officer，您将对下面这条预警执行“<strong>指派</strong>”" in page.text
+    done = client.post(f"/alerts/{site.desk.alert_id}/act", data={"t": path.split("t=", 1)[1], **_page_tokens(page.text)})
+    assert done.status_code == 303
+    alert = site.desk.state.get(site.desk.alert_id)
+    assert alert["assignee"] == "officer" and site.desk.state.history(site.desk.alert_id)[-1]["who"] == "officer"
+    viewer = site.signed_in("viewer")
+    refused = viewer.post(f"/alerts/{site.desk.alert_id}/act",
+                          data={"t": path.split("t=", 1)[1], **_page_tokens(viewer.get(path).text)})
+    assert refused.status_code == 403  # a link in a forwarded mail gives a viewer no officer's rights
