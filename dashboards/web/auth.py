@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboards.web.accounts import ROLE_LABELS, ROLES, Account, Accounts
+from dashboards.web.accounts import ROLE_LABELS, ROLES, Account, Accounts, Session
 from dashboards.web.forms import MAX_BODY, FormError, FormGuard, read_form
 
 log = logging.getLogger("dashboards.web.access")
@@ -178,7 +178,7 @@ class Gate:
             _signed_in.reset(marker)
             self._log(who, method, path, status, _client(scope), audit=method not in SAFE_METHODS)
 
-    def _session(self, cookie: str) -> Any:
+    def _session(self, cookie: str) -> Session | None:
         session_id = self.guard.unsign(cookie)
         return self.accounts.session(session_id, self.policy.idle, self.policy.lifetime) if session_id else None
 
