@@ -62,7 +62,12 @@ audit = Table(
 
 
 class AccountError(ValueError):
-    """A change to the accounts that cannot be made; the message says why, for the person who asked."""
+    """A change to the accounts that cannot be made; the message says why (for the command line), `zh` says it
+    on the admin page."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 @dataclass(frozen=True)
@@ -142,7 +147,8 @@ class Accounts:
         at = now()
         with self.engine.begin() as conn:
             if conn.execute(select(accounts.c.name).where(accounts.c.name == name)).first():
-                raise AccountError(f"account {name!r} exists; `yuqing users passwd {name}` changes its password")
+                raise AccountError(f"account {name!r} exists; `yuqing users passwd {name}` changes its password",
+                                   f"账号“{name}”已存在。")
             conn.execute(insert(accounts).values(name=name, role=role, hash=self.hasher.hash(password),
                                                  created_at=at, changed_at=at))
         self.record(by, "account-add", f"{name} ({role})")
@@ -154,7 +160,7 @@ class Accounts:
             done = conn.execute(update(accounts).where(accounts.c.name == name).values(
                 hash=self.hasher.hash(password), changed_at=now())).rowcount
             if not done:
-                raise AccountError(f"no account {name!r}")
+                raise AccountError(f"no account {name!r}", f"没有账号“{name}”。")
             conn.execute(delete(sessions).where(sessions.c.name == name))  # a new password signs everyone out
         self.record(by, "account-passwd", name)
 
@@ -163,13 +169,13 @@ class Accounts:
         with self.engine.begin() as conn:
             if not conn.execute(update(accounts).where(accounts.c.name == name).values(
                     role=role, changed_at=now())).rowcount:
-                raise AccountError(f"no account {name!r}")
+                raise AccountError(f"no account {name!r}", f"没有账号“{name}”。")
         self.record(by, "account-role", f"{name} ({role})")
 
     def remove(self, name: str, by: str) -> None:
         with self.engine.begin() as conn:
             if not conn.execute(delete(accounts).where(accounts.c.name == name)).rowcount:
-                raise AccountError(f"no account {name!r}")
+                raise AccountError(f"no account {name!r}", f"没有账号“{name}”。")
             conn.execute(delete(sessions).where(sessions.c.name == name))
         self.record(by, "account-remove", name)
 
@@ -232,14 +238,16 @@ class Accounts:
 
 def _check_name(name: str) -> None:
     if not NAME.fullmatch(name):
-        raise AccountError(f"{name!r} is not an account name: 1 to 64 letters, digits, '.', '_', '@' or '-'")
+        raise AccountError(f"{name!r} is not an account name: 1 to 64 letters, digits, '.', '_', '@' or '-'",
+                           "用户名须为 1 至 64 个汉字、字母、数字或 . _ @ -。")
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise AccountError(f"{role!r} is not a role; roles: {', '.join(ROLES)}")
+        raise AccountError(f"{role!r} is not a role; roles: {', '.join(ROLES)}", f"没有“{role}”这种角色。")
 
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password is too short: at least {MIN_PASSWORD} characters")
+        raise AccountError(f"the password is too short: at least {MIN_PASSWORD} characters",
+                           f"密码太短：至少 {MIN_PASSWORD} 个字符。")

@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboards.web.accounts import ROLE_LABELS, ROLES, Account, Accounts, Session
+from dashboards.web.accounts import ROLE_LABELS, ROLES, Account, AccountError, Accounts, Session
 from dashboards.web.forms import MAX_BODY, FormError, FormGuard, read_form
 
 log = logging.getLogger("dashboards.web.access")
@@ -45,6 +45,8 @@ OPEN_PATHS = ("/login", "/static/", "/healthz")
 READ_ROLES = (("/admin", "admin"), ("/api/search", "analyst"), ("/search", "analyst"), ("/api/export", "analyst"),
               ("/export", "analyst"))
 WRITE_ROLES = (("/admin", "admin"), ("/alerts/", "officer"), ("/logout", "viewer"))
+
+DONE = {"add": "已开设账号。", "role": "已修改角色。", "passwd": "已重设密码，该账号的登录已全部退出。", "remove": "已删除账号。"}
 
 _signed_in: contextvars.ContextVar[tuple[Account, str] | None] = contextvars.ContextVar("signed_in", default=None)
 
@@ -300,10 +302,40 @@ def auth_routes(accounts: Accounts, templates: Environment, guard: FormGuard, po
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax")
         return response
 
-    def admin(request: Request) -> Response:
+    def admin_page(status: int = 200, message: str = "", done: str = "") -> Response:
         return HTMLResponse(templates.get_template("admin.html").render(
-            accounts=accounts.list(), trail=accounts.trail(100), roles=ROLES, configuration=configuration()))
+            accounts=accounts.list(), trail=accounts.trail(100), roles=ROLES, configuration=configuration(),
+            message=message, done=DONE.get(done, "")), status_code=status)
+
+    def admin(request: Request) -> Response:
+        return admin_page(done=request.query_params.get("done", ""))
+
+    def change(me: Account, form: dict[str, str]) -> str:
+        action, name, role, password = (form.get(k, "").strip() for k in ("action", "name", "role", "password"))
+        if name == me.name and action in ("role", "remove"):  # the last admin would lock everyone out
+            raise AccountError("own account", "不能修改自己的角色或删除自己的账号；请另一位管理员操作。")
+        if action == "add":
+            accounts.add(name, role, password, by=me.name)
+        elif action == "role":
+            accounts.set_role(name, role, by=me.name)
+        elif action == "passwd":
+            accounts.set_password(name, password, by=me.name)
+        elif action == "remove":
+            accounts.remove(name, by=me.name)
+        else:
+            raise AccountError("unknown action", f"未知操作“{action}”。")
+        return action
+
+    async def admin_change(request: Request) -> Response:
+        me = signed_in()
+        assert me is not None  # the gate let an admin's change through, no one else's
+        try:
+            form = await read_form(request)
+            done = await run_in_threadpool(change, me, form)
+        except (FormError, AccountError) as exc:
+            return admin_page(400, getattr(exc, "zh", str(exc)))
+        return RedirectResponse(f"/admin?done={done}", status_code=303)
 
     return [Route("/login", login, methods=["GET", "POST"]), Route("/logout", logout, methods=["POST"]),
-            Route("/admin", admin)]
+            Route("/admin", admin), Route("/admin/accounts", admin_change, methods=["POST"])]
 

@@ -369,3 +369,37 @@ def test_a_mailed_link_opened_signed_in_acts_under_the_account(site: Site) -> No
     refused = viewer.post(f"/alerts/{site.desk.alert_id}/act",
                           data={"t": path.split("t=", 1)[1], **_page_tokens(viewer.get(path).text)})
     assert refused.status_code == 403  # a link in a forwarded mail gives a viewer no officer's rights
+
+
+def test_an_admin_manages_accounts_on_the_admin_page(site: Site) -> None:
+    admin = site.signed_in("admin")
+    token = _page_tokens(admin.get("/admin").text)["session_csrf"]
+
+    def change(**fields: str) -> Any:
+        return admin.post("/admin/accounts", data={"session_csrf": token, **fields})
+
+    added = change(action="add", name="王五", role="analyst", password="a long enough password")
+    assert added.status_code == 303 and "已开设账号" in admin.get(added.headers["location"]).text
+    assert site.accounts.get("王五") and site.accounts.get("王五").role == "analyst"
+    assert change(action="role", name="王五", role="officer").status_code == 303
+    assert site.accounts.get("王五").role == "officer"
+    wang = site.signed_in("viewer")  # any session of the account being reset ends with it
+    assert change(action="passwd", name="viewer", password="a new long password").status_code == 303
+    assert wang.get("/alerts").status_code == 303
+    assert change(action="remove", name="王五").status_code == 303 and site.accounts.get("王五") is None
+    for fields, said in (({"action": "add", "name": "x", "role": "viewer", "password": "short"}, "密码太短"),
+                         ({"action": "add", "name": "officer", "role": "viewer", "password": PASSWORD}, "已存在"),
+                         ({"action": "remove", "name": "admin"}, "不能修改自己的角色或删除自己的账号"),
+                         ({"action": "role", "name": "admin", "role": "viewer"}, "不能修改自己的角色"),
+                         ({"action": "role", "name": "officer", "role": "root"}, "没有“root”这种角色")):
+        refused = change(**fields)
+        assert refused.status_code == 400 and said in refused.text, fields
+    assert site.accounts.get("admin").role == "admin" and site.accounts.get("officer").role == "officer"
+    actions = {(e["who"], e["action"]) for e in site.accounts.trail()}
+    assert {("admin", "account-add"), ("admin", "account-role"), ("admin", "account-passwd"),
+            ("admin", "account-remove")} <= actions
+    officer = site.signed_in("officer")
+    officer_token = _page_tokens(officer.get("/alerts").text)["session_csrf"]
+    assert officer.post("/admin/accounts", data={"session_csrf": officer_token, "action": "add", "name": "y",
+                                                 "role": "admin", "password": PASSWORD}).status_code == 403
+    assert site.accounts.get("y") is None
