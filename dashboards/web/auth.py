@@ -249,7 +249,8 @@ def auth_routes(accounts: Accounts, templates: Environment, guard: FormGuard, po
 
     def login_page(request: Request, status: int = 200, message: str = "", name: str = "",
                    nonce: str | None = None, next_page: str | None = None) -> Response:
-        nonce = nonce or secrets.token_urlsafe(24)
+        # The browser's nonce while it has one: a second tab's form does not spoil the first's.
+        nonce = nonce or request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
         next_page = _local(request.query_params.get("next", "/") if next_page is None else next_page)
         response = HTMLResponse(templates.get_template("login.html").render(
             token=guard.session_token(nonce), next=next_page, message=message, name=name), status_code=status)

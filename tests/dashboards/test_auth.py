@@ -403,3 +403,11 @@ def test_an_admin_manages_accounts_on_the_admin_page(site: Site) -> None:
     assert officer.post("/admin/accounts", data={"session_csrf": officer_token, "action": "add", "name": "y",
                                                  "role": "admin", "password": PASSWORD}).status_code == 403
     assert site.accounts.get("y") is None
+
+
+def test_two_sign_in_forms_open_in_one_browser_both_post(site: Site) -> None:
+    client = site.client()
+    first, second = (re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text) for _ in range(2))
+    assert first and second
+    answer = client.post("/login", data={"csrf": first.group(1), "name": "viewer", "password": PASSWORD})
+    assert answer.status_code == 303
