@@ -845,7 +845,7 @@ def users_list(config_file: Path | None) -> None:
     """The accounts, their roles and when each was opened and last changed."""
     accounts = _accounts(config_file)
     try:
-        rows = accounts.list()
+        rows = accounts.listing()
     finally:
         accounts.close()
     if not rows:

@@ -128,7 +128,7 @@ class Accounts:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(accounts)).scalar_one()
 
-    def list(self) -> list[dict[str, Any]]:
+    def listing(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(accounts.c.name, accounts.c.role, accounts.c.created_at,
                                        accounts.c.changed_at).order_by(accounts.c.name)).mappings()

@@ -305,7 +305,7 @@ def auth_routes(accounts: Accounts, templates: Environment, guard: FormGuard, po
 
     def admin_page(status: int = 200, message: str = "", done: str = "") -> Response:
         return HTMLResponse(templates.get_template("admin.html").render(
-            accounts=accounts.list(), trail=accounts.trail(100), roles=ROLES, configuration=configuration(),
+            accounts=accounts.listing(), trail=accounts.trail(100), roles=ROLES, configuration=configuration(),
             message=message, done=DONE.get(done, "")), status_code=status)
 
     def admin(request: Request) -> Response:
