@@ -451,6 +451,11 @@ class Dashboard(_Section):
     refresh: Duration = 15.0
     allowed_hosts: list[str] = Field(
         default_factory=list, description="names the dashboard answers to (the Host header); default in `hosts`")
+    session_idle: Duration = Field(default=2 * 3600.0, description="a signed-in session unused this long ends")
+    session_lifetime: Duration = Field(default=12 * 3600.0, description="any signed-in session ends this long after "
+                                       "sign-in (a shift)")
+    secure_cookie: bool = Field(default=False, description="mark the session cookie Secure even over plain http "
+                                "(behind a TLS proxy that does not say so); over https it always is")
 
     @field_validator("allowed_hosts")
     @classmethod
@@ -699,6 +704,25 @@ _SECRETS = (
 
 
 _SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|cookie|signature", re.IGNORECASE)
+
+
+_SECRET_KEY = re.compile(r"secret|password|api_key|token|headers", re.IGNORECASE)
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as the admin page shows them: every secret, header and channel address replaced by ***."""
+
+    def mask(value: Any, key: str = "") -> Any:
+        # A robot's address carries its key (wecom's ?key=, dingtalk's access_token=).
+        if value and (_SECRET_KEY.search(key) or (key == "url" and isinstance(value, str) and "?" in value)):
+            return "***"
+        if isinstance(value, dict):
+            return {k: mask(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v, key) for v in value]
+        return value
+
+    return mask(settings.model_dump(mode="json"))
 
 
 def _advice(data: dict[str, Any], file: Path, settings: Settings) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 import settings as config
+from dashboards.web.accounts import ROLES
 
 EXIT_CONFIG = 2
 
@@ -778,6 +779,112 @@ def demo(port: int, speed: float, verbose: bool) -> None:
         for noisy in ("apscheduler", "uvicorn", "jieba", "mail.log", "yuqing.ingest"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     run_demo(Path("var"), dashboard_port=port, speed=speed)
+
+
+
+@main.group()
+def users() -> None:
+    """Dashboard accounts (roles viewer < analyst < officer < admin). With none, the dashboard is open and
+    listens on a loopback address only."""
+
+
+def _accounts(config_file: Path | None) -> Any:
+    from dashboards.web.accounts import Accounts
+
+    return Accounts.for_data_dir(config.load(config_file).data_dir)
+
+
+def _account_change(change: Any) -> None:
+    """Runs a change to the accounts; one that cannot be made is said on one line (exit 2)."""
+    from dashboards.web.accounts import AccountError
+
+    try:
+        change()
+    except AccountError as exc:
+        click.echo(f"yuqing: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+
+
+def _new_password() -> str:
+    """Asked twice at a terminal; from a script, the first line of stdin."""
+    if sys.stdin.isatty():
+        return click.prompt("password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@config_option
+def users_add(name: str, role: str, config_file: Path | None) -> None:
+    """Open an account; the password is asked twice (or read from stdin)."""
+    accounts = _accounts(config_file)
+    try:
+        _account_change(lambda: accounts.add(name, role, _new_password(), by=f"cli:{_who()}"))
+    finally:
+        accounts.close()
+    click.echo(f"account {name} ({role}) added")
+
+
+@users.command("passwd")
+@click.argument("name")
+@config_option
+def users_passwd(name: str, config_file: Path | None) -> None:
+    """Set an account's password (its sessions end)."""
+    accounts = _accounts(config_file)
+    try:
+        if accounts.get(name) is None:  # said before a password is asked for
+            click.echo(f"yuqing: no account {name!r}", err=True)
+            sys.exit(EXIT_CONFIG)
+        _account_change(lambda: accounts.set_password(name, _new_password(), by=f"cli:{_who()}"))
+    finally:
+        accounts.close()
+    click.echo(f"password of {name} changed; its sessions are ended")
+
+
+@users.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+@config_option
+def users_role(name: str, role: str, config_file: Path | None) -> None:
+    """Change an account's role."""
+    accounts = _accounts(config_file)
+    try:
+        _account_change(lambda: accounts.set_role(name, role, by=f"cli:{_who()}"))
+    finally:
+        accounts.close()
+    click.echo(f"{name} is now {role}")
+
+
+@users.command("remove")
+@click.argument("name")
+@config_option
+def users_remove(name: str, config_file: Path | None) -> None:
+    """Remove an account (its sessions end)."""
+    accounts = _accounts(config_file)
+    try:
+        _account_change(lambda: accounts.remove(name, by=f"cli:{_who()}"))
+        left = accounts.count()
+    finally:
+        accounts.close()
+    click.echo(f"account {name} removed" + ("" if left else "; no accounts remain: the dashboard is open again, "
+                                             "on a loopback address only"))
+
+
+@users.command("list")
+@config_option
+def users_list(config_file: Path | None) -> None:
+    """The accounts, their roles and when each was opened and last changed."""
+    accounts = _accounts(config_file)
+    try:
+        rows = accounts.listing()
+    finally:
+        accounts.close()
+    if not rows:
+        click.echo("no accounts: the dashboard is open, on a loopback address only")
+    for row in rows:
+        click.echo(f"{row['name']:<20} {row['role']:<8} added {row['created_at']:%Y-%m-%d %H:%M}  "
+                   f"changed {row['changed_at']:%Y-%m-%d %H:%M}")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from crawlers.breakage import PARSE, TIMEOUT
 from crawlers.run import crawl_command
+from dashboards.web.accounts import Accounts
 from dashboards.web.app import DashboardServer, create_app, serve
+from dashboards.web.auth import SignInPolicy, exposure_error
 from store import open_store
 from store.base import StoreError
 from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
@@ -245,6 +247,11 @@ class Service:
         self._scheduler = scheduler
 
     def _serve_dashboard(self) -> DashboardServer:
+        board = self.settings.dashboard
+        accounts = Accounts.for_data_dir(self.data_dir)
+        if problem := exposure_error(board.host, accounts):
+            accounts.close()
+            raise config.ConfigError(problem)
         app = create_app(
             self.store,
             self.alert_state.recent_alerts,
@@ -255,8 +262,15 @@ class Service:
             saved_searches=self.settings.data_dir / "saved-searches.json",
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files),
+            accounts=accounts, sign_in=SignInPolicy(board.session_idle, board.session_lifetime, board.secure_cookie),
+            configuration=lambda: config.masked(self.settings),
         )
-        return serve(app, self.settings.dashboard.host, self.settings.dashboard.port)
+        self._accounts = accounts
+        try:
+            return serve(app, board.host, board.port)
+        except BaseException:
+            accounts.close()
+            raise
 
     @property
     def dashboard_url(self) -> str:
@@ -276,6 +290,7 @@ class Service:
         if self._dashboard is not None:
             self._dashboard.stop()
             self._dashboard = None
+            self._accounts.close()
         with self._write_lock:
             self.ingester.store_events()  # what a failed store left waiting: the next start continues from it
             self.store.close()

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from dashboards.web.auth import signed_in
 from dashboards.web.forms import FormError, FormGuard, read_form
 from models import SHANGHAI, Event, Post, now, web_link
 from store.base import SearchQuery, Store, StoreError
@@ -191,6 +192,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
         alert = desk.view(alert_id)
         if alert is None:
             return missing(alert_id)
+        who = account.name if (account := signed_in()) else who  # as `act` will record it
         return page("confirm.html", alert=desk.labelled(alert), action=action, who=who, token=token,
                     form_token=guard.issue(alert_id))
 
@@ -211,9 +213,12 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
                 return link_refused(alert_id, str(exc))
             if token_id != alert_id:
                 return link_refused(alert_id, "此链接属于另一条预警。")
+            who = account.name if (account := signed_in()) else who
             assignee = who if action == "assign" else None  # a mailed "assign" link means "assign it to me"
         else:
-            action, who = form.get("action", ""), form.get("who", "").strip()
+            action = form.get("action", "")
+            # Signed in, the account acts: the page asks for no name, and none typed into the form counts.
+            who = account.name if (account := signed_in()) else form.get("who", "").strip()
             assignee = form.get("assignee", "").strip() or None
         problem = (f"未知操作“{action}”。" if action not in ACTIONS else
                    "请填写处理人姓名。" if not who else

@@ -28,7 +28,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dashboards.web.accounts import Accounts
 from dashboards.web.alert_pages import AlertDesk, alert_routes
+from dashboards.web.auth import Gate, SignInPolicy, auth_routes
 from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
 from dashboards.web.saved_searches import SavedSearches
@@ -99,17 +101,22 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                labels: Mapping[str, Mapping[str, str]] | None = None,
                form_key: bytes | None = None,
                event_alerts: EventAlerts = lambda event: [],
-               saved_searches: Path | None = None) -> Starlette:
+               saved_searches: Path | None = None, accounts: Accounts | None = None,
+               sign_in: SignInPolicy = SignInPolicy(),
+               configuration: Callable[[], dict[str, Any]] = dict) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
     site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
-    `form_key` signs the forms (kept across restarts, a form opened before one still posts); `event_alerts` gives
-    an event's alerts; `saved_searches` is the file saved searches are kept in (None: none can be saved)."""
+    `form_key` signs the forms and the session cookie (kept across restarts, a form opened before one still
+    posts); `event_alerts` gives an event's alerts; `saved_searches` is the file saved searches are kept in (None:
+    none can be saved). With `accounts`, pages ask for sign-in once an account exists (see auth); `configuration`
+    is what the admin page shows of the settings, secrets masked."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
     guard = FormGuard(form_key)
+    signing_in = auth_routes(accounts, templates, guard, sign_in, configuration) if accounts is not None else []
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
@@ -179,10 +186,12 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         *alert_routes(store, templates, desk, guard, title),
         *search_routes(store, templates, parse, SavedSearches(saved_searches), guard, desk.label),
         *event_routes(store, templates, desk, event_alerts),
+        *signing_in,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ], middleware=[
         Middleware(SecurityHeaders),
         Middleware(TrustedHostMiddleware, allowed_hosts=host_patterns(allowed_hosts), www_redirect=False),
+        *([Middleware(Gate, accounts=accounts, guard=guard, policy=sign_in)] if accounts is not None else []),
     ])
 
 

@@ -3,8 +3,9 @@
 Why a token and not an Origin/Referer check: the dashboard sends `Referrer-Policy: no-referrer`, under which
 browsers send no Referer and `Origin: null` with a form's POST, so those headers cannot tell our own form from
 another site's. A page elsewhere cannot read ours (same-origin policy; the Host check stops DNS rebinding), so
-it cannot learn a token. Tokens are stateless (no cookie, no session): an HMAC of the alert id and the time
-the form was made, with a key the dashboard holds.
+it cannot learn a token. An alert's form token is stateless (no cookie, no session): an HMAC of the alert id
+and the time the form was made, with a key the dashboard holds. Once accounts exist, every change also carries
+the session's token (an HMAC of the session id), and the same key signs the session cookie.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ class FormGuard:
     def issue(self, alert_id: int, at: float | None = None) -> str:
         issued = int(time.time() if at is None else at)
         return f"{issued}.{self._mac(alert_id, issued)}"
+
+    def session_token(self, session_id: str) -> str:
+        """The token a signed-in session's changes carry (bound to the session, so it dies with it)."""
+        return hmac.new(self.key, f"session:{session_id}".encode(), hashlib.sha256).hexdigest()
+
+    def check_session(self, token: str, session_id: str) -> bool:
+        return bool(token) and hmac.compare_digest(token, self.session_token(session_id))
+
+    def sign(self, value: str) -> str:
+        return f"{value}.{hmac.new(self.key, f'cookie:{value}'.encode(), hashlib.sha256).hexdigest()}"
+
+    def unsign(self, signed: str) -> str | None:
+        """The value of a `sign`ed string, or None when it was not signed with this key."""
+        value = signed.rpartition(".")[0]
+        return value if value and hmac.compare_digest(signed, self.sign(value)) else None
 
     def check(self, token: str, alert_id: int, at: float | None = None) -> None:
         issued_text, _, mac = token.partition(".")

@@ -222,3 +222,59 @@ def test_an_officer_acknowledges_an_alert_on_its_page_and_copies_the_draft(desk)
             browser.close()
     finally:
         server.stop()
+
+
+def test_an_officer_signs_in_acts_under_the_account_and_signs_out(desk, tmp_path: Path) -> None:  # noqa: ANN001
+    from playwright.sync_api import sync_playwright
+
+    from alerts.evidence import EvidenceLocker
+    from alerts.statement import StatementWriter
+    from dashboards.web.accounts import Accounts
+    from yuqing.service import alert_desk
+
+    accounts = Accounts(tmp_path / "accounts.db")
+    accounts.add("李四", "officer", "a long enough password", by="test")
+    app = create_app(desk.store, desk.state.recent_alerts, parse, allowed_hosts=HOSTS, accounts=accounts,
+                     **alert_desk(desk.state, desk.signer, StatementWriter(desk.store),
+                                  EvidenceLocker(desk.evidence, timeout=5).files))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = DashboardServer(app, "127.0.0.1", port).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            page.add_init_script("window.cspViolations = [];"
+                                 "document.addEventListener('securitypolicyviolation',"
+                                 " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+            page.goto(f"http://127.0.0.1:{port}/alerts/{desk.alert_id}")  # a link from the alert mail
+            page.wait_for_url("**/login?next=*")
+            page.fill("#name", "李四")
+            page.fill("#password", "not the password")
+            page.click("#login button[type='submit']")
+            assert "用户名或密码错误" in page.locator("#login-message").inner_text()
+            page.fill("#password", "a long enough password")
+            page.click("#login button[type='submit']")
+            page.wait_for_url(f"**/alerts/{desk.alert_id}")  # back where the link pointed
+            assert page.locator("#signed-in-as").inner_text() == "李四（处置）"
+            assert page.locator("#who").count() == 0 and page.locator("#acting-as").inner_text() == "李四"
+            page.fill("#note", "已联系厂方核实")
+            page.click("#act button[value='ack']")
+            page.wait_for_url(f"**/alerts/{desk.alert_id}?done=ack")
+            assert page.locator("#state").inner_text() == "已确认" and "李四" in page.locator("#history").inner_text()
+            assert desk.state.get(desk.alert_id)["acknowledged_by"] == "李四"
+            cookie = next(c for c in page.context.cookies() if c["name"] == "yuqing_session")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+            page.click("#account button[type='submit']")
+            page.wait_for_url("**/login")
+            page.goto(f"http://127.0.0.1:{port}/alerts")
+            page.wait_for_url("**/login?next=%2Falerts")
+            assert page.evaluate("window.cspViolations") == []
+            assert errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
+            browser.close()
+    finally:
+        server.stop()
+        accounts.close()

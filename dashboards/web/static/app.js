@@ -233,8 +233,9 @@ function startAlert() {
       status.textContent = `复制失败：${error.message}`;
     }
   });
-  // The officer's name, typed once per browser rather than for every action.
+  // The officer's name, typed once per browser rather than for every action (signed in, the account acts).
   const who = document.getElementById("who");
+  if (!who) return;
   who.value = localStorage.getItem("yuqing.who") || "";
   document.getElementById("act").addEventListener("submit", () => localStorage.setItem("yuqing.who", who.value.trim()));
 }
