@@ -295,6 +295,7 @@ def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str,
     return {
         "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,
         "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
+        "event_alerts": state.of_events, "alert_count": state.count_since,
         "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
                    "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
         # From the link secret: forms opened before a restart still post after it.
