@@ -19,7 +19,7 @@ def test_summary(store: EmbeddedStore) -> None:
     assert data["counts"] == {"total": 5, "in_range": 4, "negative": 2, "alerts": 1}
     assert data["interval"] == "10min" and len(data["volume"]) in (144, 145)
     assert sum(b["negative"] for b in data["volume"]) == 2
-    assert data["keywords"][0] == {"word": "北辰燃料乙醇", "count": 4, "baseline": 0, "rising": True}
+    assert data["keywords"][0] == {"word": "北辰燃料乙醇", "count": 4, "baseline": 0.1, "rising": True}  # 1 in 7 days before
     assert [p["id"] for p in data["negative_posts"]] == ["news:1", "news:4"]
     assert data["alerts"][0]["severity"] == "high"
     week = client(store).get("/api/summary?range=7d").json()
