@@ -162,7 +162,7 @@ function drawChart(buckets, interval) {
   }
   const every = Math.ceil(buckets.length / 8);
   let labelled = null;
-  const share = [];
+  const runs = [[]];  // the share line breaks where a bucket holds nothing: no share to draw there
   buckets.forEach((bucket, i) => {
     let y = pad.top + plotH;
     const x = pad.left + i * step + (step - barW) / 2;
@@ -177,7 +177,8 @@ function drawChart(buckets, interval) {
       rect.append(tip);
       root.append(rect);
     }
-    if (bucket.total) share.push(`${x + barW / 2},${pad.top + plotH * (1 - bucket.negative / bucket.total)}`);
+    if (bucket.total) runs[runs.length - 1].push([x + barW / 2, pad.top + plotH * (1 - bucket.negative / bucket.total)]);
+    else if (runs[runs.length - 1].length) runs.push([]);
     if (i % every === 0) {
       const t = svg("text", { x: x + barW / 2, y: height - 6, "text-anchor": "middle", class: "tick" });
       t.textContent = axisLabel(bucket.start, interval, labelled);
@@ -185,7 +186,10 @@ function drawChart(buckets, interval) {
       root.append(t);
     }
   });
-  if (share.length) root.append(svg("polyline", { points: share.join(" "), class: "share" }));
+  for (const run of runs.filter((r) => r.length)) {
+    if (run.length === 1) root.append(svg("circle", { cx: run[0][0], cy: run[0][1], r: 2.5, class: "share" }));
+    else root.append(svg("polyline", { points: run.map((p) => p.join(",")).join(" "), class: "share" }));
+  }
   box.replaceChildren(root);
 }
 
