@@ -73,6 +73,7 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field("time", fast=True, indexed=True)
     builder.add_integer_field("crawled", fast=True, indexed=True)
     builder.add_integer_field("reach", fast=True)
+    builder.add_float_field("score", fast=True)
     return builder.build()
 
 
@@ -340,6 +341,8 @@ class EmbeddedStore(Store):
             doc.add_text("author_name", post.author.name)
         doc.add_integer("reach", post_reach(post))
         doc.add_text("sentiment", post.sentiment.label if post.sentiment else "unknown")
+        if post.sentiment:
+            doc.add_float("score", post.sentiment.score)
         for match in post.schemes:
             doc.add_text("scheme", match.name)
         for keyword in post.keywords:
@@ -564,6 +567,9 @@ class EmbeddedStore(Store):
             clauses.append((tantivy.Occur.Must, self._range("time", query.since, query.until)))
         if query.crawled_since:
             clauses.append((tantivy.Occur.Must, self._range("crawled", query.crawled_since, None)))
+        if query.score_below is not None:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self._schema, "score", tantivy.FieldType.Float, None, query.score_below, include_upper=False)))
         return self._all(clauses)
 
     @contextmanager

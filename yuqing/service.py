@@ -250,6 +250,8 @@ class Service:
             allowed_hosts=self.settings.dashboard.hosts,
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
+            negative_below=max((r.threshold for r in self.settings.alerts.rules if r.type == "negative"),
+                               default=None),
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files),
         )

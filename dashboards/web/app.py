@@ -85,17 +85,20 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                labels: Mapping[str, Mapping[str, str]] | None = None,
                form_key: bytes | None = None,
                event_alerts: EventAlerts | None = None,
-               alert_count: AlertCount | None = None) -> Starlette:
+               alert_count: AlertCount | None = None,
+               negative_below: float | None = None) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
     site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
     `form_key` signs the forms (kept across restarts, a form opened before one still posts). The overview
-    shows each event's alert through `event_alerts` and counts the range's alerts with `alert_count`."""
+    shows each event's alert through `event_alerts`, counts the range's alerts with `alert_count`, and the posts
+    the negative alert rules count beyond those labelled negative with `negative_below` (their threshold)."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
-    overview = Overview(store, recent_alerts, desk.labelled, labels or {}, event_alerts, alert_count)
+    overview = Overview(store, recent_alerts, desk.labelled, labels or {}, event_alerts, alert_count,
+                        negative_below)
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))

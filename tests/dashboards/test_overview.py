@@ -141,6 +141,21 @@ def test_events_first_riskiest_first_with_their_alert(spread: Path, tmp_path: Pa
     state.close()
 
 
+def test_posts_the_negative_rule_counts_beyond_the_negative_label_are_said(tmp_path: Path) -> None:
+    posts = [spread_post(n, "news", "baihua-news", "local_media", "", "", None, label, n)
+             for n, label in enumerate(["negative", "negative", "negative", "negative", "neutral", "neutral"], 1)]
+    posts[4] = posts[4].model_copy(update={"sentiment": Sentiment(label="neutral", score=0.2)})  # leans negative
+    posts[5] = posts[5].model_copy(update={"sentiment": Sentiment(label="neutral", score=0.29)})
+    posts.append(spread_post(7, "news", "baihua-news", "local_media", "", "", None, "neutral", 7))  # 0.5: no
+    with EmbeddedStore(tmp_path / "var" / "store", grams=index_grams) as store:
+        store.upsert([p.model_copy(update={"sentiment": Sentiment(label="negative", score=0.1)}) if n < 4 else p
+                      for n, p in enumerate(posts)])
+    # Four labelled negative, six that a negative rule at 0.3 alerts on.
+    counts = summary(tmp_path, negative_below=0.3)["counts"]
+    assert (counts["negative"], counts["leaning_negative"]) == (4, 2)
+    assert summary(tmp_path)["counts"]["leaning_negative"] == 0  # no negative rule: nothing to tell apart
+
+
 def test_more_than_ten_alerts_are_counted(spread: Path, tmp_path: Path) -> None:
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
     for n in range(12):

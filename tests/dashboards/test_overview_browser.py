@@ -14,10 +14,12 @@ from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, _post, alerts, parse, source_health
 from tests.dashboards.test_browser import ARTIFACTS, _base, _browser, pytestmark  # noqa: F401  (skips without Chromium)
 from tests.dashboards.test_overview import LABELS, event
-from models import now
+from models import Sentiment, now
 
 
 def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tmp_path: Path) -> None:
+    leaning = _post(8, "北辰燃料乙醇 排放 说明", "neutral", 4)
+    store.upsert([leaning.model_copy(update={"sentiment": Sentiment(label="neutral", score=0.2)})])
     store.upsert_events([event(1, 0.4, timedelta(minutes=5), "厂区恶臭"), event(2, 0.9, timedelta(minutes=20), "河水发黑")])
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
     alert_id = state.open_alert(NewAlert(key="event:co:evt:0000000000000002", rule="event-growth", scheme="co",
@@ -27,7 +29,8 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     app = create_app(store, alerts, parse, allowed_hosts=HOSTS, refresh_seconds=1, source_health=source_health,
-                     labels=LABELS, event_alerts=state.of_events, alert_count=state.count_since)
+                     labels=LABELS, event_alerts=state.of_events, alert_count=state.count_since,
+                     negative_below=0.3)
     server = DashboardServer(app, "127.0.0.1", port).start()
     try:
         with _browser(_base(server)) as page:
@@ -48,17 +51,19 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
             ticks = page.locator("#chart text.tick").all_text_contents()
             assert re.fullmatch(r"\d{1,2}/\d{1,2} \d\d:\d0", ticks[0]), ticks  # the first label names its day
             assert all(re.fullmatch(r"(\d{1,2}/\d{1,2} )?\d\d:\d0", t) for t in ticks), ticks
-            # The share of negative posts: a dot for each bucket alone (four posts, hours apart): two all
-            # negative at the top, two with none at the bottom.
+            # The share of negative posts: a dot for each bucket alone (five posts, hours apart): two all
+            # negative at the top, three with none at the bottom.
             heights = page.locator("#chart circle.share").evaluate_all("cs => cs.map((c) => Number(c.getAttribute('cy')))")
-            assert len(heights) == 4 and page.locator("#chart polyline.share").count() == 0
+            assert len(heights) == 5 and page.locator("#chart polyline.share").count() == 0
             assert sorted(heights)[1] < sorted(heights)[2] and len(set(heights)) == 2
             assert page.locator("#count-alerts").inner_text() == "1"
+            assert page.locator("#count-negative").inner_text() == "2"
+            assert page.locator("#negative-leaning").inner_text() == "另有 1 条倾向负面，负面预警亦计入"
             assert re.fullmatch(r"更新于 \d\d-\d\d \d\d:\d\d:\d\d", page.locator("#updated").inner_text())
             assert "新闻网站" in page.locator("#breakdown-platform").inner_text()
             assert "地方媒体" in page.locator("#breakdown-tier").inner_text() or \
                 "未知" in page.locator("#breakdown-tier").inner_text()
-            assert "记者（4条）" in page.locator("#authors").inner_text()
+            assert "记者（5条）" in page.locator("#authors").inner_text()
             assert page.locator("#keywords .rising").count() >= 1  # nothing of the week before: all new
             assert page.locator("#latest-posts li.new").count() == 0  # the first look: nothing is "new" yet
 
@@ -67,7 +72,7 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
             assert page.locator("#latest-posts li.new").count() == 1
 
             page.click("button[data-range='7d']")
-            page.locator("#count-range", has_text=re.compile(r"^6$")).wait_for()
+            page.locator("#count-range", has_text=re.compile(r"^7$")).wait_for()
             ticks = page.locator("#chart text.tick").all_text_contents()
             assert sum(1 for t in ticks if "/" in t) >= 2, ticks  # a week: the day changes along the axis
             ARTIFACTS.mkdir(exist_ok=True)

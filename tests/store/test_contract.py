@@ -12,7 +12,7 @@ from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from store.base import EventQuery, SearchQuery, Store
 from tests.store.conftest import BASE, make_event, make_post, parse
-from models import Metrics, Post, now
+from models import Metrics, Post, Sentiment, now
 
 
 def ids(store: Store, text: str = "", **filters: object) -> list[str]:
@@ -173,6 +173,17 @@ def test_volume_in_ten_minutes_starting_on_the_tens(store: Store, corpus: list[P
     assert [b.start for b in buckets] == [BASE + timedelta(minutes=m) for m in range(-20, 61, 10)]
     assert [b.total for b in buckets] == [0, 0, 1, 0, 0, 0, 0, 0, 1]
     assert buckets[2].by_sentiment == {"negative": 1} and buckets[-1].by_sentiment == {"positive": 1}
+
+
+def test_posts_by_how_far_they_lean_negative(store: Store, corpus: list[Post]) -> None:
+    leaning = make_post(6, "北辰 燃料 乙醇 排放 达标", hours=4)
+    leaning = leaning.model_copy(update={"sentiment": Sentiment(label="neutral", score=0.25)})
+    unread = make_post(7, "北辰 燃料 乙醇", hours=5).model_copy(update={"sentiment": None})
+    store.upsert([*corpus, leaning, unread])
+    assert sorted(ids(store, score_below=0.3)) == ["forum:4", "news:1", "news:6"]  # 0.1, 0.1 and 0.25
+    assert ids(store, score_below=0.1) == []  # under, not at
+    assert ids(store, score_below=0.3, sentiment="neutral") == ["news:6"]
+    assert store.count(SearchQuery(score_below=0.6)) == 5  # not the post without a sentiment
 
 
 def test_breakdowns_by_platform_tier_region_and_source(store: Store, real_shaped: list[Post]) -> None:

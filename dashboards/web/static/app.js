@@ -231,6 +231,8 @@ async function refresh() {
     document.getElementById("count-total").textContent = data.counts.total;
     document.getElementById("count-range").textContent = data.counts.in_range;
     document.getElementById("count-negative").textContent = data.counts.negative;
+    const leaning = data.counts.leaning_negative;
+    document.getElementById("negative-leaning").textContent = leaning ? `另有 ${leaning} 条倾向负面，负面预警亦计入` : "";
     document.getElementById("count-alerts").textContent = data.counts.alerts;
     document.getElementById("pace-now").textContent = data.pace.posts;
     document.getElementById("pace-baseline").textContent = `前${data.pace.days}天同时段均值 ${data.pace.baseline}`;
