@@ -18,7 +18,8 @@ RANGES: dict[str, tuple[timedelta, Interval]] = {
 LABELS = ("positive", "neutral", "negative", "unknown")
 BREAKDOWNS: tuple[Breakdown, ...] = ("platform", "tier", "region", "source")
 BASELINE_DAYS = 7  # the current hour's pace, and keywords' rise, against the week before
-RISING = 2.0  # a keyword rises when its count is at least this many times its baseline's (and at least 3)
+# A keyword rises as analysis's hot terms do: at least 3 posts, and (count + 1) / (its usual count + 1) at least 3.
+RISING, RISING_MIN = 3.0, 3
 EVENTS = 10
 SPARK = 12  # the latest 10-minute buckets an event's sparkline shows (two hours)
 
@@ -114,7 +115,7 @@ class Overview:
                                   until=window.since)
             usual = self.store.count(earlier) / BASELINE_DAYS
             out.append({"word": word, "count": n, "baseline": round(usual, 1),
-                        "rising": n >= 3 and n >= RISING * max(usual, 1)})
+                        "rising": n >= RISING_MIN and (n + 1) / (usual + 1) >= RISING})
         return out
 
     def events(self, at: datetime) -> list[dict[str, Any]]:
