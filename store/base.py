@@ -182,7 +182,8 @@ class Store(ABC):
 
     @abstractmethod
     def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:
-        """The named authors of the matching posts with the most reach (post_reach summed), exact, ties by name."""
+        """The named authors of the matching posts with the most reach (post_reach summed), exact; ties go to the
+        one with more posts, then by name."""
 
     @abstractmethod
     def upsert_events(self, events: Iterable[Event]) -> None:

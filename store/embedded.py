@@ -635,7 +635,7 @@ class EmbeddedStore(Store):
     def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:
         found = [AuthorReach(b["key"], b["doc_count"], int(b["r"]["value"] or 0))
                  for b in self._buckets(query, "author_name", aggs={"r": {"sum": {"field": "reach"}}})]
-        return sorted(found, key=lambda a: (-a.reach, a.name))[:size]
+        return sorted(found, key=lambda a: (-a.reach, -a.posts, a.name))[:size]
 
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
         step, offset = bucket_offset(interval)

@@ -316,7 +316,7 @@ class ElasticStore(Store):
         with self._said():
             found = [AuthorReach(b["key"]["k"], b["doc_count"], int(sum(b[p]["value"] or 0 for p in parts)))
                      for b in self._every_bucket(dsl.query(query), "author.name", parts) if b["key"]["k"]]
-        return sorted(found, key=lambda a: (-a.reach, a.name))[:size]
+        return sorted(found, key=lambda a: (-a.reach, -a.posts, a.name))[:size]
 
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
         step = {"fixed_interval": "10m"} if interval == "10min" else {"calendar_interval": interval}

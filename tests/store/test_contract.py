@@ -209,6 +209,8 @@ def test_top_authors_by_reach(store: Store, real_shaped: list[Post]) -> None:
                                                          ("香港網友", 1, 1)]
     assert all(a.name for a in store.top_authors(SearchQuery(), 20))  # a post without an author is nobody's
     assert [a.name for a in store.top_authors(SearchQuery(platform="news"), 5)] == ["本报记者 赵强", "本网记者 李明"]
+    store.upsert([posts[0].model_copy(update={"id": "news:10"})])  # no reach either, but a second post
+    assert [a.name for a in store.top_authors(SearchQuery(platform="news"), 5)] == ["本网记者 李明", "本报记者 赵强"]
 
 
 def test_top_keywords_and_sources(store: Store, corpus: list[Post]) -> None:
