@@ -15,9 +15,10 @@ def _load_stopwords() -> frozenset[str]:
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
 
 
-# A number, in figures or in Chinese, with at most a unit or ordinal after it (三十万吨, 二期, 2024年, 5%): a figure
-# says something only beside what it counts, so alone it is no keyword.
-QUANTITY = re.compile(r"[0-9０-９.%％〇零一二两三四五六七八九十百千万亿几余第]+[期年月日号个位名次届批吨元亩米户人天]?")
+# A number, in figures or in Chinese, with at most a unit or ordinal after it (三十万吨, 二期, 2024年, 5%):
+# a figure says something only beside what it counts, so alone it is no keyword.
+QUANTITY = re.compile(r"[0-9０-９.%％〇零一二两三四五六七八九十百千万亿几余第]+"
+                      r"[期年月日号个位名次届批吨元亩米户人天]?")
 
 
 class KeywordExtractor:

@@ -27,8 +27,9 @@ from typing import IO, Any
 import pydantic
 import tantivy
 
-from store.base import (AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
-                        VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, post_reach, volume_buckets)
+from store.base import (AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store,
+                        StoreError, UpsertResult, VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, post_reach,
+                        volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 from models import Event, Post, now

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import BadRequestError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from store.base import (AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery, SearchResult, Store, StoreError,
-                        UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
+from store.base import (AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery, SearchResult,
+                        Store, StoreError, UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
 from store.elastic import dsl
 from store.elastic.client import connect, reason, said, shown
 from store.elastic.layout import Layout, month_end, month_of, template_lifecycle

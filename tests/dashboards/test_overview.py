@@ -61,7 +61,8 @@ def spread(tmp_path: Path) -> Path:
     """A store with posts over platforms, tiers, regions and a month, and three events (one quiet for a day)."""
     with EmbeddedStore(tmp_path / "var" / "store", grams=index_grams) as store:
         store.upsert([spread_post(n, *row) for n, row in enumerate(SPREAD, 1)])
-        store.upsert_events([event(1, 0.4, timedelta(minutes=5), "厂区恶臭"), event(2, 0.9, timedelta(minutes=20), "河水发黑"),
+        store.upsert_events([event(1, 0.4, timedelta(minutes=5), "厂区恶臭"),
+                             event(2, 0.9, timedelta(minutes=20), "河水发黑"),
                              event(3, 0.99, timedelta(days=1), "早已平息")])
     return tmp_path
 
@@ -160,7 +161,8 @@ def test_more_than_ten_alerts_are_counted(spread: Path, tmp_path: Path) -> None:
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
     for n in range(12):
         state.open_alert(NewAlert(key=f"post:co:news:{n}", rule="negative", scheme="co", severity="medium",
-                                  title=f"第{n}条", summary="", url="", payload={}, post_ids=[f"news:{n}"]), None, now() - timedelta(hours=n * 3))
+                                  title=f"第{n}条", summary="", url="", payload={}, post_ids=[f"news:{n}"]),
+                         None, now() - timedelta(hours=n * 3))
     assert summary(spread, "24h", alert_count=state.count_since)["counts"]["alerts"] == 8  # 0 … 21 hours ago
     assert summary(spread, "7d", alert_count=state.count_since)["counts"]["alerts"] == 12
     state.close()
@@ -174,7 +176,8 @@ def test_the_current_hours_pace_against_the_same_hour_before(tmp_path: Path) -> 
     posts[0] = posts[0].model_copy(update={"published_at": start + into})
     for day in (1, 1, 2, 3):  # 4 posts at the same moment of earlier days: 4/7 a day
         n = len(posts) + 1
-        posts.append(posts[0].model_copy(update={"id": f"news:{n}", "published_at": start + into - timedelta(days=day)}))
+        moment = start + into - timedelta(days=day)
+        posts.append(posts[0].model_copy(update={"id": f"news:{n}", "published_at": moment}))
     late = start + timedelta(minutes=59) - timedelta(days=1)  # later in the hour than now: not yet comparable
     posts.append(posts[0].model_copy(update={"id": "news:late", "published_at": late}))
     with EmbeddedStore(tmp_path / "var" / "store", grams=index_grams) as store:
@@ -199,4 +202,4 @@ def test_a_keyword_well_above_its_week_is_marked_rising(tmp_path: Path) -> None:
         store.upsert(rows)
     keywords = {k["word"]: k for k in summary(tmp_path)["keywords"]}
     assert keywords["恶臭"]["count"] == 6 and keywords["恶臭"]["rising"] is True
-    assert keywords["厂区"]["count"] == 6 and keywords["厂区"]["baseline"] == 6 and keywords["厂区"]["rising"] is False
+    assert (keywords["厂区"]["count"], keywords["厂区"]["baseline"], keywords["厂区"]["rising"]) == (6, 6, False)

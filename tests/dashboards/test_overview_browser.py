@@ -20,7 +20,8 @@ from models import Sentiment, now
 def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tmp_path: Path) -> None:
     leaning = _post(8, "北辰燃料乙醇 排放 说明", "neutral", 4)
     store.upsert([leaning.model_copy(update={"sentiment": Sentiment(label="neutral", score=0.2)})])
-    store.upsert_events([event(1, 0.4, timedelta(minutes=5), "厂区恶臭"), event(2, 0.9, timedelta(minutes=20), "河水发黑")])
+    store.upsert_events([event(1, 0.4, timedelta(minutes=5), "厂区恶臭"),
+                         event(2, 0.9, timedelta(minutes=20), "河水发黑")])
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
     alert_id = state.open_alert(NewAlert(key="event:co:evt:0000000000000002", rule="event-growth", scheme="co",
                                          event_id="evt:0000000000000002", severity="high", title="河水发黑",
@@ -53,7 +54,8 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
             assert all(re.fullmatch(r"(\d{1,2}/\d{1,2} )?\d\d:\d0", t) for t in ticks), ticks
             # The share of negative posts: a dot for each bucket alone (five posts, hours apart): two all
             # negative at the top, three with none at the bottom.
-            heights = page.locator("#chart circle.share").evaluate_all("cs => cs.map((c) => Number(c.getAttribute('cy')))")
+            heights = page.locator("#chart circle.share").evaluate_all(
+                "cs => cs.map((c) => Number(c.getAttribute('cy')))")
             assert len(heights) == 5 and page.locator("#chart polyline.share").count() == 0
             assert sorted(heights)[1] < sorted(heights)[2] and len(set(heights)) == 2
             assert page.locator("#count-alerts").inner_text() == "1"
