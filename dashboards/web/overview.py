@@ -20,7 +20,7 @@ BREAKDOWNS: tuple[Breakdown, ...] = ("platform", "tier", "region", "source")
 BASELINE_DAYS = 7  # the current hour's pace, and keywords' rise, against the week before
 # A keyword rises as analysis's hot terms do: at least 3 posts, and (count + 1) / (its usual count + 1) at least 3.
 RISING, RISING_MIN = 3.0, 3
-EVENTS = 10
+EVENTS, CANDIDATES = 10, 200  # events shown; how many of the riskiest are looked at for each scheme's
 SPARK = 12  # the latest 10-minute buckets an event's sparkline shows (two hours)
 
 EventAlerts = Callable[[list[str]], dict[str, dict[str, Any]]]  # event ids → the newest alert of each
@@ -43,6 +43,21 @@ def sparkline(event: Event, at: datetime) -> list[int]:
     latest = at.replace(minute=at.minute // 10 * 10, second=0, microsecond=0)
     counts = {datetime.fromisoformat(start): n for start, n in event.per_10min.items()}
     return [counts.get(latest - timedelta(minutes=10 * back), 0) for back in range(SPARK - 1, -1, -1)]
+
+
+def shown_events(riskiest: list[Event]) -> list[Event]:
+    """The riskiest EVENTS, riskiest first, with each scheme's riskiest among them (even past EVENTS): a scheme
+    whose events are all milder than another's still shows that it has one."""
+    kept: dict[str, Event] = {}
+    for scheme in dict.fromkeys(s for e in riskiest for s in e.schemes):
+        first = next(e for e in riskiest if scheme in e.schemes)
+        kept.setdefault(first.id, first)
+    for e in riskiest:
+        if len(kept) >= EVENTS:
+            break
+        kept.setdefault(e.id, e)
+    place = {e.id: n for n, e in enumerate(riskiest)}
+    return sorted(kept.values(), key=lambda e: place[e.id])
 
 
 @dataclass
@@ -120,7 +135,7 @@ class Overview:
 
     def events(self, at: datetime) -> list[dict[str, Any]]:
         """Active events, riskiest first, with the state of the alert each raised."""
-        events = self.store.events(EventQuery(status="active", sort="risk", limit=EVENTS))
+        events = shown_events(self.store.events(EventQuery(status="active", sort="risk", limit=CANDIDATES)))
         alerts = self.event_alerts([e.id for e in events]) if self.event_alerts and events else {}
         return [{
             "id": e.id, "title": e.title, "schemes": e.schemes, "first_poster": e.first_poster,

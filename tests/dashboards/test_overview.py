@@ -157,6 +157,17 @@ def test_posts_the_negative_rule_counts_beyond_the_negative_label_are_said(tmp_p
     assert summary(tmp_path)["counts"]["leaning_negative"] == 0  # no negative rule: nothing to tell apart
 
 
+def test_every_scheme_with_an_active_event_shows_its_riskiest(tmp_path: Path) -> None:
+    loud = [event(n, 0.9 - n / 100, timedelta(minutes=n), f"甲{n}") for n in range(1, 13)]
+    quiet = [event(n, 0.1 - n / 100, timedelta(minutes=n), f"乙{n}").model_copy(update={"schemes": ["other"]})
+             for n in range(20, 22)]
+    with EmbeddedStore(tmp_path / "var" / "store", grams=index_grams) as store:
+        store.upsert([spread_post(1, *SPREAD[0])])
+        store.upsert_events([*loud, *quiet])
+    titles = [e["title"] for e in summary(tmp_path)["events"]]
+    assert titles == [f"甲{n}" for n in range(1, 10)] + ["乙20"]  # riskiest first; the other scheme's riskiest kept
+
+
 def test_more_than_ten_alerts_are_counted(spread: Path, tmp_path: Path) -> None:
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
     for n in range(12):

@@ -210,6 +210,7 @@ function eventItem(event) {
     el("div", { class: "event-head" },
       el("span", { class: "risk", title: "风险" }, event.risk.toFixed(2)),
       el("a", { href: `/events/${encodeURIComponent(event.id)}` }, event.title),
+      ...event.schemes.map((scheme) => el("span", { class: "scheme" }, scheme)),
       alert ? el("a", { class: `tag state-${alert.state}`, href: `/alerts/${encodeURIComponent(alert.id)}` },
         `预警${alert.severity_label}·${alert.state_label}`) : el("span", { class: "tag unknown" }, "未预警")),
     el("div", { class: "meta" },
