@@ -17,6 +17,8 @@ from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_L
 from alerts.state import AlertState, NewAlert
 from analysis.grams import index_grams
 from dashboards.web.app import create_app
+from dashboards.web.overview import RANGES, Overview
+from store.base import EventQuery, SearchQuery
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, alerts, parse
 from models import Author, Event, Metrics, Post, SchemeMatch, Sentiment, now
@@ -214,3 +216,22 @@ def test_a_keyword_well_above_its_week_is_marked_rising(tmp_path: Path) -> None:
     keywords = {k["word"]: k for k in summary(tmp_path)["keywords"]}
     assert keywords["恶臭"]["count"] == 6 and keywords["恶臭"]["rising"] is True
     assert (keywords["厂区"]["count"], keywords["厂区"]["baseline"], keywords["厂区"]["rising"]) == (6, 6, False)
+
+
+def test_the_overview_reads_the_same_from_elasticsearch(spread: Path, cluster: Any, es_section: Any) -> None:
+    from store.elastic import ElasticStore  # loaded for this test alone, as the backend loads it
+
+    def read(store: Any, key: str) -> dict[str, Any]:
+        data = Overview(store, alerts, lambda alert: alert, LABELS, negative_below=0.6).summary(key)
+        data["volume"] = [b for b in data["volume"] if b["total"]]  # the range's ends move with the clock
+        for e in data["events"]:
+            del e["spark"]
+        return {name: data[name] for name in ("counts", "volume", "pace", "events", "breakdowns", "authors",
+                                              "keywords", "negative_posts", "latest_posts")}
+
+    with EmbeddedStore(spread / "var" / "store", readonly=True) as embedded, \
+            ElasticStore(es_section, grams=index_grams, client=cluster.connect(es_section)) as elastic:
+        elastic.upsert(embedded.search(SearchQuery(limit=100)).posts)  # the very same posts
+        elastic.upsert_events(embedded.events(EventQuery(limit=100)))
+        for key in RANGES:
+            assert read(elastic, key) == read(embedded, key), key
