@@ -350,6 +350,20 @@ class AlertState:
                     alert_posts.c.scheme == scheme, alert_posts.c.post_id.in_(ids[start:start + 500]))).scalars())
         return found
 
+    def of_events(self, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The newest alert of each of these events (an event in two schemes may have two), for the overview."""
+        ids = list(event_ids)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(alerts.c.id, alerts.c.event_id, alerts.c.severity, alerts.c.state)
+                                .where(alerts.c.event_id.in_(ids)).order_by(alerts.c.id)).mappings().all() if ids else []
+        return {row["event_id"]: dict(row) for row in rows}  # later rows, newer alerts, win
+
+    def count_since(self, since: datetime) -> int:
+        """Alerts raised at or after `since`."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(alerts)
+                                .where(alerts.c.created_at >= _db(since))).scalar_one()
+
     def get(self, alert_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().first()

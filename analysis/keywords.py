@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from importlib import resources
@@ -12,6 +13,12 @@ from analysis.idf import IdfTable
 def _load_stopwords() -> frozenset[str]:
     text = resources.files("analysis").joinpath("stopwords.txt").read_text(encoding="utf-8")
     return frozenset(w.strip() for w in text.splitlines() if w.strip() and not w.startswith("#"))
+
+
+# A number, in figures or in Chinese, with at most a unit or ordinal after it (三十万吨, 二期, 2024年, 5%):
+# a figure says something only beside what it counts, so alone it is no keyword.
+QUANTITY = re.compile(r"[0-9０-９.%％〇零一二两三四五六七八九十百千万亿几余第]+"
+                      r"[期年月日号个位名次届批吨元亩米户人天]?")
 
 
 class KeywordExtractor:
@@ -28,7 +35,7 @@ class KeywordExtractor:
     def _useful(self, token: str) -> bool:
         if token in self._protected:
             return True
-        return len(token) > 1 and token not in self._stop and not token.replace(".", "").isdigit()
+        return len(token) > 1 and token not in self._stop and not QUANTITY.fullmatch(token)
 
     def weighted(self, tokens: Sequence[str], top: int = 10) -> list[tuple[str, float]]:
         """The top terms with their TF-IDF weights, heaviest first."""

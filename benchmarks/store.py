@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import settings  # noqa: E402
 from analysis.grams import index_grams, query_grams  # noqa: E402
 from analysis.pipeline import Analyzer  # noqa: E402
-from dashboards.web.app import RANGES  # noqa: E402
+from dashboards.web.overview import RANGES, Overview  # noqa: E402
 from models import Author, Post, now  # noqa: E402
 from store.base import SearchQuery, Store  # noqa: E402
 from store.embedded import EmbeddedStore  # noqa: E402
@@ -262,7 +262,7 @@ class Fts5:
         span, interval = RANGES[key]
         at = now()
         window = SearchQuery(since=at - span, until=at, limit=10)
-        width, local = (3600 if interval == "hour" else 86400), 8 * 3600  # buckets start at Beijing time
+        width, local = {"10min": 600, "hour": 3600, "day": 86400}[interval], 8 * 3600  # Beijing time's buckets
         since, until = int(window.since.timestamp()), int(at.timestamp())  # type: ignore[union-attr]
         self.db.execute("SELECT (published + ?) / ?, sentiment, COUNT(*) FROM posts "
                         "WHERE published >= ? AND published < ? GROUP BY 1, 2", (local, width, since, until)).fetchall()
@@ -280,16 +280,9 @@ class Fts5:
 
 
 def refresh(store: Store, key: str) -> None:
-    """The store calls of one refresh of the dashboard's summary (dashboards/web/app.py) for one range."""
-    span, interval = RANGES[key]
-    at = now()
-    window = SearchQuery(since=at - span, until=at)
-    store.volume(window, interval)  # type: ignore[arg-type]
-    store.search(SearchQuery(since=at - span, until=at, sentiment="negative", limit=10))
-    store.search(SearchQuery(since=at - span, until=at, limit=10))
-    store.count(SearchQuery())
-    store.top_keywords(window, 20)
-    store.by_source(window, 10)
+    """One refresh of the dashboard's overview (dashboards/web/overview.py) for one range, without alerts. The
+    FTS5 reference above answers the trend, lists, keywords and sources only: its figure is a floor."""
+    Overview(store, lambda limit: [], lambda alert: alert, {}, negative_below=0.3).summary(key)
 
 
 # ---- measuring ----

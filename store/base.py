@@ -16,7 +16,8 @@ from typing import Literal
 from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Event, EventStatus, Post, now
 from store.query import Query
 
-Interval = Literal["hour", "day"]
+Interval = Literal["10min", "hour", "day"]
+Breakdown = Literal["source", "platform", "tier", "region"]  # fields posts are counted by
 Progress = Callable[[int, int], None]  # (posts done, posts in all)
 
 
@@ -29,6 +30,7 @@ class SearchQuery:
     until: datetime | None = None
     crawled_since: datetime | None = None  # alerts look at what arrived since their last run
     sentiment: str | None = None
+    score_below: float | None = None  # P(positive) under this: what the negative alert rule also counts
     source: str | None = None
     platform: str | None = None
     scheme: str | None = None
@@ -92,9 +94,23 @@ class Health:
     summary: str  # one line for `yuqing status`
 
 
+@dataclass(frozen=True)
+class AuthorReach:
+    name: str
+    posts: int
+    reach: int  # the sum of post_reach over their posts
+
+
+def post_reach(post: Post) -> int:
+    """How many people a post may have reached: its author's followers plus those who reposted, commented or
+    liked it (views are left out: few platforms give them, and those that do count them differently)."""
+    m = post.metrics
+    return (post.author.followers or 0) + m.reposts + m.comments + m.likes
+
+
 @dataclass
 class VolumeBucket:
-    start: datetime  # aware, Asia/Shanghai, start of the hour or day there
+    start: datetime  # aware, Asia/Shanghai, start of the 10 minutes, hour or day there
     total: int
     by_sentiment: dict[str, int]
 
@@ -103,12 +119,12 @@ class StoreError(Exception):
     """The store could not do what was asked; the message says why."""
 
 
-_SECONDS = {"hour": 3600, "day": 86400}
+_SECONDS = {"10min": 600, "hour": 3600, "day": 86400}
 _UTC_OFFSET = 8 * 3600  # Asia/Shanghai has no daylight saving time
 
 
 def bucket_offset(interval: Interval) -> tuple[int, int]:
-    """(step, offset) in seconds: buckets of `step` that start at Shanghai's hour or midnight."""
+    """(step, offset) in seconds: buckets of `step` that start at Shanghai's 10 minutes, hour or midnight."""
     step = _SECONDS[interval]
     return step, (-_UTC_OFFSET) % step
 
@@ -148,15 +164,26 @@ class Store(ABC):
 
     @abstractmethod
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
-        """Posts per hour or day (Asia/Shanghai), split by sentiment label, oldest first; empty buckets included."""
+        """Posts per 10 minutes, hour or day (Asia/Shanghai), split by sentiment label, oldest first; empty buckets
+        included."""
 
     @abstractmethod
     def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         """The most frequent keywords of the matching posts, with exact counts, most frequent first."""
 
     @abstractmethod
+    def breakdown(self, query: SearchQuery, field: Breakdown, size: int = 20) -> list[tuple[str, int]]:
+        """Matching posts per value of `field` (a post without a region is not counted by region), exact counts,
+        the largest first, ties by value."""
+
     def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         """Matching posts per source, exact counts, the largest first."""
+        return self.breakdown(query, "source", size)
+
+    @abstractmethod
+    def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:
+        """The named authors of the matching posts with the most reach (post_reach summed), exact; ties go to the
+        one with more posts, then by name."""
 
     @abstractmethod
     def upsert_events(self, events: Iterable[Event]) -> None:

@@ -22,13 +22,14 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pydantic
 import tantivy
 
-from store.base import (EventQuery, Interval, Progress, SearchQuery, SearchResult, Store, StoreError, UpsertResult,
-                        VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, volume_buckets)
+from store.base import (AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store,
+                        StoreError, UpsertResult, VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, post_reach,
+                        volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 from models import Event, Post, now
@@ -67,12 +68,13 @@ def _schema() -> tantivy.Schema:
     for grams, chars in GRAM_FIELDS.values():
         builder.add_text_field(grams, tokenizer_name="whitespace", index_option="position")
         builder.add_text_field(chars, tokenizer_name="whitespace", index_option="freq")
-    for name in ("source", "platform", "sentiment", "scheme", "keyword"):
+    for name in ("source", "platform", "sentiment", "scheme", "keyword", "tier", "region", "author_name"):
         builder.add_text_field(name, fast=True, tokenizer_name="raw")
-    for name in ("tier", "region", "event"):
-        builder.add_text_field(name, tokenizer_name="raw")
+    builder.add_text_field("event", tokenizer_name="raw")
     builder.add_integer_field("time", fast=True, indexed=True)
     builder.add_integer_field("crawled", fast=True, indexed=True)
+    builder.add_integer_field("reach", fast=True)
+    builder.add_float_field("score", fast=True)
     return builder.build()
 
 
@@ -336,7 +338,12 @@ class EmbeddedStore(Store):
         if post.event_id:
             doc.add_text("event", post.event_id)
         doc.add_text("platform", post.platform)
+        if post.author.name:
+            doc.add_text("author_name", post.author.name)
+        doc.add_integer("reach", post_reach(post))
         doc.add_text("sentiment", post.sentiment.label if post.sentiment else "unknown")
+        if post.sentiment:
+            doc.add_float("score", post.sentiment.score)
         for match in post.schemes:
             doc.add_text("scheme", match.name)
         for keyword in post.keywords:
@@ -561,6 +568,9 @@ class EmbeddedStore(Store):
             clauses.append((tantivy.Occur.Must, self._range("time", query.since, query.until)))
         if query.crawled_since:
             clauses.append((tantivy.Occur.Must, self._range("crawled", query.crawled_since, None)))
+        if query.score_below is not None:
+            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
+                self._schema, "score", tantivy.FieldType.Float, None, query.score_below, include_upper=False)))
         return self._all(clauses)
 
     @contextmanager
@@ -603,18 +613,30 @@ class EmbeddedStore(Store):
         with self._searching() as searcher:
             return searcher.search(compiled, 1, count=True).count or 0
 
-    def _terms(self, query: SearchQuery, field: str, size: int) -> list[tuple[str, int]]:
-        spec = {"t": {"terms": {"field": field, "size": size, "segment_size": _UNCUT}}}
+    def _buckets(self, query: SearchQuery, field: str, size: int = _UNCUT, aggs: dict[str, Any] | None = None
+                 ) -> list[dict[str, Any]]:
+        """The `size` most frequent values of `field` among the matching posts, with their exact counts (and
+        `aggs`, if any)."""
+        spec: dict[str, Any] = {"t": {"terms": {"field": field, "size": size, "segment_size": _UNCUT}}}
+        if aggs:
+            spec["t"]["aggs"] = aggs
         compiled = self._query(query)
         with self._searching() as searcher:
-            result = searcher.aggregate(compiled, spec)
-        return [(b["key"], b["doc_count"]) for b in result["t"]["buckets"]]
+            return searcher.aggregate(compiled, spec)["t"]["buckets"]
+
+    def _terms(self, query: SearchQuery, field: str, size: int) -> list[tuple[str, int]]:
+        return [(b["key"], b["doc_count"]) for b in self._buckets(query, field, size)]
 
     def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         return self._terms(query, "keyword", size)
 
-    def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
-        return self._terms(query, "source", size)
+    def breakdown(self, query: SearchQuery, field: Breakdown, size: int = 20) -> list[tuple[str, int]]:
+        return self._terms(query, field, size)
+
+    def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:
+        found = [AuthorReach(b["key"], b["doc_count"], int(b["r"]["value"] or 0))
+                 for b in self._buckets(query, "author_name", aggs={"r": {"sum": {"field": "reach"}}})]
+        return sorted(found, key=lambda a: (-a.reach, -a.posts, a.name))[:size]
 
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
         step, offset = bucket_offset(interval)

@@ -260,6 +260,8 @@ class Service:
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
             saved_searches=self.settings.data_dir / "saved-searches.json",
+            negative_below=max((r.threshold for r in self.settings.alerts.rules if r.type == "negative"),
+                               default=None),
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files),
             accounts=accounts, sign_in=SignInPolicy(board.session_idle, board.session_lifetime, board.secure_cookie),
@@ -317,7 +319,7 @@ def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str,
     return {
         "alert_view": state.get, "alert_list": state.list_alerts, "alert_history": state.history,
         "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
-        "event_alerts": event_alerts,
+        "event_alerts": event_alerts, "newest_alerts": state.of_events, "alert_count": state.count_since,
         "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
                    "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
         # From the link secret: forms opened before a restart still post after it.

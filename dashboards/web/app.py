@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,14 @@ from dashboards.web.alert_pages import AlertDesk, alert_routes
 from dashboards.web.auth import Gate, SignInPolicy, auth_routes
 from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
+from dashboards.web.overview import RANGES, AlertCount, NewestAlerts, Overview, post_summary
 from dashboards.web.saved_searches import SavedSearches
 from dashboards.web.search_pages import search_routes
 from store.base import SearchQuery, Store, StoreError
 from store.query import Query, QueryError
-from models import Post, now
+from models import now
 
 HERE = Path(__file__).parent
-RANGES = {"24h": (timedelta(hours=24), "hour"), "7d": (timedelta(days=7), "day"), "30d": (timedelta(days=30), "day")}
 
 RecentAlerts = Callable[[int], list[dict[str, Any]]]
 SourceHealth = Callable[[], list[dict[str, Any]]]
@@ -78,16 +77,6 @@ def host_patterns(hosts: Sequence[str]) -> list[str]:
     return [f"[{host}]" if ":" in host else host for host in hosts]
 
 
-def post_summary(post: Post) -> dict[str, Any]:
-    return {
-        "id": post.id, "title": post.title or post.content[:60], "url": post.url, "source": post.source,
-        "platform": post.platform, "author": post.author.name, "time": post.time.isoformat(),
-        "sentiment": post.sentiment.label if post.sentiment else None,
-        "score": post.sentiment.score if post.sentiment else None,
-        "schemes": post.scheme_names(), "excerpt": post.content[:160],
-    }
-
-
 def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allowed_hosts: Sequence[str],
                refresh_seconds: float = 15, title: str = "yuqing 舆情监测",
                source_health: SourceHealth = list,
@@ -101,6 +90,9 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                labels: Mapping[str, Mapping[str, str]] | None = None,
                form_key: bytes | None = None,
                event_alerts: EventAlerts = lambda event: [],
+               newest_alerts: NewestAlerts | None = None,
+               alert_count: AlertCount | None = None,
+               negative_below: float | None = None,
                saved_searches: Path | None = None, accounts: Accounts | None = None,
                sign_in: SignInPolicy = SignInPolicy(),
                configuration: Callable[[], dict[str, Any]] = dict) -> Starlette:
@@ -108,15 +100,19 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
     `form_key` signs the forms and the session cookie (kept across restarts, a form opened before one still
-    posts); `event_alerts` gives an event's alerts; `saved_searches` is the file saved searches are kept in (None:
-    none can be saved). With `accounts`, pages ask for sign-in once an account exists (see auth); `configuration`
-    is what the admin page shows of the settings, secrets masked."""
+    posts); `event_alerts` gives an event's alerts for its page. The overview shows each event's newest alert
+    through `newest_alerts`, counts the range's alerts with `alert_count`, and the posts the negative alert rules
+    count beyond those labelled negative with `negative_below` (their threshold). `saved_searches` is the file
+    saved searches are kept in (None: none can be saved). With `accounts`, pages ask for sign-in once an account
+    exists (see auth); `configuration` is what the admin page shows of the settings, secrets masked."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
     guard = FormGuard(form_key)
     signing_in = auth_routes(accounts, templates, guard, sign_in, configuration) if accounts is not None else []
+    overview = Overview(store, recent_alerts, desk.labelled, labels or {}, newest_alerts, alert_count,
+                        negative_below)
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
@@ -126,27 +122,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         key = request.query_params.get("range", "24h")
         if key not in RANGES:
             return JSONResponse({"error": f"range must be one of {sorted(RANGES)}"}, status_code=400)
-        span, interval = RANGES[key]
-        at = now()
-        window = SearchQuery(since=at - span, until=at)
-        volume = store.volume(window, interval)  # type: ignore[arg-type]
-        negative = store.search(SearchQuery(since=at - span, until=at, sentiment="negative", limit=10))
-        latest = store.search(SearchQuery(since=at - span, until=at, limit=10))
-        return JSONResponse({
-            "generated_at": at.isoformat(),
-            "range": key,
-            "counts": {"total": store.count(SearchQuery()), "in_range": sum(b.total for b in volume),
-                       "negative": negative.total},
-            "volume": [{"start": b.start.isoformat(), "total": b.total, **{
-                label: b.by_sentiment.get(label, 0) for label in ("positive", "neutral", "negative", "unknown")}}
-                for b in volume],
-            "interval": interval,
-            "keywords": store.top_keywords(window, 20),
-            "sources": store.by_source(window, 10),
-            "negative_posts": [post_summary(p) for p in negative.posts],
-            "latest_posts": [post_summary(p) for p in latest.posts],
-            "alerts": [desk.labelled(alert) for alert in recent_alerts(10)],
-        })
+        return JSONResponse(overview.summary(key))
 
     def search(request: Request) -> JSONResponse:
         params = request.query_params

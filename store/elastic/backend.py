@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from elasticsearch import BadRequestError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from store.base import (EventQuery, Health, Interval, Progress, SearchQuery, SearchResult, Store, StoreError,
-                        UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
+from store.base import (AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery, SearchResult,
+                        Store, StoreError, UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
 from store.elastic import dsl
 from store.elastic.client import connect, reason, said, shown
 from store.elastic.layout import Layout, month_end, month_of, template_lifecycle
@@ -36,6 +36,8 @@ _CHECK_TIMEOUT = 5.0  # seconds at most: check() asks quickly whether the cluste
 # Terms aggregations: shards send this many values first, 8 times more while that cut some; past the
 # cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
 _SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
+_BREAKDOWN_FIELDS = {"source": "source", "platform": "platform", "tier": "source_tier", "region": "region"}
+_REACH_FIELDS = ("author.followers", "metrics.reposts", "metrics.comments", "metrics.likes")
 _SORTS = {"time": [{"time": "desc"}, {"id": "asc"}], "relevance": [{"_score": "desc"}, {"id": "asc"}]}
 _EVENT_SORTS = {"time": [{"last_seen": "desc"}, {"id": "asc"}],
                 "risk": [{"risk": "desc"}, {"last_seen": "desc"}, {"id": "asc"}]}
@@ -284,26 +286,41 @@ class ElasticStore(Store):
         return found.get("aggregations", {}).get("a", {"buckets": []})
 
     def _every_term(self, body: dict[str, Any], field: str) -> dict[str, int]:
-        counts: dict[str, int] = {}
+        return {bucket["key"]["k"]: bucket["doc_count"] for bucket in self._every_bucket(body, field)}
+
+    def _every_bucket(self, body: dict[str, Any], field: str, aggs: dict[str, Any] | None = None
+                      ) -> Iterator[dict[str, Any]]:
+        """Every value of `field` among the matching posts (a composite aggregation, page by page), with `aggs`."""
         after: dict[str, Any] | None = None
         while True:
             composite: dict[str, Any] = {"size": _COMPOSITE_PAGE, "sources": [{"k": {"terms": {"field": field}}}]}
             if after:
                 composite["after"] = after
-            found = self._aggregate(body, {"composite": composite})
-            counts.update((b["key"]["k"], b["doc_count"]) for b in found["buckets"])
+            found = self._aggregate(body, {"composite": composite, **({"aggs": aggs} if aggs else {})})
+            yield from found["buckets"]
             after = found.get("after_key")
             if not found["buckets"] or not after:
-                return counts
+                return
 
     def top_keywords(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
         return self._terms(query, "keywords", size)
 
-    def by_source(self, query: SearchQuery, size: int = 20) -> list[tuple[str, int]]:
-        return self._terms(query, "source", size)
+    def breakdown(self, query: SearchQuery, field: Breakdown, size: int = 20) -> list[tuple[str, int]]:
+        # A post without a region holds "" there, which the embedded store does not count: neither is counted.
+        found = self._terms(query, _BREAKDOWN_FIELDS[field], size + (field == "region"))
+        return [(key, n) for key, n in found if key][:size]
+
+    def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:
+        """store.base.post_reach summed, as the sum of each of its parts (the documents keep no reach of their own)."""
+        parts = {f"p{i}": {"sum": {"field": field}} for i, field in enumerate(_REACH_FIELDS)}
+        with self._said():
+            found = [AuthorReach(b["key"]["k"], b["doc_count"], int(sum(b[p]["value"] or 0 for p in parts)))
+                     for b in self._every_bucket(dsl.query(query), "author.name", parts) if b["key"]["k"]]
+        return sorted(found, key=lambda a: (-a.reach, -a.posts, a.name))[:size]
 
     def volume(self, query: SearchQuery, interval: Interval = "hour") -> list[VolumeBucket]:
-        histogram = {"field": "time", "calendar_interval": interval, "time_zone": "Asia/Shanghai", "min_doc_count": 1}
+        step = {"fixed_interval": "10m"} if interval == "10min" else {"calendar_interval": interval}
+        histogram = {"field": "time", **step, "time_zone": "Asia/Shanghai", "min_doc_count": 1}
         sentiment = {"terms": {"field": "sentiment.label", "size": 10, "missing": "unknown"}}
         with self._said():
             found = self._aggregate(dsl.query(query), {"date_histogram": histogram, "aggs": {"s": sentiment}})

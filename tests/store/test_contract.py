@@ -12,7 +12,7 @@ from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from store.base import EventQuery, SearchQuery, Store
 from tests.store.conftest import BASE, make_event, make_post, parse
-from models import Metrics, Post, now
+from models import Metrics, Post, Sentiment, now
 
 
 def ids(store: Store, text: str = "", **filters: object) -> list[str]:
@@ -164,6 +164,53 @@ def test_volume_fills_the_requested_range(store: Store, corpus: list[Post]) -> N
     store.upsert(corpus)
     days = store.volume(SearchQuery(since=BASE - timedelta(days=2), until=BASE + timedelta(days=1)), "day")
     assert [b.total for b in days] == [0, 0, 5, 0]
+
+
+def test_volume_in_ten_minutes_starting_on_the_tens(store: Store, corpus: list[Post]) -> None:
+    store.upsert(corpus)
+    window = SearchQuery(since=BASE - timedelta(minutes=15), until=BASE + timedelta(hours=1, minutes=5))
+    buckets = store.volume(window, "10min")
+    assert [b.start for b in buckets] == [BASE + timedelta(minutes=m) for m in range(-20, 61, 10)]
+    assert [b.total for b in buckets] == [0, 0, 1, 0, 0, 0, 0, 0, 1]
+    assert buckets[2].by_sentiment == {"negative": 1} and buckets[-1].by_sentiment == {"positive": 1}
+
+
+def test_posts_by_how_far_they_lean_negative(store: Store, corpus: list[Post]) -> None:
+    leaning = make_post(6, "北辰 燃料 乙醇 排放 达标", hours=4)
+    leaning = leaning.model_copy(update={"sentiment": Sentiment(label="neutral", score=0.25)})
+    unread = make_post(7, "北辰 燃料 乙醇", hours=5).model_copy(update={"sentiment": None})
+    store.upsert([*corpus, leaning, unread])
+    assert sorted(ids(store, score_below=0.3)) == ["forum:4", "news:1", "news:6"]  # 0.1, 0.1 and 0.25
+    assert ids(store, score_below=0.1) == []  # under, not at
+    assert ids(store, score_below=0.3, sentiment="neutral") == ["news:6"]
+    assert store.count(SearchQuery(score_below=0.6)) == 5  # not the post without a sentiment
+
+
+def test_breakdowns_by_platform_tier_region_and_source(store: Store, real_shaped: list[Post]) -> None:
+    store.upsert(real_shaped)
+    everything = SearchQuery()
+    assert store.breakdown(everything, "platform") == [("news", 3), ("weibo", 3), ("forum", 2)]
+    assert store.breakdown(everything, "tier") == [("individual", 4), ("local_media", 2), ("industry", 1),
+                                                   ("self_media", 1)]
+    assert store.breakdown(everything, "region") == [("北京", 2), ("香港", 1)]  # posts without a region: not counted
+    assert store.breakdown(everything, "source", 2) == [("weibo", 3), ("baihua-forum", 2)]
+    assert store.breakdown(SearchQuery(sentiment="negative"), "platform") == [("weibo", 2), ("forum", 1), ("news", 1)]
+
+
+def test_top_authors_by_reach(store: Store, real_shaped: list[Post]) -> None:
+    followers = {"环保观察": 50_000, "吃瓜群众": 300, "香港網友": 0}
+    metrics = {8: Metrics(reposts=40, comments=12, likes=100, views=90_000), 3: Metrics(reposts=1)}
+    posts = [p.model_copy(update={"author": p.author.model_copy(update={"followers": followers.get(p.author.name)}),
+                                  "metrics": metrics.get(n + 1, Metrics())}) for n, p in enumerate(real_shaped)]
+    posts.append(posts[7].model_copy(update={"id": "weibo:9", "metrics": Metrics(likes=8)}))  # 吃瓜群众 again
+    store.upsert(posts)
+    top = store.top_authors(SearchQuery(), 3)
+    assert [(a.name, a.posts, a.reach) for a in top] == [("环保观察", 1, 50_000), ("吃瓜群众", 2, 300 + 152 + 308),
+                                                         ("香港網友", 1, 1)]
+    assert all(a.name for a in store.top_authors(SearchQuery(), 20))  # a post without an author is nobody's
+    assert [a.name for a in store.top_authors(SearchQuery(platform="news"), 5)] == ["本报记者 赵强", "本网记者 李明"]
+    store.upsert([posts[0].model_copy(update={"id": "news:10"})])  # no reach either, but a second post
+    assert [a.name for a in store.top_authors(SearchQuery(platform="news"), 5)] == ["本网记者 李明", "本报记者 赵强"]
 
 
 def test_top_keywords_and_sources(store: Store, corpus: list[Post]) -> None:

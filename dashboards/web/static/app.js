@@ -31,7 +31,8 @@ function fill(id, items, render, emptyText) {
 
 // Times read the same on every office machine: Asia/Shanghai, whatever the browser's own zone.
 const PARTS = new Intl.DateTimeFormat("zh-CN", {
-  timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  hourCycle: "h23",
 });
 
 function parts(iso) {
@@ -53,6 +54,19 @@ function linkOrText(url, text, attrs = {}) {
     return el("a", { href: url, target: "_blank", rel: "noopener noreferrer", ...attrs }, text);
   }
   return el("span", { class: "unlinked", ...attrs }, text);
+}
+
+// What the page showed at the last refresh: an item not among them is new, and is marked so.
+const seen = new Map();
+
+function markNew(listId, node, id) {
+  const known = seen.get(listId);
+  if (known && !known.has(id)) node.classList.add("new");
+  return node;
+}
+
+function remember(listId, items, key) {
+  seen.set(listId, new Set(items.map(key)));
 }
 
 function postItem(post) {
@@ -98,16 +112,31 @@ async function refreshSources() {
     : [el("tr", {}, el("td", { class: "empty", colspan: "7" }, "未配置采集源"))]));
 }
 
-function barItem([name, count], max) {
+function barItem(name, count, max, mark = "") {
   const bar = el("span", { class: "bar" });
   bar.style.width = `${Math.max(2, (100 * count) / max)}%`;
-  return el("li", {}, el("span", { class: "name", title: name }, name), el("span", {}, bar), el("span", { class: "n" }, count));
+  return el("li", {}, el("span", { class: "name", title: name }, name, mark), el("span", {}, bar),
+    el("span", { class: "n" }, count));
+}
+
+function bars(id, items, name, count, emptyText, mark = () => "") {
+  const max = Math.max(1, ...items.map(count));
+  fill(id, items, (item) => barItem(name(item), count(item), max, mark(item)), emptyText);
+}
+
+// An axis label says the day wherever it changes (and at the first label), so 14:00 of two days never look alike.
+function axisLabel(iso, interval, previous) {
+  const p = parts(iso);
+  const day = `${Number(p.month)}/${Number(p.day)}`;
+  if (interval === "day") return day;
+  const clock = `${p.hour}:${p.minute}`;
+  return !previous || parts(previous).day !== p.day ? `${day} ${clock}` : clock;
 }
 
 function drawChart(buckets, interval) {
   const box = document.getElementById("chart");
   const width = Math.max(box.clientWidth, 300), height = box.clientHeight || 220;
-  const pad = { left: 36, right: 8, top: 8, bottom: 22 };
+  const pad = { left: 36, right: 40, top: 8, bottom: 22 };
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "信息量走势" });
   if (!buckets.length) {
     const t = svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle" });
@@ -126,7 +155,14 @@ function drawChart(buckets, interval) {
     label.textContent = String(value);
     root.append(label);
   }
+  for (const share of [0, 50, 100]) {  // the right-hand axis: the negative share line's
+    const label = svg("text", { x: width - pad.right + 4, y: pad.top + plotH * (1 - share / 100) + 4, class: "share" });
+    label.textContent = `${share}%`;
+    root.append(label);
+  }
   const every = Math.ceil(buckets.length / 8);
+  let labelled = null;
+  const runs = [[]];  // the share line breaks where a bucket holds nothing: no share to draw there
   buckets.forEach((bucket, i) => {
     let y = pad.top + plotH;
     const x = pad.left + i * step + (step - barW) / 2;
@@ -137,18 +173,52 @@ function drawChart(buckets, interval) {
       y -= h;
       const rect = svg("rect", { x, y, width: barW, height: h, class: `bar ${key}` });
       const tip = svg("title");
-      tip.textContent = `${when(bucket.start)} ${LABELS[key]} ${n}`;
+      tip.textContent = `${axisLabel(bucket.start, interval, null)} ${LABELS[key]} ${n}`;
       rect.append(tip);
       root.append(rect);
     }
+    if (bucket.total) runs[runs.length - 1].push([x + barW / 2, pad.top + plotH * (1 - bucket.negative / bucket.total)]);
+    else if (runs[runs.length - 1].length) runs.push([]);
     if (i % every === 0) {
-      const t = svg("text", { x: x + barW / 2, y: height - 6, "text-anchor": "middle" });
-      const p = parts(bucket.start);
-      t.textContent = interval === "hour" ? `${Number(p.hour)}时` : `${Number(p.month)}/${Number(p.day)}`;
+      const t = svg("text", { x: x + barW / 2, y: height - 6, "text-anchor": "middle", class: "tick" });
+      t.textContent = axisLabel(bucket.start, interval, labelled);
+      labelled = bucket.start;
       root.append(t);
     }
   });
+  for (const run of runs.filter((r) => r.length)) {
+    if (run.length === 1) root.append(svg("circle", { cx: run[0][0], cy: run[0][1], r: 2.5, class: "share" }));
+    else root.append(svg("polyline", { points: run.map((p) => p.join(",")).join(" "), class: "share" }));
+  }
   box.replaceChildren(root);
+}
+
+function spark(counts) {
+  const width = 96, height = 24, max = Math.max(1, ...counts);
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "spark", role: "img",
+    "aria-label": `近两小时每10分钟：${counts.join(" ")}` });
+  const points = counts.map((n, i) => `${(i * width) / Math.max(1, counts.length - 1)},${height - 2 - ((height - 4) * n) / max}`);
+  root.append(svg("polyline", { points: points.join(" ") }));
+  return root;
+}
+
+function eventItem(event) {
+  const alert = event.alert;
+  const split = STACK.filter((k) => event.sentiment[k]).map((k) => `${LABELS[k]} ${event.sentiment[k]}`).join(" / ");
+  const growth = event.growth > 0 ? `+${event.growth}` : String(event.growth);
+  return markNew("events", el("li", { "data-event-id": event.id },
+    el("div", { class: "event-head" },
+      el("span", { class: "risk", title: "风险" }, event.risk.toFixed(2)),
+      el("a", { href: `/events/${encodeURIComponent(event.id)}` }, event.title),
+      ...event.schemes.map((scheme) => el("span", { class: "scheme" }, scheme)),
+      alert ? el("a", { class: `tag state-${alert.state}`, href: `/alerts/${encodeURIComponent(alert.id)}` },
+        `预警${alert.severity_label}·${alert.state_label}`) : el("span", { class: "tag unknown" }, "未预警")),
+    el("div", { class: "meta" },
+      el("span", {}, `首发 ${event.first_poster}`), el("span", {}, `始于 ${when(event.first_seen)}`),
+      el("span", { class: "posts-n" }, `${event.posts} 条`), el("span", {}, `近一小时 ${growth}`),
+      spark(event.spark),
+      el("span", {}, event.platforms.join("、")), el("span", {}, event.sources.join("、")),
+      el("span", {}, split))), event.id);
 }
 
 async function refresh() {
@@ -162,17 +232,30 @@ async function refresh() {
     document.getElementById("count-total").textContent = data.counts.total;
     document.getElementById("count-range").textContent = data.counts.in_range;
     document.getElementById("count-negative").textContent = data.counts.negative;
-    document.getElementById("count-alerts").textContent = data.alerts.length;
+    const leaning = data.counts.leaning_negative;
+    document.getElementById("negative-leaning").textContent = leaning ? `另有 ${leaning} 条倾向负面，负面预警亦计入` : "";
+    document.getElementById("count-alerts").textContent = data.counts.alerts;
+    document.getElementById("pace-now").textContent = data.pace.posts;
+    document.getElementById("pace-baseline").textContent = `前${data.pace.days}天同时段均值 ${data.pace.baseline}`;
+    document.getElementById("pace-now").classList.toggle("above", data.pace.posts > 2 * Math.max(1, data.pace.baseline));
     drawChart(data.volume, data.interval);
-    fill("negative-posts", data.negative_posts, postItem, "暂无负面信息");
-    fill("latest-posts", data.latest_posts, postItem, "暂无信息：等待第一次采集");
-    fill("alerts", data.alerts, alertItem, "暂无预警");
-    const kmax = Math.max(1, ...data.keywords.map((k) => k[1]));
-    fill("keywords", data.keywords, (k) => barItem(k, kmax), "暂无关键词");
-    const smax = Math.max(1, ...data.sources.map((s) => s[1]));
-    fill("sources", data.sources, (s) => barItem(s, smax), "暂无来源");
+    fill("events", data.events, eventItem, "暂无活跃事件");
+    fill("negative-posts", data.negative_posts, (p) => markNew("negative-posts", postItem(p), p.id), "暂无负面信息");
+    fill("latest-posts", data.latest_posts, (p) => markNew("latest-posts", postItem(p), p.id), "暂无信息：等待第一次采集");
+    fill("alerts", data.alerts, (a) => markNew("alerts", alertItem(a), a.id), "暂无预警");
+    remember("events", data.events, (e) => e.id);
+    remember("negative-posts", data.negative_posts, (p) => p.id);
+    remember("latest-posts", data.latest_posts, (p) => p.id);
+    remember("alerts", data.alerts, (a) => a.id);
+    bars("keywords", data.keywords, (k) => k.word, (k) => k.count, "暂无关键词",
+      (k) => (k.rising ? el("span", { class: "rising", title: `前七期均值 ${k.baseline}` }, " ↑") : ""));
+    for (const [field, empty] of [["source", "暂无来源"], ["platform", "暂无平台"], ["tier", "暂无来源类型"], ["region", "暂无地域信息"]]) {
+      bars(`breakdown-${field}`, data.breakdowns[field], (b) => b.label, (b) => b.count, empty);
+    }
+    bars("authors", data.authors, (a) => `${a.name}（${a.posts}条）`, (a) => a.reach, "暂无作者");
     await refreshSources();
-    document.getElementById("updated").textContent = `更新于 ${when(data.generated_at)}`;
+    const p = parts(data.generated_at);
+    document.getElementById("updated").textContent = `更新于 ${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
   } catch (error) {
     document.getElementById("updated").textContent = `更新失败（${error.message}），稍后重试`;
   }
@@ -200,6 +283,7 @@ function startOverview() {
   document.querySelectorAll(".ranges button").forEach((button) => {
     button.addEventListener("click", () => {
       range = button.dataset.range;
+      seen.clear();  // another range's lists: nothing in them is new
       document.querySelectorAll(".ranges button").forEach((b) => b.classList.toggle("active", b === button));
       refresh();
     });
