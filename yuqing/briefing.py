@@ -120,11 +120,10 @@ class Briefings:
     def send(self, period: Period, moment: datetime) -> None:
         section = self.settings.reports
         made = briefing(self.store, self.state, period, moment, section.scheme)
-        page, note = render.html(made), ""
-        attachment, fmt = page.encode("utf-8"), "html"
+        page, note, pdf = render.html(made), "", None
         if section.format == "pdf":
             try:
-                attachment, fmt = render.pdf(page, section.chromium), "pdf"
+                pdf = render.pdf(page, section.chromium)
             except render.ReportError as exc:
                 log.warning("briefing %s goes as HTML: %s", period.key, exc)
                 note = f"\n（未能生成 PDF，附件为网页版：{exc}）"
@@ -139,8 +138,11 @@ class Briefings:
         message["Message-ID"] = f"<yuqing-report-{period.kind}-{period.first.isoformat()}@{domain}>"
         figures = "；".join(_line(f) for f in made.headline)
         message.set_content(f"{period.title}（{period.label}）见附件。\n{figures}{note}\n")
-        kind = ("application", "pdf") if fmt == "pdf" else ("text", "html")
-        message.add_attachment(attachment, maintype=kind[0], subtype=kind[1], filename=file_name(period, fmt))
+        if pdf is not None:
+            message.add_attachment(pdf, maintype="application", subtype="pdf", filename=file_name(period, "pdf"))
+        else:
+            message.add_attachment(page, subtype="html", filename=file_name(period, "html"))
+        fmt = "pdf" if pdf is not None else "html"
         with _smtp(self.settings.smtp) as client:
             client.send_message(message, to_addrs=section.recipients)
         log.info("briefing %s mailed to %d recipients (%s)", period.key, len(section.recipients), fmt)
