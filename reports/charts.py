@@ -40,7 +40,7 @@ def trend(buckets: Sequence[VolumeBucket], width: int = 720, height: int = 220) 
     slot = plot_w / max(len(buckets), 1)
     every = max(1, round(len(buckets) / 8))  # about eight labels, whatever the count
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
-             f'width="{width}" height="{height}" role="img" aria-label="发布量趋势">']
+             f'preserveAspectRatio="xMidYMid meet" role="img" aria-label="发布量趋势">']  # as wide as the page
     for tick in range(5):  # gridlines at quarters of the axis
         value = peak * tick / 4
         y = top + plot_h - plot_h * tick / 4

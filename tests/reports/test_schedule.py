@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,23 @@ def test_schedule_settings_are_checked() -> None:
         config.Settings(reports={"scheme": "x"})
     assert config.Settings(reports={"weekly": "Fri 17:05", "recipients": ["a@example.com"]}).reports.when(
         "week") == (4, 17, 5)
+
+
+def test_the_running_service_mails_the_briefing_due(tmp_path: Path) -> None:
+    from models import now
+    from yuqing.service import Service
+
+    with MailSink(tmp_path / "mail") as sink:
+        settings = _settings(tmp_path, sink.port, daily="00:00", weekly="", format="html")
+        service = Service(settings, None)
+        try:
+            service.start(dashboard=False)
+            deadline = time.monotonic() + 30
+            while not sink.received and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            service.stop()
+        (mail,) = sink.messages()
+    yesterday = (now() - timedelta(days=1)).date()
+    assert mail["Subject"] == f"舆情日报 {yesterday.year}年{yesterday.month}月{yesterday.day}日"
+    assert list(Briefings(settings, None, None).sent()) == [f"day:{yesterday.isoformat()}"]  # type: ignore[arg-type]
