@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import smtplib
-import ssl
 from datetime import datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import settings as config
 from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_LABELS
+from alerts.notifiers.email import connect
 from alerts.state import AlertState
 from models import SHANGHAI
 from reports import render
@@ -143,7 +142,7 @@ class Briefings:
         else:
             message.add_attachment(page, subtype="html", filename=file_name(period, "html"))
         fmt = "pdf" if pdf is not None else "html"
-        with _smtp(self.settings.smtp) as client:
+        with connect(self.settings.smtp) as client:
             client.send_message(message, to_addrs=section.recipients)
         log.info("briefing %s mailed to %d recipients (%s)", period.key, len(section.recipients), fmt)
 
@@ -165,24 +164,8 @@ def _line(figure: Figure) -> str:
     return f"{_NAMES[figure.name]} {value}"
 
 
-def _smtp(smtp: config.Smtp) -> smtplib.SMTP:
-    if smtp.tls == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                                context=ssl.create_default_context())
-    else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-    try:
-        if smtp.tls == "starttls":
-            client.starttls(context=ssl.create_default_context())
-        if smtp.user:
-            client.login(smtp.user, smtp.password)
-    except BaseException:
-        client.close()
-        raise
-    return client
-
-
 def write(path: Path, content: bytes) -> None:
+    """The whole file or none: a briefing cut short would pass for a whole one."""
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(content)
     os.replace(partial, path)

@@ -795,12 +795,12 @@ def report(day: str | None, week: str | None, fmt: str | None, out: Path | None,
     period = Period.of(kind, chosen.date()) if chosen else Period.last_complete(kind, moment)
     fmt = fmt or ("pdf" if out is not None and out.suffix.lower() == ".pdf" else "html")
     out = out or Path(file_name(period, fmt))
-    state = AlertState.for_data_dir(settings.data_dir)
-    try:
-        with open_store(settings.store, readonly=True) as store:
+    with open_store(settings.store, readonly=True) as store:  # first: a store not there yet leaves no alerts.db
+        state = AlertState.for_data_dir(settings.data_dir)
+        try:
             made = briefing(store, state, period, moment, scheme)
-    finally:
-        state.close()
+        finally:
+            state.close()
     page = html(made)
     try:
         content = pdf(page, settings.reports.chromium) if fmt == "pdf" else page.encode("utf-8")

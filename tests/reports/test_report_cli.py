@@ -77,3 +77,10 @@ def test_an_unwritable_file_is_one_line(filled: tuple[Store, AlertState], tmp_pa
     done = report(tmp_path, "--day", "2024-03-12", "--out", "no/such/folder/day.html")
     assert done.returncode == 1
     assert done.stderr.startswith("yuqing: cannot write no/such/folder/day.html: ") and done.stderr.count("\n") == 1
+
+
+def test_no_store_yet_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    done = report(tmp_path, "--day")
+    assert done.returncode == 1
+    assert done.stderr == "yuqing: store error: no posts stored under var yet; run `yuqing run` or `make demo` first\n"
+    assert not (tmp_path / "var" / "alerts.db").exists()
