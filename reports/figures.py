@@ -71,6 +71,7 @@ class EventLine:
     status: EventStatus  # at the period's end
     timeline: list[tuple[datetime, int]]  # posts per hour (a day) or per day (a week) within the period
     alert_state: str | None  # of its latest alert, if it raised one
+    milestones: list[tuple[datetime, str]]  # 事件脉络: first post, official responses, its alerts' moves; in order
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,18 @@ class Reader:
             status=event.status_at(period.end),
             timeline=[(b.start, b.total) for b in buckets if period.start <= b.start < period.end],
             alert_state=max(ours, key=lambda a: a.created_at).state if ours else None,
+            milestones=self._milestones(event, ours),
         )
+
+    def _milestones(self, event: Event, alerts: list[AlertFacts]) -> list[tuple[datetime, str]]:
+        found = [(event.first_seen, f"首发：{event.first_poster}")]
+        for post_id in event.responses:
+            if (post := self.store.get(post_id)) is not None:
+                found.append((post.time, f"官方回应：{post.author.name or post.source}"))
+        for alert in alerts:
+            found += [(moment, what) for moment, what in ((alert.created_at, "预警"), (alert.acknowledged_at, "预警确认"),
+                                                          (alert.resolved_at, "预警解决")) if moment is not None]
+        return sorted(found, key=lambda m: m[0])
 
     def _negative(self, period: Period) -> list[Post]:
         posts = self.store.search(self._query(period, sentiment="negative", limit=NEGATIVE_READ)).posts

@@ -51,12 +51,13 @@ POSTS = [
 ]
 
 
-def event(n: int, first: datetime, last: datetime, risk: float) -> Event:
+def event(n: int, first: datetime, last: datetime, risk: float, responses: tuple[str, ...] = ()) -> Event:
     return Event(id=f"evt:{n}", title=f"事件{n}", keywords=["恶臭"], schemes=["beichen"], first_post=f"news:{n}",
-                 first_poster=f"作者{n}", first_seen=first, last_seen=last, posts=1, risk=risk, updated_at=last)
+                 first_poster=f"作者{n}", first_seen=first, last_seen=last, posts=1, risk=risk, updated_at=last,
+                 responses=list(responses))
 
 
-EVENTS = [event(1, at(12, 9, 10), at(12, 10, 5), 0.8), event(2, at(10, 8), at(11, 12), 0.5),
+EVENTS = [event(1, at(12, 9, 10), at(12, 10, 5), 0.8, ("weibo:3",)), event(2, at(10, 8), at(11, 12), 0.5),
           event(3, at(12, 14), at(12, 14), 0.2)]
 
 

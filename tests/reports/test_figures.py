@@ -50,6 +50,9 @@ def test_events_riskiest_first_with_their_timeline_state_and_alert(filled: tuple
         ("evt:1", 3, 3, "cooling", "resolved"), ("evt:3", 1, 0, "cooling", None)]
     assert len(lines[0].timeline) == 24
     assert {t.hour: n for t, n in lines[0].timeline if n} == {9: 2, 10: 1}
+    assert lines[0].milestones == [(at(12, 9, 10), "首发：作者1"), (at(12, 9, 15), "预警"), (at(12, 9, 35), "预警确认"),
+                                   (at(12, 10, 5), "官方回应：作者3"), (at(12, 11, 15), "预警解决")]
+    assert lines[1].milestones == [(at(12, 14), "首发：作者3")]
 
 
 def test_negative_posts_by_reach_without_duplicates(filled: tuple[Store, AlertState]) -> None:
