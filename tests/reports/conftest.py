@@ -13,7 +13,9 @@ from alerts.state import AlertState, NewAlert
 from analysis.grams import index_grams
 from models import SHANGHAI, Author, Event, Metrics, Post, SchemeMatch, Sentiment
 from store.base import Store
+from store.elastic import ElasticStore
 from store.embedded import EmbeddedStore
+from tests.conftest import cluster_named, set_up
 
 DAY = datetime(2024, 3, 12, tzinfo=SHANGHAI)  # the briefing's day; the day before is 03-11
 
@@ -84,13 +86,35 @@ def fill_alerts(state: AlertState) -> None:
     _alert(state, 4, at(11, 10))  # raised the day before, never touched
 
 
-@pytest.fixture
-def filled(tmp_path: Path) -> Iterator[tuple[Store, AlertState]]:
-    store = EmbeddedStore(tmp_path / "var", grams=index_grams)
+def _fill(store: Store, folder: Path) -> tuple[Store, AlertState]:
     store.upsert(POSTS)
     store.upsert_events(EVENTS)
-    state = AlertState.for_data_dir(tmp_path / "var")
+    state = AlertState.for_data_dir(folder)
     fill_alerts(state)
+    return store, state
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> Iterator[tuple[Store, AlertState]]:
+    """The embedded store, where the command line and the service find it ([store] path = "var")."""
+    store, state = _fill(EmbeddedStore(tmp_path / "var", grams=index_grams), tmp_path / "var")
+    try:
+        yield store, state
+    finally:
+        store.close()
+        state.close()
+
+
+@pytest.fixture(params=("embedded", "osmem"))
+def filled_any(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Store, AlertState]]:
+    """Each backend a briefing may read: the figures must come out the same."""
+    if request.param == "embedded":
+        store: Store = EmbeddedStore(tmp_path / "var", grams=index_grams)
+    else:
+        cluster = cluster_named(request, request.param)
+        section = set_up(cluster, request)
+        store = ElasticStore(section, grams=index_grams, client=cluster.connect(section))
+    store, state = _fill(store, tmp_path / "var")
     try:
         yield store, state
     finally:

@@ -1,4 +1,4 @@
-"""A briefing's figures, read from a store and an alert record of known content, exactly."""
+"""A briefing's figures, read from a store (each backend) and an alert record of known content, exactly."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from tests.reports.conftest import DAY, at
 from yuqing.briefing import alert_facts, briefing
 
 
-def _read(filled: tuple[Store, AlertState], kind: str = "day") -> Briefing:
-    store, state = filled
+def _read(data: tuple[Store, AlertState], kind: str = "day") -> Briefing:
+    store, state = data
     return briefing(store, state, Period.of(kind, DAY.date()), at(13, 8), None)  # type: ignore[arg-type]
 
 
@@ -30,22 +30,22 @@ def test_periods() -> None:
     assert Period.last_complete("week", at(17, 23)).key == "week:2024-03-04"
 
 
-def test_headline_against_the_day_before(filled: tuple[Store, AlertState]) -> None:
-    figures = {f.name: (f.current, f.previous) for f in _read(filled).headline}
+def test_headline_against_the_day_before(filled_any: tuple[Store, AlertState]) -> None:
+    figures = {f.name: (f.current, f.previous) for f in _read(filled_any).headline}
     assert figures == {"posts": (5, 2), "negative": (3, 1), "negative_share": (0.6, 0.5), "events": (2, 1),
                        "alerts": (2, 2)}
-    assert [f.change for f in _read(filled).headline][:2] == [1.5, 2.0]
+    assert [f.change for f in _read(filled_any).headline][:2] == [1.5, 2.0]
 
 
-def test_trend_has_every_hour_of_the_day(filled: tuple[Store, AlertState]) -> None:
-    trend = _read(filled).trend
+def test_trend_has_every_hour_of_the_day(filled_any: tuple[Store, AlertState]) -> None:
+    trend = _read(filled_any).trend
     assert [b.start for b in trend] == [at(12, h) for h in range(24)]
     assert {b.start.hour: (b.total, b.by_sentiment.get("negative", 0)) for b in trend if b.total} == {
         9: (2, 2), 10: (1, 1), 14: (1, 0), 23: (1, 0)}
 
 
-def test_events_riskiest_first_with_their_timeline_state_and_alert(filled: tuple[Store, AlertState]) -> None:
-    lines = _read(filled).events
+def test_events_riskiest_first_with_their_timeline_state_and_alert(filled_any: tuple[Store, AlertState]) -> None:
+    lines = _read(filled_any).events
     assert [(e.event.id, e.posts, e.negative, e.status, e.alert_state) for e in lines] == [
         ("evt:1", 3, 3, "cooling", "resolved"), ("evt:3", 1, 0, "cooling", None)]
     assert len(lines[0].timeline) == 24
@@ -55,12 +55,12 @@ def test_events_riskiest_first_with_their_timeline_state_and_alert(filled: tuple
     assert lines[1].milestones == [(at(12, 14), "首发：作者3")]
 
 
-def test_negative_posts_by_reach_without_duplicates(filled: tuple[Store, AlertState]) -> None:
-    assert [p.id for p in _read(filled).negative] == ["forum:2", "news:1"]
+def test_negative_posts_by_reach_without_duplicates(filled_any: tuple[Store, AlertState]) -> None:
+    assert [p.id for p in _read(filled_any).negative] == ["forum:2", "news:1"]
 
 
-def test_sources_tiers_platforms_and_terms(filled: tuple[Store, AlertState]) -> None:
-    made = _read(filled)
+def test_sources_tiers_platforms_and_terms(filled_any: tuple[Store, AlertState]) -> None:
+    made = _read(filled_any)
     assert made.sources == [("news-a", 3), ("forum-b", 1), ("weibo-c", 1)]
     assert made.tiers[0] == ("local_media", 2) and sorted(made.tiers[1:]) == [
         ("central", 1), ("individual", 1), ("self_media", 1)]
@@ -69,8 +69,8 @@ def test_sources_tiers_platforms_and_terms(filled: tuple[Store, AlertState]) -> 
         "恶臭": (2, 1, True), "厂区": (1, 1, False), "验收": (1, 0, False)}
 
 
-def test_alerts_raised_and_handled_with_response_times(filled: tuple[Store, AlertState]) -> None:
-    alerts = _read(filled).alerts
+def test_alerts_raised_and_handled_with_response_times(filled_any: tuple[Store, AlertState]) -> None:
+    alerts = _read(filled_any).alerts
     assert [a.title for a in alerts.raised] == ["预警1", "预警2"]
     assert [a.title for a in alerts.handled] == ["预警3", "预警1", "预警2"]
     # First acknowledgements in the day: 20 and 10 minutes (预警2's second, after reopening, does not count).
@@ -88,14 +88,14 @@ def test_alert_facts_stop_at_alerts_unchanged_since_the_start(filled: tuple[Stor
     assert alert_facts(state)(at(14, 0), at(15, 0)) == []
 
 
-def test_week(filled: tuple[Store, AlertState]) -> None:
-    made = _read(filled, "week")
+def test_week(filled_any: tuple[Store, AlertState]) -> None:
+    made = _read(filled_any, "week")
     figures = {f.name: f.current for f in made.headline}
     assert figures == {"posts": 8, "negative": 5, "negative_share": 5 / 8, "events": 3, "alerts": 4}
     assert [b.start for b in made.trend] == [at(d, 0) for d in range(11, 18)]
 
 
-def test_a_scheme_leaves_other_posts_out(filled: tuple[Store, AlertState]) -> None:
-    store, state = filled
+def test_a_scheme_leaves_other_posts_out(filled_any: tuple[Store, AlertState]) -> None:
+    store, state = filled_any
     made = Reader(store, alert_facts(state), PLATFORM_LABELS, "other").read(Period.of("day", DAY.date()), at(13, 8))
     assert [f.current for f in made.headline[:2]] == [0, 0]
