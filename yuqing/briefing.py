@@ -22,7 +22,7 @@ from models import SHANGHAI
 from reports import render
 from reports.figures import AlertFacts, AlertSource, Briefing, Figure, Reader
 from reports.period import Period
-from store.base import Store
+from store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class Briefings:
         for period in self.due(moment):
             try:
                 self.send(period, moment)
-            except (OSError, render.ReportError) as exc:  # smtplib's errors are OSErrors
+            except (OSError, StoreError) as exc:  # smtplib's errors are OSErrors; a cluster may be down
                 self._retry_at = moment + RETRY_AFTER
                 log.warning("briefing %s not sent (%s); trying again at %s", period.key, exc,
                             self._retry_at.strftime("%H:%M"))

@@ -127,3 +127,15 @@ def test_the_running_service_mails_the_briefing_due(tmp_path: Path) -> None:
     yesterday = (now() - timedelta(days=1)).date()
     assert mail["Subject"] == f"舆情日报 {yesterday.year}年{yesterday.month}月{yesterday.day}日"
     assert list(Briefings(settings, None, None).sent()) == [f"day:{yesterday.isoformat()}"]  # type: ignore[arg-type]
+
+
+def test_a_store_that_fails_holds_the_briefing_for_later(filled: tuple[Store, AlertState], tmp_path: Path) -> None:
+    from store import open_store
+
+    _, state = filled
+    down = config.Store(backend="elasticsearch", url=[f"http://127.0.0.1:{_closed_port()}"], request_timeout=1,
+                        path=tmp_path / "var")
+    with MailSink(tmp_path / "mail") as sink, open_store(down, readonly=True) as store:
+        briefings = Briefings(_settings(tmp_path, sink.port, weekly="", format="html"), store, state)
+        assert briefings.check(at(13, 8)) == []
+        assert briefings.sent() == {} and sink.received == []
