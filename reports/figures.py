@@ -68,7 +68,7 @@ class EventLine:
     event: Event
     posts: int  # in the period
     negative: int  # in the period
-    status: EventStatus  # at the period's end
+    status: EventStatus  # at the period's end, or when the briefing was made if that is sooner
     timeline: list[tuple[datetime, int]]  # posts per hour (a day) or per day (a week) within the period
     alert_state: str | None  # of its latest alert, if it raised one
     milestones: list[tuple[datetime, str]]  # 事件脉络: first post, official responses, its alerts' moves; in order
@@ -156,7 +156,7 @@ class Reader:
         return Briefing(
             period=period, scheme=self.scheme, made_at=made_at, headline=headline,
             trend=self.store.volume(self._query(period), interval),
-            events=[self._event_line(e, period, alerts) for e in events[:TOP_EVENTS]],
+            events=[self._event_line(e, period, alerts, min(period.end, made_at)) for e in events[:TOP_EVENTS]],
             negative=self._negative(period),
             sources=self.store.by_source(self._query(period), TOP_SOURCES),
             tiers=self._split(period, "tier", SOURCE_TIERS),
@@ -165,14 +165,14 @@ class Reader:
             alerts=_responses(raised, alerts, period),
         )
 
-    def _event_line(self, event: Event, period: Period, alerts: list[AlertFacts]) -> EventLine:
+    def _event_line(self, event: Event, period: Period, alerts: list[AlertFacts], moment: datetime) -> EventLine:
         in_period = self._query(period, event_id=event.id)
         buckets = self.store.volume(in_period, "hour" if period.kind == "day" else "day")
         ours = [a for a in alerts if a.event_id == event.id]
         return EventLine(
             event=event, posts=self.store.count(in_period),
             negative=self.store.count(self._query(period, event_id=event.id, sentiment="negative")),
-            status=event.status_at(period.end),
+            status=event.status_at(moment),
             timeline=[(b.start, b.total) for b in buckets if period.start <= b.start < period.end],
             alert_state=max(ours, key=lambda a: a.created_at).state if ours else None,
             milestones=self._milestones(event, ours),

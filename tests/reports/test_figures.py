@@ -53,6 +53,9 @@ def test_events_riskiest_first_with_their_timeline_state_and_alert(filled_any: t
     assert lines[0].milestones == [(at(12, 9, 10), "首发：作者1"), (at(12, 9, 15), "预警"), (at(12, 9, 35), "预警确认"),
                                    (at(12, 10, 5), "官方回应：作者3"), (at(12, 11, 15), "预警解决")]
     assert lines[1].milestones == [(at(12, 14), "首发：作者3")]
+    store, state = filled_any
+    so_far = briefing(store, state, Period.of("day", DAY.date()), at(12, 15), None)  # made during the day
+    assert [e.status for e in so_far.events] == ["active", "active"]
 
 
 def test_negative_posts_by_reach_without_duplicates(filled_any: tuple[Store, AlertState]) -> None:
