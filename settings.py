@@ -376,6 +376,50 @@ class Smtp(_Section):
     timeout: Duration = 10.0
 
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Reports(_Section):
+    """Briefings by mail: yesterday's each morning, last week's once a week (Asia/Shanghai)."""
+
+    daily: str = Field(default="", description='"08:00": mail yesterday\'s briefing at this time; empty: none')
+    weekly: str = Field(default="", description='"mon 08:30": mail last week\'s briefing then; empty: none')
+    recipients: Emails = Field(default_factory=list)
+    scheme: str = Field(default="", description="one watch scheme's posts only; empty: every post")
+    format: Literal["pdf", "html"] = Field(default="pdf", description="attached as; a PDF needs Chromium")
+    chromium: str = Field(default="", description="the Chromium that prints PDFs; default one on PATH")
+
+    @field_validator("daily")
+    @classmethod
+    def _daily(cls, value: str) -> str:
+        if value and not _CLOCK.fullmatch(value.strip()):
+            raise ValueError(f"{value!r}: give a time of day, like \"08:00\"")
+        return value.strip()
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, value: str) -> str:
+        day, _, clock = value.strip().partition(" ")
+        if value and (day.lower() not in _DAYS or not _CLOCK.fullmatch(clock.strip())):
+            raise ValueError(f"{value!r}: give a weekday and a time, like \"mon 08:30\" ({', '.join(_DAYS)})")
+        return f"{day.lower()} {clock.strip()}" if value else ""
+
+    @model_validator(mode="after")
+    def _someone(self) -> Reports:
+        if (self.daily or self.weekly) and not self.recipients:
+            raise ValueError("briefings are scheduled (daily or weekly) but nobody receives them: set recipients")
+        return self
+
+    def when(self, kind: str) -> tuple[int | None, int, int] | None:
+        """(weekday 0=Monday or None for every day, hour, minute) of the scheduled send, None when not set."""
+        value = self.daily if kind == "day" else self.weekly
+        if not value:
+            return None
+        day, clock = (None, value) if kind == "day" else value.split(" ")
+        hour, minute = clock.split(":")
+        return (_DAYS.index(day) if day else None), int(hour), int(minute)
+
+
 class Store(_Section):
     backend: Literal["embedded", "elasticsearch"] = "embedded"
     path: Path = Field(default=Path("var"), description="folder of the embedded store, the crawl spool and the "
@@ -551,6 +595,7 @@ class Settings(BaseSettings):
     analysis: Analysis = Field(default_factory=Analysis)
     official: Official = Field(default_factory=Official)
     smtp: Smtp = Field(default_factory=Smtp)
+    reports: Reports = Field(default_factory=Reports)
     store: Store = Field(default_factory=Store)
     dashboard: Dashboard = Field(default_factory=Dashboard)
     kibana: Kibana = Field(default_factory=Kibana)
@@ -578,6 +623,9 @@ class Settings(BaseSettings):
             raise ValueError(f"[official] sources names {unknown}, not configured; configured sources: "
                              f"{[s.name for s in self.sources] or 'none'}")
         known = {s.name for s in self.schemes}
+        if self.reports.scheme and self.reports.scheme not in known:
+            raise ValueError(f"[reports] scheme {self.reports.scheme!r} is not defined; defined schemes: "
+                             f"{sorted(known) or 'none'}")
         rules = [r.name for r in self.alerts.rules]
         if len(set(rules)) < len(rules):  # a rule's name keys its checkpoint and its reasons
             raise ValueError(f"alert rule names must be unique; {sorted({n for n in rules if rules.count(n) > 1})} "

@@ -781,7 +781,6 @@ def demo(port: int, speed: float, verbose: bool) -> None:
     run_demo(Path("var"), dashboard_port=port, speed=speed)
 
 
-
 @main.group()
 def users() -> None:
     """Dashboard accounts (roles viewer < analyst < officer < admin). With none, the dashboard is open and
@@ -885,6 +884,72 @@ def users_list(config_file: Path | None) -> None:
     for row in rows:
         click.echo(f"{row['name']:<20} {row['role']:<8} added {row['created_at']:%Y-%m-%d %H:%M}  "
                    f"changed {row['changed_at']:%Y-%m-%d %H:%M}")
+
+
+def _report_day(value: str) -> datetime | None:
+    """A --day/--week value: empty (the flag alone) is None, the last complete period; else a date."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a date like 2026-03-01, or nothing for the last one") from None
+
+
+@main.command()
+@click.option("--day", "day", is_flag=False, flag_value="", default=None, metavar="[DATE]",
+              help="The briefing of a day (YYYY-MM-DD); alone: yesterday.")
+@click.option("--week", "week", is_flag=False, flag_value="", default=None, metavar="[DATE]",
+              help="The briefing of the week (Monday to Sunday) holding DATE; alone: last week.")
+@click.option("--format", "fmt", type=click.Choice(["html", "pdf"]), default=None,
+              help="Default: pdf when --out ends in .pdf, else html. A PDF is printed by Chromium.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The file to write (default: yuqing-day-DATE.html or .pdf here).")
+@click.option("--scheme", help="Only posts matching this watch scheme (default: [reports] scheme, else every post).")
+@config_option
+def report(day: str | None, week: str | None, fmt: str | None, out: Path | None, scheme: str | None,
+           config_file: Path | None) -> None:
+    """Write the daily or weekly briefing (舆情日报 / 周报): figures against the period before, the trend, top
+    events, negative posts by reach, sources and tiers, hot terms, alerts raised and handled."""
+    from alerts.state import AlertState
+    from models import now
+    from reports.period import Period
+    from reports.render import ReportError, html, pdf
+    from store import open_store
+    from yuqing.briefing import briefing, file_name, write
+    from yuqing.search import unknown_name
+
+    if (day is None) == (week is None):
+        raise click.UsageError("give one of --day [DATE] or --week [DATE]")
+    settings = config.load(config_file)
+    scheme = scheme if scheme is not None else settings.reports.scheme or None
+    if problem := unknown_name(settings, "scheme", scheme):
+        click.echo(f"yuqing: {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+    kind = "day" if day is not None else "week"
+    chosen = _report_day(day if day is not None else week or "")
+    moment = now()
+    period = Period.of(kind, chosen.date()) if chosen else Period.last_complete(kind, moment)
+    fmt = fmt or ("pdf" if out is not None and out.suffix.lower() == ".pdf" else "html")
+    out = out or Path(file_name(period, fmt))
+    with open_store(settings.store, readonly=True) as store:  # first: a store not there yet leaves no alerts.db
+        state = AlertState.for_data_dir(settings.data_dir)
+        try:
+            made = briefing(store, state, period, moment, scheme)
+        finally:
+            state.close()
+    page = html(made)
+    try:
+        content = pdf(page, settings.reports.chromium) if fmt == "pdf" else page.encode("utf-8")
+        write(out, content)
+    except ReportError as exc:
+        click.echo(f"yuqing: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"yuqing: cannot write {out}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+    posts = made.headline[0]
+    click.echo(f"{period.title} {period.label}: {int(posts.current)} posts → {out}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from dashboards.web.auth import SignInPolicy, exposure_error
 from store import open_store
 from store.base import StoreError
 from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
+from yuqing.briefing import Briefings
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
 from yuqing.search import query_parser
@@ -149,6 +150,7 @@ class Service:
                                          self.settings.alerts.contact)
         self.courier = Courier(self.engine, self.settings.alerts.evaluate_every, self.settings.alerts.delivery_deadline)
         self.health = SourceHealthLog(self.alert_state.engine)
+        self.briefings = Briefings(self.settings, self.store, self.alert_state)
 
     # ---- the three jobs ----
     def crawl(self, source_name: str) -> CrawlOutcome:
@@ -242,6 +244,9 @@ class Service:
         scheduler.add_job(
             self.process, "interval", seconds=self.settings.alerts.evaluate_every, id="alerts", next_run_time=first
         )
+        if self.settings.reports.daily or self.settings.reports.weekly:  # each minute: a briefing due is mailed once
+            scheduler.add_job(lambda: self.briefings.check(now()), "interval", seconds=60, id="reports",
+                              next_run_time=first)
         self.courier.start()  # before the jobs: their first run wakes it rather than delivering by itself
         scheduler.start()
         self._scheduler = scheduler

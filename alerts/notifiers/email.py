@@ -129,19 +129,7 @@ class _Session:
     def _connect(self) -> smtplib.SMTP:
         smtp = self.notifier.smtp
         try:
-            if smtp.tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                                        context=ssl.create_default_context())
-            else:
-                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-            try:
-                if smtp.tls == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if smtp.user:
-                    client.login(smtp.user, smtp.password)
-            except BaseException:
-                client.close()
-                raise
+            client = connect(smtp)
         except OSError as exc:  # smtplib's errors are OSErrors too
             raise ChannelDown(f"{smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}") from exc
         self._client = client
@@ -159,3 +147,21 @@ class _Session:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+def connect(smtp: config.Smtp) -> smtplib.SMTP:
+    """A connection to the [smtp] server, encrypted and logged in as configured; smtplib's errors pass through."""
+    if smtp.tls == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
+                                                context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    try:
+        if smtp.tls == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if smtp.user:
+            client.login(smtp.user, smtp.password)
+    except BaseException:
+        client.close()
+        raise
+    return client
