@@ -93,6 +93,8 @@ class Source(_Section):
     url: str = Field(default="", pattern=r"^(https?://.*)?$",
                      description="feed URL (rss), list page URL (site), search URL with {keyword} (platforms)")
     interval: Duration = 600.0
+    display_name: str = Field(default="", description="the outlet's name as people know it (白桦新闻网), shown for "
+                              "every post of this source; empty: what the feed or page calls itself")
     platform: str = "news"
     tier: Literal["central", "provincial", "local_media", "industry", "self_media", "individual", "unknown"] = (
         "unknown"
@@ -113,6 +115,8 @@ class Source(_Section):
     content_selector: str = ""
     time_selector: str = ""
     author_selector: str = ""
+    # The reply count: on the article page, else in the row of the list page that holds the article's link.
+    replies_selector: str = ""
     max_pages: int = Field(default=3, ge=1)
     follow_links: bool = Field(default=False, description="rss: fetch each entry's page for the full text")
     headers: dict[str, str] = Field(default_factory=dict)

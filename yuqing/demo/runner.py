@@ -41,6 +41,7 @@ download_delay = 0.1
 
 [[sources]]
 name = "baihua-forum"
+display_name = "白桦论坛"
 type = "site"
 url = "{site}/forum/"
 interval = "{interval}s"
@@ -51,6 +52,7 @@ title_selector = "h1.title"
 content_selector = "div.post-body"
 time_selector = "span.time"
 author_selector = "span.author"
+replies_selector = "span.replies"
 max_pages = 1
 download_delay = 0.1
 
