@@ -147,6 +147,20 @@ def _in_furniture(element: etree._Element, top: etree._Element) -> bool:
     return False
 
 
+def site_name(page: Selector) -> str:
+    """The site's own name, as its og:site_name gives it."""
+    return _first(page, _SITE_META)
+
+
+def page_outlet(page: Selector) -> str:
+    """The outlet a page names: its og:site_name, else its 来源 line (which on a reprint names the original)."""
+    if site := site_name(page):
+        return site
+    text = " ".join(" ".join(page.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall()).split())
+    source = _SOURCE.search(text[:3000])
+    return source.group(1) if source else ""
+
+
 def extract_article(html: str, url: str = "") -> dict[str, Any]:
     """Best effort: fields that cannot be found are empty, never an exception."""
     selector = Selector(text=html or "<html></html>")

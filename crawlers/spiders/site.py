@@ -11,7 +11,7 @@ from parsel import Selector
 
 import settings as config
 from crawlers.dates import parse_datetime
-from crawlers.extract import extract_article
+from crawlers.extract import extract_article, page_outlet
 from crawlers.numbers import parse_count
 from crawlers.spiders import SourceSpider, select, text_of
 
@@ -85,7 +85,8 @@ class SiteSpider(SourceSpider):
 def article_fields(source: config.Source, response: scrapy.http.TextResponse,
                    missed: Callable[[str, str], None]) -> dict[str, Any]:
     """Title, content, publication time and author by the source's selectors; the generic extractor
-    fills whatever has no selector, or one that found nothing (reported to `missed(url, why)`)."""
+    fills whatever has no selector, or one that found nothing (reported to `missed(url, why)`). And the
+    outlet the page names."""
     generic: dict[str, Any] | None = None
 
     def field(selector: str, key: str) -> Any:
@@ -108,4 +109,5 @@ def article_fields(source: config.Source, response: scrapy.http.TextResponse,
         "content": field(source.content_selector, "content"),
         "published_at": field(source.time_selector, "published_at"),
         "author": field(source.author_selector, "author"),
+        "outlet": page_outlet(response.selector),
     }

@@ -35,3 +35,12 @@ def test_forum_threads_arrive_with_the_reply_counts_the_list_shows(tmp_path: Pat
     replies = {item["url"].rsplit("/", 1)[-1][:-5]: item.get("metrics", {}).get("comments") for item in items}
     assert replies == {p.slug: p.replies for p in TIMELINE if p.kind == "forum"}
     assert min(replies.values()) > 0
+
+
+def test_demo_posts_name_their_outlet_not_the_source_id(tmp_path: Path, demo_site: DemoSite) -> None:
+    config = demo_config(tmp_path, demo_site)
+    for source, outlet in (("baihua-news", "白桦新闻网"), ("baihua-forum", "白桦论坛")):  # the feed's title; display_name
+        (tmp_path / source).mkdir()
+        done, items = crawl(tmp_path / source, config, source)
+        assert done.returncode == 0, done.stderr
+        assert items and {(item["source"], item["outlet"]) for item in items} == {(source, outlet)}
