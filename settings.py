@@ -24,8 +24,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 DEFAULT_CONFIG = "yuqing.toml"
 ENV_PREFIX = "YUQING_"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 
 
 class ConfigError(Exception):
@@ -33,7 +33,7 @@ class ConfigError(Exception):
 
 
 def parse_duration(value: Any, allow_zero: bool = False) -> float:
-    """Seconds from 90, "90", "90s", "15m", "2h", "7d"."""
+    """Seconds from 90, "90", "90s", "15m", "2h", "7d", "1w"."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 2h or 7d")
     if isinstance(value, int | float):
