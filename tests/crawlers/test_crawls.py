@@ -52,6 +52,17 @@ def test_site_with_configured_selectors_and_paging(tmp_path: Path, site: str) ->
     assert pages["1.html"]["outlet"] == "白桦日报"  # the page's 来源 line
 
 
+def test_forum_reply_counts_from_the_thread_page_else_from_its_row_in_the_list(tmp_path: Path, site: str) -> None:
+    extra = 'link_selector = "a.t"\nreplies_selector = "td.num a, span.replies"\nmax_pages = 1'
+    done, items = crawl(tmp_path, config(tmp_path, "bbs", "site", f"{site}/forum.html", extra), "bbs")
+    assert done.returncode == 0, done.stderr
+    threads = by_url(items)
+    assert threads["1.html"]["metrics"] == {"comments": 12_000}  # 1.2万 in its row (not 3万, its views)
+    assert threads["2.html"]["metrics"] == {"comments": 63}  # the thread's own page is newer than the list
+    assert threads["1.html"]["outlet"] == "白桦论坛"  # og:site_name
+    assert not threads["2.html"].get("outlet")  # the page names none: shown by the source's id
+
+
 def test_a_sources_display_name_names_its_outlet(tmp_path: Path, site: str) -> None:
     extra = 'display_name = "白桦新闻网"'
     for name, type_, url in (("named-feed", "rss", f"{site}/feed.xml"), ("named-site", "site", f"{site}/list.html")):
