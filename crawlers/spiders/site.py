@@ -31,7 +31,8 @@ class SiteSpider(SourceSpider):
                                             "has the page changed?")
         fresh = [url for url in links if not self.known(url, None)]
         for url in fresh:
-            yield self.request(url, self.parse_article, cb_kwargs={"key": url, "replies": self._listed_replies(links[url])})
+            replies = self._listed_replies(links[url])
+            yield self.request(url, self.parse_article, cb_kwargs={"key": url, "replies": replies})
         # Incremental: a list page with nothing new means the pages after it were collected before too.
         if fresh and self.source.next_selector and page < self.source.max_pages:
             for href in select(response, self.source.next_selector).xpath("./@href").getall()[:1]:
@@ -109,5 +110,5 @@ def article_fields(source: config.Source, response: scrapy.http.TextResponse,
         "content": field(source.content_selector, "content"),
         "published_at": field(source.time_selector, "published_at"),
         "author": field(source.author_selector, "author"),
-        "outlet": page_outlet(response.selector),
+        "outlet": "" if source.display_name else page_outlet(response.selector),  # display_name wins anyway
     }
