@@ -84,7 +84,8 @@ class SchemeMatch(BaseModel):
 class Post(BaseModel):
     id: str
     platform: str
-    source: str
+    source: str  # the configured source's id, for machines
+    outlet: str = ""  # the outlet's own name, for people (白桦新闻网); empty: unknown, show the source
     source_tier: str = "unknown"
     url: str
     title: str = ""
@@ -132,6 +133,7 @@ class Post(BaseModel):
             id=post_id(platform, url, item.get("native_id")),
             platform=platform,
             source=item["source"],
+            outlet=item.get("outlet") or "",
             source_tier=item.get("source_tier") or "unknown",
             url=url,
             title=item.get("title") or "",

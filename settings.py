@@ -24,8 +24,8 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 DEFAULT_CONFIG = "yuqing.toml"
 ENV_PREFIX = "YUQING_"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 
 
 class ConfigError(Exception):
@@ -33,7 +33,7 @@ class ConfigError(Exception):
 
 
 def parse_duration(value: Any, allow_zero: bool = False) -> float:
-    """Seconds from 90, "90", "90s", "15m", "2h", "7d"."""
+    """Seconds from 90, "90", "90s", "15m", "2h", "7d", "1w"."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 15m, 2h or 7d")
     if isinstance(value, int | float):
@@ -93,6 +93,8 @@ class Source(_Section):
     url: str = Field(default="", pattern=r"^(https?://.*)?$",
                      description="feed URL (rss), list page URL (site), search URL with {keyword} (platforms)")
     interval: Duration = 600.0
+    display_name: str = Field(default="", description="the outlet's name as people know it (白桦新闻网), shown for "
+                              "every post of this source; empty: what the feed or page calls itself")
     platform: str = "news"
     tier: Literal["central", "provincial", "local_media", "industry", "self_media", "individual", "unknown"] = (
         "unknown"
@@ -113,6 +115,8 @@ class Source(_Section):
     content_selector: str = ""
     time_selector: str = ""
     author_selector: str = ""
+    # The reply count: on the article page, else in the row of the list page that holds the article's link.
+    replies_selector: str = ""
     max_pages: int = Field(default=3, ge=1)
     follow_links: bool = Field(default=False, description="rss: fetch each entry's page for the full text")
     headers: dict[str, str] = Field(default_factory=dict)

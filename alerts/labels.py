@@ -26,5 +26,8 @@ PLATFORM_LABELS = {"news": "新闻网站", "forum": "论坛", "weibo": "微博",
                    "zhihu": "知乎", "rss": "新闻网站", "video": "视频平台"}
 
 
+SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面", "unknown": "未分析"}
+
+
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)

@@ -2,8 +2,8 @@
 
 Keys every payload has: alert_id, alert_key, kind, severity, severity_label, title, scheme, summary, reasons,
 url, alert_url, context, risk (alert_id, alert_key and alert_url are added as it is sent). Mail reads more:
-rules, source, source_tier, tier_label, platform, author, published, excerpt, reach, event, responses, posts,
-new_posts, change, level and level_recipients.
+rules, source (the id) and outlet (its name for people), source_tier, tier_label, platform, author, published,
+excerpt, reach, event, responses, posts, new_posts, change, level and level_recipients.
 """
 
 from __future__ import annotations
@@ -27,8 +27,13 @@ def summary(reasons: list[dict[str, str]]) -> str:
     return "；".join(reason_line(r) for r in reasons)
 
 
+def outlet(post: Post) -> str:
+    """The outlet's name as people know it; the source's id when the crawl found none."""
+    return post.outlet or post.source
+
+
 def post_line(post: Post) -> dict[str, Any]:
-    return {"id": post.id, "time": post.time.strftime(STAMP), "source": post.source,
+    return {"id": post.id, "time": post.time.strftime(STAMP), "source": post.source, "outlet": outlet(post),
             "author": post.author.name, "title": title_of(post), "url": post.url}
 
 
@@ -80,7 +85,7 @@ def event_facts(event: Event) -> dict[str, Any]:
 
 
 def response_line(post: Post) -> dict[str, Any]:
-    return {"time": post.time.strftime(STAMP), "source": post.author.name or post.source,
+    return {"time": post.time.strftime(STAMP), "source": post.author.name or outlet(post),
             "title": title_of(post), "url": post.url}
 
 
@@ -101,7 +106,8 @@ def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[
     posts that fed it, newest first."""
     risk = event.risk if event is not None else subject.risk
     return {
-        **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source, "platform": subject.platform,
+        **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source,
+        "outlet": outlet(subject), "platform": subject.platform,
         "platform_label": PLATFORM_LABELS.get(subject.platform, subject.platform),
         "source_tier": subject.source_tier, "tier_label": TIER_LABELS.get(subject.source_tier, subject.source_tier),
         "author": subject.author.name, "published": subject.time.strftime(STAMP),

@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 import settings as config
 from alerts.labels import PLATFORM_LABELS
+from alerts.payload import outlet
 from models import SHANGHAI, Event, Post, now
 from store.base import Store
 
@@ -41,7 +42,7 @@ def post_facts(post: Post) -> dict[str, Any]:
     # The quote closes the template's sentence, which ends it: a full stop of its own would double it.
     excerpt = " ".join(post.content.split()).rstrip("。，；,; ")
     return {
-        "time": when(post.time), "platform": platform_name(post.platform), "source": post.source,
+        "time": when(post.time), "platform": platform_name(post.platform), "source": outlet(post),
         "author": post.author.name or None, "title": post.title or None,
         "excerpt": excerpt[:EXCERPT] + ("……" if len(excerpt) > EXCERPT else "") if excerpt else None,
         "url": post.url,

@@ -147,6 +147,25 @@ def _in_furniture(element: etree._Element, top: etree._Element) -> bool:
     return False
 
 
+def _body_text(page: Selector) -> str:
+    """The page's text as one line, scripts and styles left out."""
+    texts = page.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall()
+    return " ".join(" ".join(texts).split())
+
+
+def site_name(page: Selector) -> str:
+    """The site's own name, as its og:site_name gives it."""
+    return _first(page, _SITE_META)
+
+
+def page_outlet(page: Selector) -> str:
+    """The outlet a page names: its og:site_name, else its 来源 line (which on a reprint names the original)."""
+    if site := site_name(page):
+        return site
+    source = _SOURCE.search(_body_text(page)[:3000])
+    return source.group(1) if source else ""
+
+
 def extract_article(html: str, url: str = "") -> dict[str, Any]:
     """Best effort: fields that cannot be found are empty, never an exception."""
     selector = Selector(text=html or "<html></html>")
@@ -160,8 +179,7 @@ def extract_article(html: str, url: str = "") -> dict[str, Any]:
         found = (getattr(doc, "text", None) or "").strip()
         content = max(content, found, key=len)
     title = _title(selector, getattr(doc, "title", None))
-    body_text = " ".join(selector.xpath("//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
-    body_text = " ".join(body_text.split())
+    body_text = _body_text(selector)
     # Time, source and author lines sit just under the headline: look there first.
     at = body_text.find(title[:12]) if title else -1
     top = body_text[at: at + 600] if at >= 0 else body_text[:3000]

@@ -8,6 +8,7 @@ import scrapy
 class PostItem(scrapy.Item):
     url = scrapy.Field()
     source = scrapy.Field()  # configured source name
+    outlet = scrapy.Field()  # the outlet's own name: the source's display_name, else the feed's or page's
     platform = scrapy.Field()
     source_tier = scrapy.Field()
     native_id = scrapy.Field()  # the platform's own id, when it has one

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONTENT = 200_000
 MAX_TITLE = 500
+MAX_OUTLET = 60
 
 
 class CleanPipeline:
@@ -38,6 +39,8 @@ class CleanPipeline:
             log.warning("%s: content of %d characters cut to %d", url, len(content), MAX_CONTENT)
             content = content[:MAX_CONTENT]
         item["url"], item["title"], item["content"] = url, title[:MAX_TITLE], content
+        if item.get("outlet"):
+            item["outlet"] = " ".join(str(item["outlet"]).split())[:MAX_OUTLET]
         published = item.get("published_at")
         if isinstance(published, str):
             published = parse_datetime(published)

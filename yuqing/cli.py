@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -254,25 +252,12 @@ def check_config(config_file: Path | None) -> None:
     )
 
 
-def _since(value: str | None) -> datetime | None:
-    from models import SHANGHAI, aware, now
-
-    if not value:
-        return None
-    try:
-        return now() - timedelta(seconds=config.parse_duration(value))
-    except ValueError:
-        pass
-    try:
-        return aware(datetime.fromisoformat(value)).astimezone(SHANGHAI)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: give a duration (30m, 24h, 7d) or a date (2024-03-01)") from None
-
-
 # `-word` excludes a word: unknown "options" are query terms, not mistakes.
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("query", nargs=-1, type=click.UNPROCESSED)
-@click.option("--since", help="Only posts newer than this: 30m, 24h, 7d, or a date.")
+@click.option("--since", help="Only posts from this time on: 30m, 24h, 7d, 1w, today, yesterday, 14:00, "
+                              "2026-11-30 or '2026-11-30 14:00'.")
+@click.option("--until", help="Only posts up to this time (a day: to its end); as --since.")
 @click.option("--sentiment", type=click.Choice(["positive", "neutral", "negative"]))
 @click.option("--source", help="Only this source (its configured name).")
 @click.option("--scheme", help="Only posts matching this watch scheme (its configured name).")
@@ -280,9 +265,11 @@ def _since(value: str | None) -> datetime | None:
 @click.option("--sort", type=click.Choice(["time", "relevance"]), default="time", show_default=True,
               help="relevance: posts where a query word is a word of its own first, then by how often it appears.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True)
+@click.option("--ascii-headers", is_flag=True,
+              help="CSV for scripts: English column names and stored values (negative, forum) instead of Chinese.")
 @config_option
-def search(query: tuple[str, ...], since: str | None, sentiment: str | None, source: str | None, scheme: str | None,
-           limit: int, sort: str, fmt: str, config_file: Path | None) -> None:
+def search(query: tuple[str, ...], since: str | None, until: str | None, sentiment: str | None, source: str | None,
+           scheme: str | None, limit: int, sort: str, fmt: str, ascii_headers: bool, config_file: Path | None) -> None:
     """Search stored posts; an empty query lists the newest.
 
     \b
@@ -299,85 +286,68 @@ def search(query: tuple[str, ...], since: str | None, sentiment: str | None, sou
 
     Latin words and numbers match whole (iphone finds iPhone15, iph does not). Quote for the shell what it
     would change (quotes, parentheses), and quote text with a colon in it. A query that cannot be read is an
-    error naming its column (exit code 2).
+    error naming its column (exit code 2). Without --config, $YUQING_CONFIG or ./yuqing.toml, the store of a
+    demo run in this folder (var/demo/yuqing.toml) is searched.
     """
     from analysis.tokens import Tokenizer
+    from models import now
     from store import open_store
-    from store.base import SearchQuery
+    from store.base import SearchQuery, StoreError
     from store.query import QueryError
-    from yuqing.search import query_parser, unknown_name
+    from yuqing import results
+    from yuqing.demo import demo_config
+    from yuqing.search import outlet_names, query_parser, search_config, unknown_name
 
+    config_file, note = search_config(config_file)
+    if note:
+        _warn(note)
     settings = config.load(config_file)
     for field, name in (("source", source), ("scheme", scheme)):
         if problem := unknown_name(settings, field, name):
-            click.echo(f"yuqing: {problem}", err=True)
-            sys.exit(EXIT_CONFIG)
-    since_time = _since(since)
+            _usage_error(problem)
+    at = now()
+    since_time, until_time = _moment("since", since, at), _moment("until", until, at)
+    if since_time and until_time and since_time > until_time:
+        _usage_error(f"--since {since} ({since_time:%Y-%m-%d %H:%M}) is after --until {until} "
+                     f"({until_time:%Y-%m-%d %H:%M}): nothing can match")
     typed = " ".join(query)
     parse = query_parser(settings, Tokenizer(t for s in settings.schemes for t in s.terms()).tokenize)
     try:
         text = parse(typed)
     except QueryError as exc:
-        click.echo(f"yuqing: query error at column {exc.position + 1} of {typed!r}: {exc}", err=True)
-        sys.exit(EXIT_CONFIG)
-    with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
-        result = store.search(SearchQuery(text=text, since=since_time, sentiment=sentiment, source=source,
-                                          scheme=scheme, limit=limit, sort=sort))  # type: ignore[arg-type]
-    {"table": _print_table, "json": _print_json, "csv": _print_csv}[fmt](result)
+        _usage_error(f"query error at column {exc.position + 1} of {typed!r}: {exc}")
+    try:
+        with open_store(settings.store, readonly=True) as store:  # never waits for, or disturbs, a running service
+            result = store.search(SearchQuery(text=text, since=since_time, until=until_time, sentiment=sentiment,
+                                              source=source, scheme=scheme, limit=limit, sort=sort))  # type: ignore[arg-type]
+    except StoreError as exc:
+        if config_file is None:  # no configuration found, not even a demo's: say how to name one
+            raise StoreError(f"{exc}; or give --config FILE (a demo's is {demo_config()})") from None
+        raise
+    outlet = outlet_names(settings)
+    if fmt == "csv":
+        results.write_csv(result, outlet, sys.stdout.buffer, ascii_headers=ascii_headers)
+    elif fmt == "json":
+        results.write_json(result, outlet, sys.stdout)
+    else:
+        results.print_posts(result, outlet)
 
 
-def _row(post: Any) -> dict[str, Any]:
-    return {
-        "time": post.time.strftime("%Y-%m-%d %H:%M"),
-        "sentiment": post.sentiment.label if post.sentiment else "",
-        "score": f"{post.sentiment.score:.2f}" if post.sentiment else "",
-        "source": post.source,
-        "platform": post.platform,
-        "author": post.author.name,
-        "title": post.title or post.content[:60],
-        "url": post.url,
-        "schemes": ";".join(post.scheme_names()),
-        "content": post.content,
-        "id": post.id,
-    }
+def _usage_error(message: str) -> NoReturn:
+    click.echo(f"yuqing: {message}", err=True)
+    sys.exit(EXIT_CONFIG)
 
 
-def _print_table(result: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _moment(option: str, value: str | None, at: datetime) -> datetime | None:
+    """When `--since` or `--until` VALUE is; a value that says no time is a one-line usage error."""
+    from yuqing.search import moment
 
-    console = Console()
-    if not result.posts:
-        console.print("no posts match")
-        return
-    table = Table(show_lines=False, header_style="bold")
-    for name in ("time", "sentiment", "source", "title", "url"):
-        table.add_column(name, overflow="fold" if name == "url" else "ellipsis", no_wrap=name != "url",
-                         max_width=48 if name == "title" else None)
-    colours = {"negative": "red", "positive": "green", "neutral": "white"}
-    for post in result.posts:
-        row = _row(post)
-        table.add_row(row["time"], f"[{colours.get(row['sentiment'], 'white')}]{row['sentiment']}[/]",
-                      row["source"], row["title"], row["url"])
-    console.print(table)
-    console.print(f"{len(result.posts)} of {result.total} posts")
-
-
-def _print_json(result: Any) -> None:
-    posts = [p.model_dump(mode="json", exclude={"tokens"}) for p in result.posts]
-    click.echo(json.dumps({"total": result.total, "posts": posts}, ensure_ascii=False, indent=2))
-
-
-def _print_csv(result: Any) -> None:
-    buffer = io.StringIO()
-    columns = ["time", "sentiment", "score", "source", "platform", "author", "title", "url", "schemes", "content", "id"]
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    for post in result.posts:
-        writer.writerow(_row(post))
-    # The BOM is what makes Excel read the file as UTF-8 instead of the local code page.
-    sys.stdout.buffer.write(b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8"))
-    sys.stdout.flush()
+    if not value:
+        return None
+    try:
+        return moment(value, at, end=option == "until")
+    except ValueError as exc:
+        _usage_error(f"--{option} {exc}")
 
 
 @main.command()
@@ -772,13 +742,14 @@ def alerts_note(alert_id: int, note: str, who: str | None, config_file: Path | N
 @click.option("-v", "--verbose", is_flag=True)
 def demo(port: int, speed: float, verbose: bool) -> None:
     """A live demo: a local news site and forum unfold an incident; yuqing watches and alerts."""
+    from yuqing.demo import VAR
     from yuqing.demo.runner import run_demo
 
     _logging(verbose)
     if not verbose:
         for noisy in ("apscheduler", "uvicorn", "jieba", "mail.log", "yuqing.ingest"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    run_demo(Path("var"), dashboard_port=port, speed=speed)
+    run_demo(VAR, dashboard_port=port, speed=speed)
 
 
 @main.group()

@@ -76,6 +76,8 @@ class SourceSpider(scrapy.Spider):
         return self.keywords
 
     def item(self, **fields: Any) -> PostItem:
+        if self.source.display_name:  # the operator's name for the outlet beats whatever the pages call it
+            fields["outlet"] = self.source.display_name
         return PostItem(source=self.source_name, platform=self.source.platform, source_tier=self.source.tier, **fields)
 
     def known(self, key: str, published: datetime | None) -> bool:

@@ -18,7 +18,7 @@ from parsel import SelectorList
 
 from crawlers import breakage
 from crawlers.dates import find_datetime, parse_datetime
-from crawlers.extract import extract_article
+from crawlers.extract import extract_article, page_outlet
 from crawlers.spiders import SearchSpider, string_of
 
 _RESULT = "ancestor::div[contains(@class, 'c-container') or contains(@class, 'result')][1]"
@@ -86,4 +86,5 @@ class BaiduNewsSpider(SearchSpider):
             return self.found(listing)
         article = extract_article(response.text, response.url)
         return self.found(listing, url=response.url, title=article["title"], content=article["content"],
-                          published_at=article["published_at"], author=article["author"])
+                          published_at=article["published_at"], author=article["author"],
+                          outlet=page_outlet(response.selector))

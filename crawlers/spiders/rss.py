@@ -10,7 +10,7 @@ import scrapy
 from w3lib.html import remove_tags, replace_entities
 
 from crawlers.dates import parse_datetime
-from crawlers.extract import extract_article
+from crawlers.extract import extract_article, page_outlet, site_name
 from crawlers.spiders import SourceSpider
 
 
@@ -24,13 +24,13 @@ class RssSpider(SourceSpider):
     def parse(self, response: scrapy.http.Response, **kwargs: Any) -> Iterator[Any]:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         if "json" in content_type or response.body.lstrip()[:1] == b"{":
-            entries = self._json_feed(response)
+            entries, outlet = self._json_feed(response)
         else:
             feed = feedparser.parse(response.body, response_headers={"content-type": content_type})
             if feed.bozo and not feed.entries:
                 self.parse_failed(response.url, f"not a readable feed ({feed.get('bozo_exception')})")
                 return
-            entries = feed.entries
+            entries, outlet = feed.entries, _text(feed.feed.get("title", ""))
         for entry in entries:
             link = entry.get("link") or ""
             if not link:
@@ -43,6 +43,7 @@ class RssSpider(SourceSpider):
                 content=_text(body),
                 author=entry.get("author", ""),
                 published_at=parse_datetime(entry.get("published") or entry.get("updated")),
+                outlet=outlet,
             )
             if self.known(item["url"], None):
                 continue  # collected by an earlier crawl: feeds repeat their latest entries every time
@@ -51,17 +52,17 @@ class RssSpider(SourceSpider):
             elif collected := self.collect(item["url"], item):
                 yield collected
 
-    def _json_feed(self, response: scrapy.http.Response) -> list[dict[str, Any]]:
-        """JSON Feed items in feedparser's entry shape."""
+    def _json_feed(self, response: scrapy.http.Response) -> tuple[list[dict[str, Any]], str]:
+        """JSON Feed items in feedparser's entry shape, and the feed's title."""
         if not isinstance(response, scrapy.http.TextResponse):
             self.parse_failed(response.url, "a JSON feed that is not text")
-            return []
+            return [], ""
         data = self.read_json(response)
         items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list):
             if data is not None:
                 self.parse_failed(response.url, "JSON without an `items` list: not a JSON Feed")
-            return []
+            return [], ""
         entries = []
         for item in items:
             if not isinstance(item, dict):
@@ -74,7 +75,8 @@ class RssSpider(SourceSpider):
                 "author": author.get("name", "") if isinstance(author, dict) else "",
                 "published": item.get("date_published") or item.get("date_modified"),
             })
-        return entries
+        title = data.get("title")
+        return entries, _text(title) if isinstance(title, str) else ""
 
     def parse_article(self, response: scrapy.http.Response, item: Any) -> Any:
         if not isinstance(response, scrapy.http.TextResponse):
@@ -84,4 +86,7 @@ class RssSpider(SourceSpider):
             item["content"] = article["content"]
         item["published_at"] = item.get("published_at") or article["published_at"]
         item["author"] = item.get("author") or article["author"]
+        if not self.source.display_name:  # a page's og:site_name names the outlet better than a feed's title
+            page = response.selector
+            item["outlet"] = site_name(page) or item.get("outlet") or page_outlet(page)
         return self.collect(item["url"], item)

@@ -74,6 +74,16 @@ def test_mail_carries_the_evidence_and_escapes_crawled_text(engine: AlertEngine,
     assert f"预警页面：http://yuqing.example.com/alerts/{alert_id}" in text
 
 
+def test_mail_names_the_outlet_not_the_source_id(engine: AlertEngine, store: EmbeddedStore, mail: MailSink) -> None:
+    store.upsert([make_post(1, "北辰燃料乙醇 爆炸", outlet="白桦新闻网"), make_post(2, "北辰燃料乙醇 厂区爆炸")])
+    engine.run_once()
+    texts = sorted(_text(m) for m in _mails(mail))
+    sources = [line for text in texts for line in text.splitlines() if line.startswith("来源：")]
+    assert sorted(sources) == ["来源：baihua（个人，新闻网站）", "来源：白桦新闻网（个人，新闻网站）"]  # no name: the id
+    html = [m.get_body(("html",)).get_content() for m in _mails(mail)]  # type: ignore[union-attr]
+    assert sum("白桦新闻网（个人" in h for h in html) == 1
+
+
 def test_each_reader_gets_links_signed_for_them(store: EmbeddedStore, state: AlertState, smtp_port: int,
                                                 mail: MailSink) -> None:
     engine = _engine(smtp_port, store, state, recipients=["oncall@example.com", "chief@example.com"])

@@ -46,12 +46,12 @@ def test_the_draft_says_what_the_event_data_says(store: EmbeddedStore, told: tup
     text = StatementWriter(store).render_facts(known)
     assert text.startswith("关于“北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理”有关情况的说明（草稿）")
     first = posts["forum:t2"]
-    assert (f"{when(first.time)}，河西小区业主在baihua-forum（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理》，"
+    assert (f"{when(first.time)}，河西小区业主在白桦论坛（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理》，"
             f"称：“我们小区紧挨着北辰燃料乙醇的厂区") in text
     assert (f"截至{when(event.last_seen)}，监测到相关信息6条（论坛4条、新闻网站2条），来自2个来源，其中负面信息4条。"
             in text)
     assert "网络信息主要涉及“恶臭、厂区、投诉、异味、居民、河西”等内容，相关情况正在核实。" in text
-    assert (f"{when(posts['news:n5'].time)}，baihua-news（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉："
+    assert (f"{when(posts['news:n5'].time)}，白桦新闻网（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉："
             f"已介入调查》：“白桦市生态环境局表示，已接到") in text
     assert "大家帮忙顶一下”。" in text and "结果将及时向社会公布”。" in text  # one full stop, after the quote
     assert "联系人及电话：党委宣传部 0000-0000000" in text
@@ -69,9 +69,9 @@ def test_the_writer_reads_the_stored_event_and_its_posts(store: EmbeddedStore,
     store.upsert_events(told[1])
     text = StatementWriter(store)({"id": 12, "title": "任意标题", "event_id": event.id, "post_ids": ["forum:t3"]})
     assert text.startswith("关于“北辰燃料乙醇厂区附近恶臭难忍，居民投诉无人理”")
-    assert f"{when(posts['forum:t2'].time)}，河西小区业主在baihua-forum（论坛）发布" in text
+    assert f"{when(posts['forum:t2'].time)}，河西小区业主在白桦论坛（论坛）发布" in text
     assert "监测到相关信息6条（论坛4条、新闻网站2条），来自2个来源，其中负面信息4条。" in text
-    assert "baihua-news（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉" in text
+    assert "白桦新闻网（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉" in text
 
 
 def test_what_is_not_known_is_left_to_be_verified(store: EmbeddedStore) -> None:
@@ -87,7 +87,7 @@ def test_an_alert_without_a_stored_event_is_told_from_its_posts(store: EmbeddedS
     alert = {"id": 5, "title": "北辰燃料乙醇附近恶臭", "event_id": None,
              "post_ids": ["forum:t3", "forum:t2", "news:n5", "forum:gone"]}
     text = StatementWriter(store, contact="值班室")(alert)
-    assert "河西小区业主在baihua-forum（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍" in text  # the earliest, not the first listed
+    assert "河西小区业主在白桦论坛（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍" in text  # the earliest, not the first listed
     assert "监测到相关信息3条（论坛2条、新闻网站1条），来自2个来源，其中负面信息2条。" in text
     assert "白桦市生态环境局回应北辰燃料乙醇异味投诉" in text.split("三、回应与处置情况")[1]  # marked official
 

@@ -44,6 +44,15 @@ LIST = """<html><head><meta charset="utf-8"><title>列表</title></head><body>
 LIST2 = """<html><head><meta charset="utf-8"></head><body><ul class="news">
 <li><a class="t" href="/a/4.html">第二页的新闻标题在这里出现</a></li></ul></body></html>"""
 
+# A forum as Discuz lays one out: the list's rows give replies and views, a thread page may show its own count.
+FORUM = """<html><head><meta charset="utf-8"><title>白桦论坛</title></head><body><table>
+<tr><th>标题</th><th>回复/查看</th></tr>
+<tr><td><a class="t" href="/thread/1.html">北辰燃料乙醇附近晚上有异味吗</a></td><td class="num"><a>1.2万</a><em>3万</em></td></tr>
+<tr><td><a class="t" href="/thread/2.html">白桦风电项目什么时候开工</a></td><td class="num"><a>57</a><em>900</em></td></tr>
+</table></body></html>"""
+THREAD = """<html><head><meta charset="utf-8">{meta}<title>{title}</title></head><body><h1>{title}</h1>{count}
+<div class="post"><p>{title}？楼主问一下大家，最近有没有人知道具体情况。</p></div></body></html>"""
+
 GBK_BODY = "北辰燃料乙醇厂区附近居民反映夜间异味严重，环保部门已经介入调查。"
 
 
@@ -71,6 +80,11 @@ def pages(host: str) -> dict[str, tuple[str, bytes]]:
         "/broken.html": (html, "<html><body><h1>北辰乙醇<div><p>没有闭合的标签<p>第二段 <span>".encode("utf-8")),
         "/empty.html": (html, b""),
         "/huge.html": (html, f"<html><body><h1>长文</h1><p>{'很长的内容。' * 60_000}</p></body></html>".encode("utf-8")),
+        "/forum.html": (html, FORUM.encode("utf-8")),
+        "/thread/1.html": (html, THREAD.format(title="北辰燃料乙醇附近晚上有异味吗", count="",
+                                              meta='<meta property="og:site_name" content="白桦论坛">').encode("utf-8")),
+        "/thread/2.html": (html, THREAD.format(title="白桦风电项目什么时候开工", meta="",
+                                              count='<span class="replies">回复 63</span>').encode("utf-8")),
         "/bad-feed.xml": ("application/rss+xml", b"<rss><channel><item><title>broken"),
     })
     return out

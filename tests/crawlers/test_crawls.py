@@ -25,6 +25,7 @@ def test_rss_feed(tmp_path: Path, site: str) -> None:
     assert first["content"] == "会议部署了安全生产工作。" and first["author"] == "李明"
     assert first["published_at"] == "2024-03-12T08:30:00+08:00"
     assert first["source"] == "feed" and first["platform"] == "news" and first["source_tier"] == "local_media"
+    assert first["outlet"] == "白桦新闻"  # the feed's title
     assert first["crawled_at"]
 
 
@@ -35,6 +36,7 @@ def test_atom_feed_with_full_text_from_the_page(tmp_path: Path, site: str) -> No
     assert item["title"] == "北辰乙醇附近有异味" and item["author"] == "河西业主"
     assert "居民希望有关部门尽快查明原因" in item["content"]  # the page's body, longer than the feed's
     assert item["published_at"] == "2024-03-12T10:00:00+08:00"
+    assert item["outlet"] == "论坛"  # the feed's title: the page has no og:site_name, and its 来源 line names the original
 
 
 def test_site_with_configured_selectors_and_paging(tmp_path: Path, site: str) -> None:
@@ -47,6 +49,28 @@ def test_site_with_configured_selectors_and_paging(tmp_path: Path, site: str) ->
     assert pages["1.html"]["title"] == "北辰燃料乙醇召开安全生产会议"
     assert pages["1.html"]["content"].startswith("会议部署了今年的安全生产工作。")
     assert pages["1.html"]["published_at"] == "2024-03-12T08:30:00+08:00"
+    assert pages["1.html"]["outlet"] == "白桦日报"  # the page's 来源 line
+
+
+def test_forum_reply_counts_from_the_thread_page_else_from_its_row_in_the_list(tmp_path: Path, site: str) -> None:
+    extra = 'link_selector = "a.t"\nreplies_selector = "td.num a, span.replies"\nmax_pages = 1'
+    done, items = crawl(tmp_path, config(tmp_path, "bbs", "site", f"{site}/forum.html", extra), "bbs")
+    assert done.returncode == 0, done.stderr
+    threads = by_url(items)
+    assert threads["1.html"]["metrics"] == {"comments": 12_000}  # 1.2万 in its row (not 3万, its views)
+    assert threads["2.html"]["metrics"] == {"comments": 63}  # the thread's own page is newer than the list
+    assert threads["1.html"]["outlet"] == "白桦论坛"  # og:site_name
+    assert not threads["2.html"].get("outlet")  # the page names none: shown by the source's id
+
+
+def test_a_sources_display_name_names_its_outlet(tmp_path: Path, site: str) -> None:
+    extra = 'display_name = "白桦新闻网"'
+    for name, type_, url in (("named-feed", "rss", f"{site}/feed.xml"), ("named-site", "site", f"{site}/list.html")):
+        folder = tmp_path / name
+        folder.mkdir()
+        done, items = crawl(folder, config(folder, name, type_, url, extra + "\nmax_pages = 1"), name)
+        assert done.returncode == 0, done.stderr
+        assert items and {item["outlet"] for item in items} == {"白桦新闻网"}
 
 
 def test_site_with_the_generic_fallback(tmp_path: Path, site: str) -> None:

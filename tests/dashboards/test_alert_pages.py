@@ -43,7 +43,7 @@ def test_the_alert_page_shows_the_alert_its_posts_and_what_can_be_done(desk: Des
     assert [b for b in ("确认", "指派", "解决", "备注", "重新打开") if f">{b}</button>" in html] == ["确认", "指派", "解决", "备注"]
     assert 'id="copy-statement"' in html and f'href="/alerts/{desk.alert_id}/statement.txt"' in html
     statement = re.search(r'<textarea id="statement"[^>]*>(.*?)</textarea>', html, re.S)
-    assert statement and "河西小区业主在baihua-forum（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍" in statement.group(1)
+    assert statement and "河西小区业主在白桦论坛（论坛）发布《北辰燃料乙醇厂区附近恶臭难忍" in statement.group(1)
     assert "联系人及电话：党委宣传部 0000-0000000" in statement.group(1)
     assert "<script>" not in html and "style=" not in html and not re.search(r"\son[a-z]+\s*=", html)
 

@@ -60,7 +60,10 @@ def test_demo_alerts_and_shows_posts(tmp_path: Path, smtp_port: int) -> None:
     threading.Thread(target=_lines, args=(process.stdout, lines), daemon=True).start()
     seen: list[str] = []
     try:
-        _expect(lines, "Press Ctrl-C to stop", 60, seen)
+        search_line = _expect(lines, "search:", 60, seen)
+        assert "search 北辰   (from this folder" in search_line
+        assert f"--config {tmp_path.resolve() / 'var' / 'demo' / 'yuqing.toml'}" in search_line
+        _expect(lines, "Press Ctrl-C to stop", 10, seen)
         mail_line = _expect(lines, "alert mail:", 90, seen)
         assert "北辰燃料乙醇" in mail_line
         assert any(word in mail_line for word in ("恶臭", "异味", "发黑")), "the first alert is about the incident"
@@ -88,6 +91,16 @@ def test_demo_alerts_and_shows_posts(tmp_path: Path, smtp_port: int) -> None:
         assert 1 <= len(mails) <= 3, [m["Subject"] for m in mails]
         threads = {m["In-Reply-To"] or m["Message-ID"] for m in mails}
         assert len(threads) == 1, [m["Subject"] for m in mails]  # one story, one thread
+        text = mails[0].get_body(("plain",)).get_content()
+        assert "来源：白桦论坛（个人，论坛）" in text and "baihua-" not in text  # the outlet, not the source's id
+
+        # Searched as the demo said, from the folder it runs in, while it runs: the forum post with its replies.
+        done = subprocess.run([sys.executable, "-m", "yuqing.cli", "search", "偷排", "--format", "json"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        [post] = json.loads(done.stdout)["posts"]
+        replies = {p.slug: p.replies for p in TIMELINE}
+        assert post["outlet"] == "白桦论坛" and post["metrics"]["comments"] == replies["t4"] > 0
     finally:
         process.send_signal(signal.SIGINT)
         try:

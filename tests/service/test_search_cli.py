@@ -11,15 +11,19 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 
 import settings as config
 from analysis.grams import index_grams
 from analysis.pipeline import Analyzer
 from store.embedded import EmbeddedStore
+from yuqing.demo import demo_config as demo_config_file
 from yuqing.demo.runner import CONFIG as DEMO_CONFIG
 from yuqing.demo.timeline import COMPANY, TIMELINE
 from yuqing.ingest import Ingester
 from models import now
+
+REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = """
 [store]
@@ -38,11 +42,13 @@ url = "http://127.0.0.1:9/{name}.xml"
 enabled = false
 """
 
+LONG_TITLE = "白桦市召开二〇二六年度新能源产业高质量发展推进会暨重点项目集中签约仪式，市领导出席并讲话"
 POSTS = [
     ("n1", "news-a", "北辰燃料乙醇厂区附近恶臭难忍", "居民投诉无人理，太失望了，气死了", 1),
     ("n2", "news-b", "北辰燃料乙醇开放日受市民好评", "市民纷纷点赞，非常满意", 2),
     ("n3", "forum", "白桦风电项目开工", "风电项目今日开工", 30 * 24),
     ("n4", "forum", "北辰燃料乙醇招聘会举行", "招聘操作工，待遇不错", 3),
+    ("n5", "news-b", LONG_TITLE, "签约项目二十个，总投资一百亿元", 5),
 ]
 
 
@@ -69,9 +75,12 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def search(config_file: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "yuqing.cli", "search", "--config", str(config_file), *args],
-                          capture_output=True, timeout=120, env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"})
+def search(config_file: Path | None, *args: str, columns: int = 160, cwd: Path | None = None,
+           ) -> subprocess.CompletedProcess[bytes]:
+    given = ["--config", str(config_file)] if config_file else []
+    return subprocess.run([sys.executable, "-m", "yuqing.cli", "search", *given, *args], capture_output=True,
+                          timeout=120, cwd=cwd, env={"COLUMNS": str(columns), "PATH": "/usr/bin:/bin",
+                                                     "PYTHONPATH": str(REPO)})
 
 
 def slugs(done: subprocess.CompletedProcess[bytes]) -> list[str]:
@@ -105,20 +114,34 @@ def test_empty_query_lists_newest_first_in_a_readable_table(config_file: Path) -
     assert done.returncode == 0
     out = done.stdout.decode("utf-8")
     assert out.index("北辰燃料乙醇厂区附近恶臭难忍") < out.index("白桦风电项目开工")
-    assert "4 of 4 posts" in out and "negative" in out
+    assert "共 5 条，显示 5 条" in out and "负面" in out and "发布时间" in out
 
 
-def test_csv_opens_in_excel(config_file: Path) -> None:
-    done = search(config_file, "北辰燃料乙醇", "--format", "csv")
-    assert done.stdout.startswith(b"\xef\xbb\xbf")
-    rows = list(csv.DictReader(io.StringIO(done.stdout.decode("utf-8-sig"))))
-    assert [r["title"] for r in rows][0] == "北辰燃料乙醇厂区附近恶臭难忍"
-    assert {"time", "sentiment", "source", "url", "content"} <= set(rows[0])
+def csv_rows(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, str]]:
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.startswith(b"\xef\xbb\xbf")  # what makes Excel read UTF-8
+    return list(csv.DictReader(io.StringIO(done.stdout.decode("utf-8-sig"))))
+
+
+def test_csv_opens_in_excel_with_chinese_headers(config_file: Path) -> None:
+    rows = csv_rows(search(config_file, "北辰燃料乙醇", "--format", "csv"))
+    assert list(rows[0]) == ["发布时间", "情感", "正面概率", "来源", "采集源", "平台", "作者", "标题", "链接", "监测方案",
+                             "正文", "编号"]
+    first = rows[0]
+    assert first["标题"] == "北辰燃料乙醇厂区附近恶臭难忍" and first["情感"] == "负面" and first["平台"] == "新闻网站"
+    assert first["来源"] == first["采集源"] == "news-a"  # no outlet name known: the source's id
+
+
+def test_csv_for_scripts_has_ascii_headers_and_stored_values(config_file: Path) -> None:
+    rows = csv_rows(search(config_file, "北辰燃料乙醇", "--format", "csv", "--ascii-headers"))
+    assert list(rows[0]) == ["time", "sentiment", "score", "outlet", "source", "platform", "author", "title", "url",
+                             "schemes", "content", "id"]
+    assert (rows[0]["title"], rows[0]["sentiment"], rows[0]["platform"]) == ("北辰燃料乙醇厂区附近恶臭难忍", "negative", "news")
 
 
 def test_no_match_and_no_store_and_bad_since(config_file: Path, tmp_path: Path) -> None:
     done = search(config_file, "不存在的词")
-    assert done.returncode == 0 and b"no posts match" in done.stdout
+    assert done.returncode == 0 and "没有匹配的帖子" in done.stdout.decode()
     empty = tmp_path / "empty.toml"
     empty.write_text(f'[store]\npath = "{(tmp_path / "none").as_posix()}"\n', encoding="utf-8")
     done = search(empty)
@@ -156,13 +179,17 @@ def test_a_source_or_scheme_not_configured_is_an_error_naming_those_that_are(con
 
 @pytest.fixture(scope="module")
 def demo_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's configuration and story, ingested as the demo's service ingests what it crawls."""
+    """The demo's configuration and story where `yuqing demo` leaves them (var/demo/ under the folder it ran
+    in), ingested as the demo's service ingests what it crawls: the news with the feed's name for its outlet,
+    the forum's posts with none (its source's display_name names them)."""
     folder = tmp_path_factory.mktemp("demo")
-    path = folder / "yuqing.toml"
-    path.write_text(DEMO_CONFIG.format(store=folder.as_posix(), company=COMPANY, site="http://127.0.0.1:9",
+    path = folder / demo_config_file()
+    path.parent.mkdir(parents=True)
+    path.write_text(DEMO_CONFIG.format(store=path.parent.as_posix(), company=COMPANY, site="http://127.0.0.1:9",
                                        interval=15, smtp_port=9, port=9), encoding="utf-8")
     ingest(path, [{"url": f"http://127.0.0.1:9/{post.kind}/{post.slug}.html", "platform": post.kind,
                    "source": "baihua-news" if post.kind == "news" else "baihua-forum", "title": post.title,
+                   "outlet": "白桦新闻网" if post.kind == "news" else "",
                    "content": post.body, "author": post.author,
                    "published_at": (now() - timedelta(minutes=200 - post.at)).isoformat()} for post in TIMELINE])
     return path
@@ -181,3 +208,59 @@ def test_the_demo_story_is_found_by_what_people_type(demo_config: Path) -> None:
     assert found("title:恶臭", "source:baihua-forum") == ["t2", "t3"]
     assert found("(恶臭 OR 异味) -title:转") == ["n4", "n5", "t2"]
     assert found("sentiment:negative", "偷排 OR 恶臭") == ["t2", "t3", "t4"]
+
+
+def test_searching_from_the_folder_the_demo_ran_in_finds_its_store(demo_config: Path, tmp_path: Path) -> None:
+    folder = demo_config.parents[2]
+    done = search(None, "偷排", "--format", "json", cwd=folder)
+    assert slugs(done) == ["t4"]
+    assert "searching the demo's store (--config var/demo/yuqing.toml)" in done.stderr.decode()
+    nowhere = search(None, "偷排", cwd=tmp_path)  # no configuration and no demo here
+    lines = nowhere.stderr.decode().strip().splitlines()
+    assert nowhere.returncode == 1 and len(lines) == 1 and nowhere.stdout == b""
+    assert "give --config FILE (a demo's is var/demo/yuqing.toml)" in lines[0]
+
+
+def test_the_table_names_outlets_not_source_ids(demo_config: Path) -> None:
+    done = search(demo_config, "偷排 OR 环境局")
+    out = done.stdout.decode()
+    assert done.returncode == 0 and "白桦论坛" in out and "白桦新闻网" in out  # display_name; the feed's title
+    assert "baihua-forum" not in out and "baihua-news" not in out
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_a_narrow_terminal_gets_each_post_on_lines_that_fit(config_file: Path, columns: int) -> None:
+    done = search(config_file, columns=columns)
+    assert done.returncode == 0, done.stderr.decode()
+    lines = done.stdout.decode().splitlines()
+    links = [line.strip() for line in lines if line.strip().startswith("http")]
+    assert sorted(links) == sorted(f"http://127.0.0.1/{slug}.html" for slug, *_ in POSTS)  # whole, never cut
+    assert all(cell_len(line) <= columns for line in lines if line.strip() not in links)
+    [title] = [line.strip() for line in lines if line.strip().startswith(LONG_TITLE[:10])]
+    # Cut at a whole character with an ellipsis (a space where half a character would go): the title's beginning.
+    assert title.endswith("…") and LONG_TITLE.startswith(title[:-1].rstrip()) and len(title) < len(LONG_TITLE)
+    assert lines[-1] == "共 5 条，显示 5 条"
+
+
+def test_since_and_until_take_weeks_days_and_clock_times(config_file: Path) -> None:
+    def found(*args: str) -> list[str]:
+        return slugs(search(config_file, *args, "--format", "json"))
+
+    at = now()
+    assert found("--since", "1w") == ["n1", "n2", "n4", "n5"]
+    assert found("--since", "1w", "--until", "150m") == ["n4", "n5"]
+    assert found("--until", "1w") == ["n3"]
+    assert found("--since", (at - timedelta(minutes=90)).strftime("%H:%M")) == ["n1"]
+    assert found("--since", (at - timedelta(minutes=150)).strftime("%Y-%m-%d %H:%M")) == ["n1", "n2"]
+    yesterday = (at - timedelta(days=1)).date()
+    assert found("--since", "yesterday", "--until", "yesterday") == [
+        slug for slug, *_, hours in POSTS if (at - timedelta(hours=hours)).date() == yesterday]
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--until", "25:00"], "yuqing: --until '25:00': give a duration (30m, 24h, 7d, 1w), today, yesterday"),
+    (["--since", "1h", "--until", "2h"], "yuqing: --since 1h ("),
+])
+def test_a_time_that_cannot_be_read_or_an_empty_range_is_a_one_line_error(config_file: Path, args: list[str],
+                                                                          said: str) -> None:
+    assert one_line_error(search(config_file, *args)).startswith(said)

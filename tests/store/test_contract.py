@@ -30,6 +30,12 @@ def test_upsert_is_idempotent_and_updates(store: Store, corpus: list[Post]) -> N
     assert store.get("nope") is None
 
 
+def test_the_outlet_name_is_kept_beside_the_source_id(store: Store) -> None:
+    store.upsert([make_post(1, "北辰 开放日").model_copy(update={"outlet": "白桦新闻网"})])
+    found = store.search(SearchQuery(text=parse("开放日"), source="news-a")).posts
+    assert [(p.source, p.outlet) for p in found] == [("news-a", "白桦新闻网")]
+
+
 def test_words_are_anded_phrases_ordered_or_and_exclude(store: Store, corpus: list[Post]) -> None:
     store.upsert(corpus)
     assert sorted(ids(store, "北辰 乙醇")) == ["news:1", "news:2"]

@@ -262,25 +262,27 @@ def test_setup_a_second_time_changes_nothing(cluster: Cluster) -> None:
 
 
 @BOTH
+@pytest.mark.parametrize(("field", "value"), [("official", True), ("outlet", "白桦新闻网")])
 def test_setup_adds_new_fields_to_the_monthly_indices_of_an_older_version(cluster: Cluster, es_section: settings.Store,
-                                                                         store: ElasticStore) -> None:
-    """A month's index made before posts had `official`: its strict mapping would refuse every new post of the
+                                                                         store: ElasticStore, field: str,
+                                                                         value: object) -> None:
+    """A month's index made before posts had `field`: its strict mapping would refuse every new post of the
     month until `yuqing reindex`. Setup adds the new field to it in place."""
     prefix = es_section.index_prefix
     layout = Layout(prefix)
     old = layout.posts_template(lifecycle=False)
-    del old["template"]["mappings"]["properties"]["official"]
+    del old["template"]["mappings"]["properties"][field]
     with cluster.client() as client:
         client.indices.put_index_template(name=layout.posts, **old)
         client.indices.create(index=layout.index("2024.03"))  # made from the older template
-    refused = store.upsert([make_post(1, "北辰 开放日").model_copy(update={"official": True})])
-    assert "news:1" in refused.failed and "official" in refused.failed["news:1"]
+    refused = store.upsert([make_post(1, "北辰 开放日").model_copy(update={field: value})])
+    assert "news:1" in refused.failed and field in refused.failed["news:1"]
     with cluster.connect(es_section) as client:
         steps = setup(client, es_section)
     assert steps[1].outcome == "updated" and "new fields added to 1 existing monthly indices" in steps[1].detail
     assert "keep their old mapping" not in steps[1].detail
-    stored = store.upsert([make_post(1, "北辰 开放日").model_copy(update={"official": True})])
-    assert stored.inserted == ["news:1"] and store.get("news:1").official  # type: ignore[union-attr]
+    stored = store.upsert([make_post(1, "北辰 开放日").model_copy(update={field: value})])
+    assert stored.inserted == ["news:1"] and getattr(store.get("news:1"), field) == value
     assert indices(cluster, es_section) == {f"{prefix}posts-2024.03": 1}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import settings as config
 from dashboards.web.app import ListenError
+from yuqing.demo import demo_config
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
 from yuqing.demo.timeline import COMPANY
@@ -41,6 +43,7 @@ download_delay = 0.1
 
 [[sources]]
 name = "baihua-forum"
+display_name = "白桦论坛"  # the forum names itself only in its pages' titles
 type = "site"
 url = "{site}/forum/"
 interval = "{interval}s"
@@ -51,6 +54,7 @@ title_selector = "h1.title"
 content_selector = "div.post-body"
 time_selector = "span.time"
 author_selector = "span.author"
+replies_selector = "span.replies"
 max_pages = 1
 download_delay = 0.1
 
@@ -90,8 +94,20 @@ refresh = "5s"
 """
 
 
+def search_hint(var: Path) -> str:
+    """How to search this demo's store: plainly from the folder it runs in (unless a yuqing.toml there would
+    be read instead), with --config from anywhere."""
+    beside = Path(sys.executable).parent / "yuqing"  # a virtualenv's, when `yuqing` is not on the PATH
+    command = "yuqing" if shutil.which("yuqing") or not beside.exists() else os.path.relpath(beside)
+    anywhere = f"{command} search 北辰 --config {demo_config(var).resolve()}"
+    if Path(config.DEFAULT_CONFIG).exists():
+        return anywhere
+    return f"{command} search 北辰   (from this folder; from anywhere: {anywhere})"
+
+
 def run_demo(var: Path, dashboard_port: int = 8000, speed: float = 1.0) -> None:
-    demo_dir = var / "demo"
+    config_file = demo_config(var)
+    demo_dir = config_file.parent
     # The demo's store is its folder; locked first, so a second demo stops here instead of wiping the first's.
     lock = StoreLock(demo_dir).acquire()
     # Each demo tells the story afresh: a store left by the last run would hold the same posts and alerts.
@@ -104,7 +120,6 @@ def run_demo(var: Path, dashboard_port: int = 8000, speed: float = 1.0) -> None:
 
     site = DemoSite(speed).start()
     sink = MailSink(mail_dir).start()
-    config_file = demo_dir / "yuqing.toml"
     config_file.write_text(
         CONFIG.format(store=demo_dir.as_posix(), company=COMPANY, site=site.base_url,
                       interval=max(5, round(15 / speed)), smtp_port=sink.port, port=dashboard_port),
@@ -127,6 +142,7 @@ def run_demo(var: Path, dashboard_port: int = 8000, speed: float = 1.0) -> None:
         f"  dashboard:     {service.dashboard_url}\n"
         f"  demo sources:  {site.base_url}/news/feed.xml and {site.base_url}/forum/\n"
         f"  alert mail:    saved under {mail_dir}/ (SMTP sink on 127.0.0.1:{sink.port})\n"
+        f"  search:        {search_hint(var)}\n"
         f"The incident unfolds over about {round(130 / speed)} seconds; the first alert mail lands within two minutes.\n"
         f"Press Ctrl-C to stop.\n",
         flush=True,

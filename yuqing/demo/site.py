@@ -12,7 +12,7 @@ from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from yuqing.demo.timeline import TIMELINE, DemoPost
+from yuqing.demo.timeline import SITE_NAMES, TIMELINE, DemoPost
 from models import now
 
 _PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>
@@ -55,7 +55,7 @@ class DemoSite:
             for p in reversed(self.released("news"))
         )
         return (
-            '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>白桦新闻网</title>'
+            f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{SITE_NAMES["news"]}</title>'
             f"<link>{self.base_url}/news/</link><description>白桦本地新闻</description>{items}</channel></rss>"
         )
 
@@ -65,7 +65,7 @@ class DemoSite:
             f'<article><h1>{escape(post.title)}</h1><div class="meta">{when} 来源：{escape(post.outlet)} '
             f"作者：{escape(post.author)}</div><div class=\"content\"><p>{escape(post.body)}</p></div></article>"
         )
-        return _PAGE.format(title=escape(post.title), site="白桦新闻网", body=body)
+        return _PAGE.format(title=escape(post.title), site=SITE_NAMES["news"], body=body)
 
     def forum_list(self) -> str:
         rows = "".join(
@@ -73,7 +73,7 @@ class DemoSite:
             f'<span class="author">{escape(p.author)}</span><span class="replies">{p.replies}</span></li>'
             for p in reversed(self.released("forum"))
         )
-        return _PAGE.format(title="白桦论坛 - 家长里短", site="白桦论坛", body=f'<ul class="threads">{rows}</ul>')
+        return _PAGE.format(title=f"{SITE_NAMES['forum']} - 家长里短", site=SITE_NAMES["forum"], body=f'<ul class="threads">{rows}</ul>')
 
     def thread(self, post: DemoPost) -> str:
         when = self.published(post).strftime("%Y-%m-%d %H:%M:%S")
@@ -81,7 +81,7 @@ class DemoSite:
             f'<div class="thread"><h1 class="title">{escape(post.title)}</h1><span class="author">{escape(post.author)}'
             f'</span><span class="time">{when}</span><div class="post-body">{escape(post.body)}</div></div>'
         )
-        return _PAGE.format(title=escape(post.title), site="白桦论坛", body=body)
+        return _PAGE.format(title=escape(post.title), site=SITE_NAMES["forum"], body=body)
 
     def route(self, path: str) -> tuple[int, str, str]:
         if path == "/robots.txt":

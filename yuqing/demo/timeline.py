@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 COMPANY = "北辰燃料乙醇"
 SOURCES = {"news": ("baihua-news", "local_media"), "forum": ("baihua-forum", "individual")}  # as the demo configures
+# The sites' own names: the news feed's title, the forum's (the demo configures it as the source's display_name).
+SITE_NAMES = {"news": "白桦新闻网", "forum": "白桦论坛"}
 
 
 @dataclass(frozen=True)
@@ -22,7 +24,7 @@ class DemoPost:
     title: str
     body: str
     author: str
-    outlet: str = "白桦新闻网"
+    outlet: str = SITE_NAMES["news"]  # the 来源 line of its page: who wrote it
     replies: int = 0
 
 
@@ -70,7 +72,7 @@ def story_items(start: datetime, base_url: str, second: timedelta = timedelta(mi
         published = start + post.at * second
         items.append({
             "url": f"{base_url}/{post.kind}/{post.slug}.html", "source": source, "platform": post.kind,
-            "source_tier": tier, "native_id": post.slug, "title": post.title, "content": post.body,
+            "source_tier": tier, "outlet": SITE_NAMES[post.kind], "native_id": post.slug, "title": post.title, "content": post.body,
             "author": post.author, "published_at": published.isoformat(),
             "crawled_at": (published + timedelta(minutes=1)).isoformat(), "metrics": {"comments": post.replies},
         })
