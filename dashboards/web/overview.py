@@ -31,6 +31,7 @@ Labelled = Callable[[dict[str, Any]], dict[str, Any]]
 def post_summary(post: Post) -> dict[str, Any]:
     return {
         "id": post.id, "title": post.title or post.content[:60], "url": post.url, "source": post.source,
+        "outlet": post.outlet or post.source,
         "platform": post.platform, "author": post.author.name, "time": post.time.isoformat(),
         "sentiment": post.sentiment.label if post.sentiment else None,
         "score": post.sentiment.score if post.sentiment else None,

@@ -249,3 +249,18 @@ def test_the_new_pages_keep_to_the_content_security_policy(desk: Desk) -> None:
         assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
         assert "<script>" not in page.text and "style=" not in page.text and "<style" not in page.text
         assert not re.search(r"\son[a-z]+\s*=", page.text) and "http://" not in page.text.split("<main>")[0]
+
+
+def test_pages_name_the_outlet_not_the_source_id(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store", grams=index_grams)
+    try:
+        store.upsert([_post(1, "北辰燃料乙醇 夜间 异味", "negative", 1).model_copy(update={"outlet": "白桦晚报"}),
+                      _post(2, "北辰燃料乙醇 开放日", "positive", 2)])  # no outlet known: the source id it is
+        c = client(store)
+        page = c.get("/search", params={"q": "北辰", "range": "all"}, follow_redirects=True).text
+        outlets = Selector(page).css("#results-list li .meta span:nth-child(2)::text").getall()
+        assert sorted(outlets) == ["baihua-news", "白桦晚报"]
+        assert "白桦晚报（" in c.get("/posts/news:1").text
+        assert [p["outlet"] for p in c.get("/api/summary", params={"range": "24h"}).json()["negative_posts"]] == ["白桦晚报"]
+    finally:
+        store.close()

@@ -73,7 +73,7 @@ function postItem(post) {
   const label = post.sentiment || "unknown";
   const link = linkOrText(post.url, post.title);
   const meta = el("div", { class: "meta" },
-    el("span", {}, when(post.time)), el("span", {}, post.source),
+    el("span", {}, when(post.time)), el("span", {}, post.outlet || post.source),
     post.author ? el("span", {}, post.author) : "",
     post.score === null ? "" : el("span", {}, `正面概率 ${post.score.toFixed(2)}`));
   return el("li", { "data-post-id": post.id }, el("span", { class: `tag ${label}` }, LABELS[label]), link, meta);
