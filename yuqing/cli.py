@@ -888,10 +888,13 @@ def report(day: str | None, week: str | None, fmt: str | None, out: Path | None,
     from reports.render import ReportError, html, pdf
     from store import open_store
     from yuqing.briefing import briefing, file_name, write
-    from yuqing.search import unknown_name
+    from yuqing.search import search_config, unknown_name
 
     if (day is None) == (week is None):
         raise click.UsageError("give one of --day [DATE] or --week [DATE]")
+    config_file, note = search_config(config_file)
+    if note:
+        _warn(note)
     settings = config.load(config_file)
     scheme = scheme if scheme is not None else settings.reports.scheme or None
     if problem := unknown_name(settings, "scheme", scheme):

@@ -39,13 +39,13 @@ def unknown_name(settings: config.Settings, field: str, name: str | None) -> str
 
 
 def search_config(given: Path | None) -> tuple[Path | None, str | None]:
-    """The configuration to search with: the one given, $YUQING_CONFIG's or ./yuqing.toml; when there is none,
-    that of a demo run in this folder, with a note saying so."""
+    """The configuration to search the store (or report on it) with: the one given, $YUQING_CONFIG's or
+    ./yuqing.toml; when there is none, that of a demo run in this folder, with a note saying so."""
     if given is not None or os.environ.get("YUQING_CONFIG") or Path(config.DEFAULT_CONFIG).exists():
         return given, None
     demo = demo_config()
     if demo.is_file():
-        return demo, f"no {config.DEFAULT_CONFIG} here: searching the demo's store (--config {demo})"
+        return demo, f"no {config.DEFAULT_CONFIG} here: reading the demo's store (--config {demo})"
     return None, None
 
 

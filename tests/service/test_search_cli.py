@@ -214,7 +214,7 @@ def test_searching_from_the_folder_the_demo_ran_in_finds_its_store(demo_config: 
     folder = demo_config.parents[2]
     done = search(None, "偷排", "--format", "json", cwd=folder)
     assert slugs(done) == ["t4"]
-    assert "searching the demo's store (--config var/demo/yuqing.toml)" in done.stderr.decode()
+    assert "reading the demo's store (--config var/demo/yuqing.toml)" in done.stderr.decode()
     nowhere = search(None, "偷排", cwd=tmp_path)  # no configuration and no demo here
     lines = nowhere.stderr.decode().strip().splitlines()
     assert nowhere.returncode == 1 and len(lines) == 1 and nowhere.stdout == b""
