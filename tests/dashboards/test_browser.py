@@ -163,7 +163,8 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
                 hrefs = page.evaluate("[...document.querySelectorAll('a')]"
                                       ".map((a) => [a.getAttribute('href'), a.protocol])")
                 own = [href for href, _ in hrefs if href.startswith("/")]
-                assert own and all(re.fullmatch(r"/alerts(/\d+)?", href) for href in own)  # the dashboard's pages
+                assert own and all(re.fullmatch(r"/(search|alerts(/\d+)?|events/[^/]+|posts/[^/]+)", href)
+                                   for href in own)  # the dashboard's pages
                 hrefs = [(href, protocol) for href, protocol in hrefs if href not in own]
                 assert hrefs and all(web_link(href) and protocol in ("http:", "https:") for href, protocol in hrefs)
                 assert sorted({href for href, _ in hrefs}) == sorted(SAFE)
