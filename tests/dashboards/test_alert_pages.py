@@ -34,7 +34,7 @@ def test_the_alert_page_shows_the_alert_its_posts_and_what_can_be_done(desk: Des
         "forum:t2", "forum:t3", "forum:t4", "news:n4", "news:n5", "forum:t5"]  # the whole event, oldest first
     first, official = (timeline.split(f'data-post-id="{n}"')[1].split("</li>")[0] for n in ("forum:t2", "news:n5"))
     assert '<span class="tag first">首发</span>' in first and '<span class="tag negative">负面</span>' in first
-    assert "河西小区业主" in first and "评论 57" in first and "baihua-forum" in first
+    assert "河西小区业主" in first and "评论 57" in first and "白桦论坛" in first and "baihua-forum" not in first  # the outlet
     assert '<span class="tag official">官方回应</span>' in official and "首发" not in official
     assert timeline.count("官方回应") == 1 and timeline.count("tag first") == 1
     assert "首发者 河西小区业主" in timeline and "共 6 条" in timeline and "论坛 4、新闻网站 2" in timeline
