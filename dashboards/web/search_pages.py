@@ -123,7 +123,7 @@ def all_posts(store: Store, query: SearchQuery) -> Iterator[Post]:
             return
 
 
-CSV_COLUMNS = ("编号", "发布时间", "标题", "来源", "平台", "来源级别", "作者", "粉丝数", "转发", "评论", "点赞", "阅读",
+CSV_COLUMNS = ("编号", "发布时间", "标题", "来源", "采集源", "平台", "来源级别", "作者", "粉丝数", "转发", "评论", "点赞", "阅读",
                "情感", "正面概率", "风险", "监测方案", "事件", "地区", "重复于", "链接", "正文")
 
 
@@ -134,7 +134,8 @@ def spreadsheet_safe(value: str) -> str:
 
 def csv_row(post: Post, label: Label) -> list[str]:
     sentiment = post.sentiment
-    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, post.source,
+    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, post.outlet or post.source,
+             post.source,
              label("platform", post.platform), label("tier", post.source_tier), post.author.name,
              "" if post.author.followers is None else str(post.author.followers), str(post.metrics.reposts),
              str(post.metrics.comments), str(post.metrics.likes), str(post.metrics.views),

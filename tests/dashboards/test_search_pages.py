@@ -124,7 +124,7 @@ def test_exports_hold_the_whole_result_not_the_page(many: EmbeddedStore, monkeyp
                         exported.headers["content-disposition"])
     assert b"\r\n" in exported.content
     rows = _csv(exported.content)
-    assert rows[0][:6] == ["编号", "发布时间", "标题", "来源", "平台", "来源级别"] and "情感" in rows[0]
+    assert rows[0][:6] == ["编号", "发布时间", "标题", "来源", "采集源", "平台"] and "情感" in rows[0]
     negative_in_30d = [f"news:{n}" for n in range(120) if n % 3 == 0]
     assert [r[0] for r in rows[1:]] == negative_in_30d  # every page of it, in the page's order
     row = dict(zip(rows[0], rows[1]))
@@ -262,5 +262,7 @@ def test_pages_name_the_outlet_not_the_source_id(tmp_path: Path) -> None:
         assert sorted(outlets) == ["baihua-news", "白桦晚报"]
         assert "白桦晚报（" in c.get("/posts/news:1").text
         assert [p["outlet"] for p in c.get("/api/summary", params={"range": "24h"}).json()["negative_posts"]] == ["白桦晚报"]
+        rows = list(csv.DictReader(io.StringIO(c.get("/search.csv", params={"q": "北辰", "range": "all"}).text.lstrip("\ufeff"))))
+        assert sorted((r["来源"], r["采集源"]) for r in rows) == [("baihua-news", "baihua-news"), ("白桦晚报", "baihua-news")]
     finally:
         store.close()
