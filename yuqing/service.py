@@ -267,6 +267,7 @@ class Service:
             saved_searches=self.settings.data_dir / "saved-searches.json",
             negative_below=max((r.threshold for r in self.settings.alerts.rules if r.type == "negative"),
                                default=None),
+            watch_terms=self._watch_keywords(),
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files),
             accounts=accounts, sign_in=SignInPolicy(board.session_idle, board.session_lifetime, board.secure_cookie),
@@ -278,6 +279,11 @@ class Service:
         except BaseException:
             accounts.close()
             raise
+
+    def _watch_keywords(self) -> list[str]:
+        """The schemes' terms as keywords are stored: one token each, the tokenizer has them in its dictionary."""
+        tokens = (self.analyzer.tokenize(term) for scheme in self.settings.schemes for term in scheme.terms())
+        return [words[0] for words in tokens if len(words) == 1]
 
     @property
     def dashboard_url(self) -> str:

@@ -70,6 +70,8 @@ class Overview:
     newest_alerts: NewestAlerts | None = None
     alert_count: AlertCount | None = None
     negative_below: float | None = None  # the negative alert rules' threshold on P(positive), the widest
+    # The watch schemes' own terms: in every post of a scheme, so they would lead the hot keywords and say nothing.
+    watch_terms: frozenset[str] = frozenset()
 
     def label(self, kind: str, code: str) -> str:
         return self.labels.get(kind, {}).get(code, code)
@@ -123,7 +125,8 @@ class Overview:
 
     def keywords(self, window: SearchQuery, span: timedelta) -> list[dict[str, Any]]:
         """The range's top keywords, each marked rising when it is well above its rate in the week before."""
-        top = self.store.top_keywords(window, 20)
+        top = [(word, n) for word, n in self.store.top_keywords(window, 20 + len(self.watch_terms))
+               if word not in self.watch_terms][:20]
         assert window.since is not None  # every range has a start
         out = []
         for word, n in top:

@@ -216,6 +216,8 @@ def test_a_keyword_well_above_its_week_is_marked_rising(tmp_path: Path) -> None:
     keywords = {k["word"]: k for k in summary(tmp_path)["keywords"]}
     assert keywords["恶臭"]["count"] == 6 and keywords["恶臭"]["rising"] is True
     assert (keywords["厂区"]["count"], keywords["厂区"]["baseline"], keywords["厂区"]["rising"]) == (6, 6, False)
+    # A watch term is in every post of its scheme: it says nothing as a hot keyword.
+    assert [k["word"] for k in summary(tmp_path, watch_terms=["厂区"])["keywords"]] == ["恶臭"]
 
 
 def test_the_overview_reads_the_same_from_elasticsearch(spread: Path, cluster: Any, es_section: Any) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from yuqing.demo.timeline import TIMELINE
+from yuqing.demo.timeline import COMPANY, TIMELINE
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -52,7 +52,10 @@ def _photograph_pages(port: int, folder: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/summary") as response:
-        events = json.loads(response.read())["events"]
+        summary = json.loads(response.read())
+    events = summary["events"]
+    hot = [k["word"] for k in summary["keywords"]]
+    assert hot and COMPANY not in hot, hot  # the watch term is in every post: no hot keyword
     story = next(e for e in events if "恶臭" in e["title"])
     report = folder / "briefing.html"
     done = subprocess.run([sys.executable, "-m", "yuqing.cli", "report", "--day", time.strftime("%Y-%m-%d"),
