@@ -14,7 +14,6 @@ page turned into an image by pdftoppm (poppler-utils). Run from the project fold
 from __future__ import annotations
 
 import argparse
-import json
 import socket
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from reports.period import Period
 from reports.render import html, pdf
 from yuqing.briefing import briefing
 from yuqing.demo.mailsink import MailSink
-from yuqing.demo.timeline import COMPANY, TIMELINE, story_items
+from yuqing.demo.timeline import COMPANY, TIMELINE, spool_story
 from yuqing.service import Service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -89,11 +88,7 @@ def story_service(work: Path, smtp_port: int, port: int) -> Iterator[Service]:
                                          port=port), encoding="utf-8")
     service = Service(config.load(config_file), config_file)
     try:
-        start = now() - timedelta(minutes=TIMELINE[-1].at + 5)
-        service.spool_dir.mkdir(parents=True, exist_ok=True)
-        (service.spool_dir / "demo-story.jsonl").write_text(
-            "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in story_items(start, "http://127.0.0.1:8001")),
-            encoding="utf-8")
+        spool_story(service.spool_dir, now() - timedelta(minutes=TIMELINE[-1].at + 5), "http://127.0.0.1:8001")
         service.process()  # ingest, events, the alert and its mail
         yield service
     finally:

@@ -3,51 +3,15 @@ the click on it acknowledges the alert; the page shows the event and the draft s
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import settings as config
-from models import now
-from tests.e2e.conftest import free_port
-from yuqing.demo.mailsink import MailSink
-from yuqing.demo.timeline import COMPANY, TIMELINE, story_items
-from yuqing.service import Service
-
-CONFIG = """
-[store]
-path = "var"
-
-[[schemes]]
-name = "beichen"
-keywords = ["{company}"]
-
-[official]
-bodies = ["白桦市生态环境局"]
-
-[alerts]
-recipients = ["oncall@example.com"]
-contact = "党委宣传部值班室 0000-0000000"
-
-[[alerts.rules]]
-name = "sensitive-terms"
-type = "keyword"
-scheme = "beichen"
-terms = ["恶臭", "死鱼"]
-severity = "high"
-
-[smtp]
-port = {smtp_port}
-
-[dashboard]
-port = {port}
-"""
+from tests.service.conftest import StoryService
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -63,51 +27,37 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def test_a_mailed_link_is_confirmed_on_the_dashboard(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.chdir(tmp_path)
-    port = free_port()
-    with MailSink(tmp_path / "mail") as sink:
-        (tmp_path / "yuqing.toml").write_text(CONFIG.format(company=COMPANY, smtp_port=sink.port, port=port),
-                                              encoding="utf-8")
-        service = Service(config.load(tmp_path / "yuqing.toml"), tmp_path / "yuqing.toml")
-        try:
-            service.spool_dir.mkdir(parents=True)
-            items = story_items(now() - timedelta(minutes=TIMELINE[-1].at + 5), "http://127.0.0.1:8001")
-            (service.spool_dir / "story.jsonl").write_text(
-                "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
-            service.process()
-            service.start()
-            (alert,) = service.alert_state.list_alerts()
-            mail = message_from_bytes(sink.received[0].read_bytes(), policy=policy.default)
-            text = mail.get_body(("plain",)).get_content()
-            link = re.search(r"确认（由我跟进）：(\S+)", text).group(1)
-            assert link.startswith(f"http://127.0.0.1:{port}/alerts/{alert['id']}/act?t=")
+def test_a_mailed_link_is_confirmed_on_the_dashboard(tmp_path: Path, story_service: StoryService) -> None:
+    service, sink, port = story_service.service, story_service.mail, story_service.port
+    (alert,) = service.alert_state.list_alerts()
+    mail = message_from_bytes(sink.received[0].read_bytes(), policy=policy.default)
+    text = mail.get_body(("plain",)).get_content()
+    link = re.search(r"确认（由我跟进）：(\S+)", text).group(1)
+    assert link.startswith(f"http://127.0.0.1:{port}/alerts/{alert['id']}/act?t=")
 
-            status, page = _get(link)  # what a mail scanner does, and the officer's first click
-            assert status == 200 and "oncall@example.com，您将对下面这条预警执行“<strong>确认</strong>”" in page
-            assert service.alert_state.get(alert["id"])["state"] == "open"
+    status, page = _get(link)  # what a mail scanner does, and the officer's first click
+    assert status == 200 and "oncall@example.com，您将对下面这条预警执行“<strong>确认</strong>”" in page
+    assert service.alert_state.get(alert["id"])["state"] == "open"
 
-            form = {name: value for name, value in re.findall(r'name="(csrf|t)" value="([^"]+)"', page)}
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/alerts/{alert['id']}/act", method="POST",
-                                             data=urllib.parse.urlencode({**form, "note": "收到"}).encode())
-            try:
-                urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 303, exc.read().decode("utf-8")
-            acked = service.alert_state.get(alert["id"])
-            assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "oncall@example.com"
+    form = {name: value for name, value in re.findall(r'name="(csrf|t)" value="([^"]+)"', page)}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/alerts/{alert['id']}/act", method="POST",
+                                     data=urllib.parse.urlencode({**form, "note": "收到"}).encode())
+    try:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 303, exc.read().decode("utf-8")
+    acked = service.alert_state.get(alert["id"])
+    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "oncall@example.com"
 
-            # The page's evidence: the post's address answers nothing here, so its text and a note are kept.
-            folder = tmp_path / "var" / "evidence" / str(alert["id"])
-            deadline = time.monotonic() + 30
-            while not (folder / "meta.json").exists() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            status, page = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}")
-            assert status == 200 and "首发者 河西小区业主" in page and "官方回应</span>" in page
-            assert f'href="/alerts/{alert["id"]}/evidence/text.txt"' in page
-            status, text = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/evidence/text.txt")
-            assert status == 200 and "北辰燃料乙醇厂区附近恶臭难忍" in text
-            status, draft = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/statement.txt")
-            assert status == 200 and "联系人及电话：党委宣传部值班室 0000-0000000" in draft
-        finally:
-            service.stop()
+    # The page's evidence: the post's address answers nothing here, so its text and a note are kept.
+    folder = tmp_path / "var" / "evidence" / str(alert["id"])
+    deadline = time.monotonic() + 30
+    while not (folder / "meta.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    status, page = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}")
+    assert status == 200 and "首发者 河西小区业主" in page and "官方回应</span>" in page
+    assert f'href="/alerts/{alert["id"]}/evidence/text.txt"' in page
+    status, text = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/evidence/text.txt")
+    assert status == 200 and "北辰燃料乙醇厂区附近恶臭难忍" in text
+    status, draft = _get(f"http://127.0.0.1:{port}/alerts/{alert['id']}/statement.txt")
+    assert status == 200 and "联系人及电话：党委宣传部值班室 0000-0000000" in draft

@@ -8,46 +8,26 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
-import settings as config
-from models import now
-from tests.e2e.conftest import free_port
-from tests.service.test_dashboard_alerts import CONFIG, _get, _NoRedirect
-from yuqing.demo.mailsink import MailSink
-from yuqing.demo.timeline import COMPANY, TIMELINE, story_items
-from yuqing.service import Service
+from tests.service.conftest import StoryService
+from tests.service.test_dashboard_alerts import _get, _NoRedirect
 
 
-def test_event_page_and_saved_searches_over_the_services_state(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.chdir(tmp_path)
-    port = free_port()
-    with MailSink(tmp_path / "mail") as sink:
-        (tmp_path / "yuqing.toml").write_text(CONFIG.format(company=COMPANY, smtp_port=sink.port, port=port),
-                                              encoding="utf-8")
-        service = Service(config.load(tmp_path / "yuqing.toml"), tmp_path / "yuqing.toml")
-        try:
-            service.spool_dir.mkdir(parents=True)
-            items = story_items(now() - timedelta(minutes=TIMELINE[-1].at + 5), "http://127.0.0.1:8001")
-            (service.spool_dir / "story.jsonl").write_text(
-                "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in items), encoding="utf-8")
-            service.process()
-            service.start()
-            (alert,) = service.alert_state.list_alerts()
-            status, page = _get(f"http://127.0.0.1:{port}/events/{alert['event_id']}")
-            assert status == 200 and f'<li data-alert-id="{alert["id"]}">' in page
-            assert f'<a href="/alerts/{alert["id"]}">' in page and "待处理" in page
+def test_event_page_and_saved_searches_over_the_services_state(tmp_path: Path, story_service: StoryService) -> None:
+    service, port = story_service.service, story_service.port
+    (alert,) = service.alert_state.list_alerts()
+    status, page = _get(f"http://127.0.0.1:{port}/events/{alert['event_id']}")
+    assert status == 200 and f'<li data-alert-id="{alert["id"]}">' in page
+    assert f'<a href="/alerts/{alert["id"]}">' in page and "待处理" in page
 
-            status, page = _get(f"http://127.0.0.1:{port}/search?q=%E6%81%B6%E8%87%AD")
-            token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/search/saved", method="POST", data=(
-                urllib.parse.urlencode({"csrf": token, "name": "恶臭", "query": "q=恶臭"}).encode()))
-            try:
-                urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
-            except urllib.error.HTTPError as exc:
-                assert exc.code == 303, exc.read().decode("utf-8")
-            saved = json.loads((tmp_path / "var" / "saved-searches.json").read_text(encoding="utf-8"))
-            assert [s["name"] for s in saved["searches"]] == ["恶臭"]
-        finally:
-            service.stop()
+    status, page = _get(f"http://127.0.0.1:{port}/search?q=%E6%81%B6%E8%87%AD")
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/search/saved", method="POST", data=(
+        urllib.parse.urlencode({"csrf": token, "name": "恶臭", "query": "q=恶臭"}).encode()))
+    try:
+        urllib.request.build_opener(_NoRedirect).open(request, timeout=10)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 303, exc.read().decode("utf-8")
+    saved = json.loads((tmp_path / "var" / "saved-searches.json").read_text(encoding="utf-8"))
+    assert [s["name"] for s in saved["searches"]] == ["恶臭"]

@@ -6,8 +6,10 @@ river, a reporter's inquiry and the authorities' response. `at` is seconds after
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 COMPANY = "北辰燃料乙醇"
@@ -77,3 +79,12 @@ def story_items(start: datetime, base_url: str, second: timedelta = timedelta(mi
             "crawled_at": (published + timedelta(minutes=1)).isoformat(), "metrics": {"comments": post.replies},
         })
     return items
+
+
+def spool_story(spool: Path, start: datetime, base_url: str) -> Path:
+    """The whole story in one spool file, as a crawl leaves it for ingest (see story_items)."""
+    spool.mkdir(parents=True, exist_ok=True)
+    path = spool / "demo-story.jsonl"
+    path.write_text("".join(json.dumps(item, ensure_ascii=False) + "\n" for item in story_items(start, base_url)),
+                    encoding="utf-8")
+    return path
