@@ -277,6 +277,29 @@ class Alerts(_Section):
     statement_template: Path | None = Field(
         default=None, description="Jinja template of the draft statement (情况说明); default the shipped one")
     contact: str = Field(default="", description="who to contact, as the draft statement names them")
+    state_url: str = Field(
+        default="", description="SQLAlchemy URL of the alert state, e.g. postgresql://yuqing@db.example.com/yuqing; "
+        "empty: alerts.db in [store] path")
+    state_password: str = Field(default="", description="the password of state_url's user; set it through "
+                                "YUQING_ALERTS__STATE_PASSWORD, not the file")
+
+    @field_validator("state_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError("not a database URL; write it like \"postgresql://yuqing@db.example.com:5432/yuqing\" "
+                             "(the password in YUQING_ALERTS__STATE_PASSWORD)") from None
+        if backend not in ("postgresql", "sqlite"):
+            raise ValueError(f"{backend!r} is not a database yuqing keeps alerts in; give a postgresql:// URL, or "
+                             "leave it empty for alerts.db in [store] path")
+        return value
 
     @field_validator("statement_template")
     @classmethod
@@ -748,6 +771,7 @@ def _read(file: Path, required: bool) -> dict[str, Any]:
 _SECRETS = (
     ("smtp", "password", lambda table: f"send mail as {table.get('user') or 'this account'}"),
     ("alerts", "secret", lambda table: "forge the links in alert mail"),
+    ("alerts", "state_password", lambda table: "read and change the alerts and their mail"),
     ("kibana", "password", lambda table: f"change Kibana as {table.get('username') or 'this user'}"),
     ("kibana", "api_key", lambda table: "change Kibana with this key"),
     ("store", "password", lambda table: f"read and change the posts as {table.get('username') or 'this user'}"),
@@ -759,6 +783,7 @@ _SENSITIVE_HEADER = re.compile(r"auth|token|key|secret|cookie|signature", re.IGN
 
 
 _SECRET_KEY = re.compile(r"secret|password|api_key|token|headers", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(://[^:/@]*:)[^@/]*@")  # user:password@ in a database URL
 
 
 def masked(settings: Settings) -> dict[str, Any]:
@@ -768,6 +793,8 @@ def masked(settings: Settings) -> dict[str, Any]:
         # A robot's address carries its key (wecom's ?key=, dingtalk's access_token=).
         if value and (_SECRET_KEY.search(key) or (key == "url" and isinstance(value, str) and "?" in value)):
             return "***"
+        if key == "state_url" and value:
+            return _URL_PASSWORD.sub(r"\1***@", value)
         if isinstance(value, dict):
             return {k: mask(v, str(k)) for k, v in value.items()}
         if isinstance(value, list):
@@ -786,6 +813,10 @@ def _advice(data: dict[str, Any], file: Path, settings: Settings) -> list[str]:
             advice.append(f"{file}: [{section}] {key} is written in the file; anyone who can read the file can "
                           f"{power(table)}. Remove it and set the environment variable "
                           f"{ENV_PREFIX}{section.upper()}__{key.upper()} instead")
+    alerts = data.get("alerts")
+    if isinstance(alerts, dict) and _URL_PASSWORD.search(str(alerts.get("state_url", ""))):
+        advice.append(f"{file}: [alerts] state_url has a password written in it; anyone who can read the file can "
+                      f"read and change the alerts. Remove it and set {ENV_PREFIX}ALERTS__STATE_PASSWORD instead")
     return advice + _channel_advice(data.get("alerts"), file, settings.alerts.channels)
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import settings as config
+from alerts.copies import publish
 from alerts.evidence import EvidenceQueue
 from alerts.health import BLOCKED, SourceHealth, SourceHealthLog
 from alerts.labels import SEVERITY_LABELS, STATE_LABELS, severity_rank
@@ -29,7 +30,7 @@ from alerts.rules import EventRule, Match, PostRule, Rule, SourceDownRule, Spike
 from alerts.state import AlertChange, AlertState, Delivery, NewAlert, Outgoing
 from alerts.tokens import Signer
 from models import Event, Post, now
-from store.base import EventQuery, SearchQuery, Store
+from store.base import EventQuery, SearchQuery, Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,19 @@ class AlertEngine:
     def run_once(self, at: datetime | None = None) -> list[int]:
         alerted = self.evaluate(at)
         self.deliver(at)
+        self.publish()
         return alerted
+
+    def publish(self) -> int:
+        """Copy what changed in the alerts into the store (alerts.copies); a store that is down is logged and
+        tried again at the next round, without holding anything else up."""
+        try:
+            return publish(self.state, self.store)
+        except StoreError as exc:
+            log.warning("alerts not copied into the store (%s); they are copied at the next round", exc)
+        except Exception:
+            log.exception("alerts not copied into the store; they are copied at the next round")
+        return 0
 
     # ---- evaluation ----
     def evaluate(self, at: datetime | None = None) -> list[int]:

@@ -2,26 +2,33 @@
 
 An alert and its deliveries are written in one transaction. An alert is about one thing for good (its unique
 `key`: an event of a scheme, or a post without one, or a source's outage); every change to it, by a person or
-by the service, leaves a row in its history.
+by the service, leaves a row in its history, and a new revision: the alerts the store has not taken at their
+revision yet (`unsynced`) are copied into it at the next round (alerts.copies).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, create_engine, event, func, inspect,
-    select, update,
+    JSON, BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, case, create_engine, event,
+    func, inspect, select, update,
 )
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from alerts.labels import ACTION_LABELS, SEVERITY_LABELS
 from models import SHANGHAI
+from store.base import AlertCopy
+
+if TYPE_CHECKING:
+    import settings as config
 
 metadata = MetaData()
 
@@ -55,6 +62,10 @@ alerts = Table(
     Column("mailed_at", DateTime),  # when mail about it was last queued
     Column("mailed_posts", Integer, nullable=False, default=0),  # how many posts had fed it by then
     Column("payload", JSON, nullable=False),
+    # Every change gives the alert a new revision, from the clock and above the one before: the store's copy is
+    # written with it, so a late write never undoes a newer one, even after alerts.db was started afresh.
+    Column("revision", BigInteger, nullable=False, default=1, server_default="1"),
+    Column("synced", BigInteger, nullable=False, default=0, server_default="0"),  # the revision the store took
 )
 
 deliveries = Table(
@@ -105,6 +116,16 @@ checkpoints = Table(
 def _db(moment: datetime) -> datetime:
     """Stored as naive UTC: portable across SQLite and PostgreSQL."""
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _now_revision() -> int:
+    return time.time_ns() // 1000  # microseconds of the wall clock: a new alerts.db goes on above the old one's
+
+
+def _next_revision() -> ColumnElement[int]:
+    """The revision of an alert being changed: the clock's, or one above its own if the clock went back."""
+    stamp = _now_revision()
+    return case((alerts.c.revision >= stamp, alerts.c.revision + 1), else_=stamp)
 
 
 def _local(moment: datetime | None) -> datetime | None:
@@ -192,10 +213,12 @@ _REFUSALS = {
 
 
 class AlertState:
-    def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+    def __init__(self, url: str | URL) -> None:
+        sqlite = make_url(url).get_backend_name() == "sqlite"
+        # A server restarted under a running service leaves dead connections in the pool: test each before use.
+        self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite)
         try:
-            if self.engine.dialect.name == "sqlite":
+            if sqlite:
                 event.listen(self.engine, "connect", _sqlite_pragmas)
                 self._check()
             metadata.create_all(self.engine)
@@ -220,12 +243,29 @@ class AlertState:
     def _unusable(self, exc: DatabaseError) -> str:
         if self.engine.dialect.name == "sqlite":
             return self._damaged(str(exc.orig))
-        return f"the alert state at {self.engine.url} cannot be used ({exc.orig})"
+        why = " ".join(str(exc.orig).split())  # one line: the server's messages span several
+        return f"the alert state at {self.engine.url} cannot be used ({why})"
 
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> AlertState:
         data_dir.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{(data_dir / 'alerts.db').as_posix()}")
+
+    @classmethod
+    def for_settings(cls, settings: config.Settings) -> AlertState:
+        """At [alerts] state_url (its password from [alerts] state_password), else alerts.db in the data folder."""
+        section = settings.alerts
+        if not section.state_url:
+            return cls.for_data_dir(settings.data_dir)
+        try:
+            url = make_url(section.state_url)
+        except ArgumentError as exc:  # settings checked it; the message names the setting all the same
+            raise AlertStateError(f"[alerts] state_url cannot be read ({exc})") from None
+        if url.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; yuqing ships psycopg 3
+            url = url.set(drivername="postgresql+psycopg")
+        if section.state_password:
+            url = url.set(password=section.state_password)
+        return cls(url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -243,6 +283,7 @@ class AlertState:
                     title=alert.title, summary=alert.summary, url=alert.url, reasons=alert.reasons,
                     post_ids=alert.post_ids, created_at=_db(at), updated_at=_db(at), opened_at=_db(at),
                     escalation_level=0, mailed_at=_db(at), mailed_posts=len(alert.post_ids), payload=alert.payload,
+                    revision=_now_revision(),
                 )).inserted_primary_key[0])
                 self._fed(conn, alert.scheme, alert_id, alert.post_ids, at)
                 self._record(conn, alert_id, at, "system", "open", detail=alert.summary)
@@ -259,6 +300,7 @@ class AlertState:
             values: dict[str, Any] = {
                 "severity": change.severity, "summary": change.summary, "reasons": change.reasons,
                 "payload": change.payload, "post_ids": [*row["post_ids"], *change.new_posts],
+                "revision": _next_revision(),
             }
             if change.reopen:
                 values.update(_reopened(at))
@@ -286,7 +328,8 @@ class AlertState:
         """Queue a digest, or an escalation to `escalation_level` (with a history row)."""
         with self.engine.begin() as conn:
             row = conn.execute(select(alerts).where(alerts.c.id == alert_id)).mappings().one()
-            values: dict[str, Any] = {"mailed_at": _db(at), "mailed_posts": len(row["post_ids"])}
+            values: dict[str, Any] = {"mailed_at": _db(at), "mailed_posts": len(row["post_ids"]),
+                                      "revision": _next_revision()}
             if escalation_level is not None:
                 values.update(escalation_level=escalation_level, updated_at=_db(at))
                 self._record(conn, alert_id, at, "system", "escalate", detail=detail)
@@ -296,7 +339,8 @@ class AlertState:
     def update_payload(self, alert_id: int, payload: dict[str, Any]) -> None:
         """What the alert says now (an official response came), with no mail and no history: nothing changed."""
         with self.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(payload=payload))
+            conn.execute(update(alerts).where(alerts.c.id == alert_id).values(payload=payload,
+                                                                               revision=_next_revision()))
 
     @staticmethod
     def _fed(conn: Connection, scheme: str, alert_id: int, post_ids: list[str], at: datetime) -> None:
@@ -400,7 +444,7 @@ class AlertState:
             if action not in moves:
                 refusal = _REFUSALS[(row["state"], action)].format(**row)
                 raise AlertActionError(f"预警 {alert_id} {refusal}")
-            values: dict[str, Any] = {"updated_at": _db(at)}
+            values: dict[str, Any] = {"updated_at": _db(at), "revision": _next_revision()}
             if moves[action]:
                 values["state"] = moves[action]
             detail = ""
@@ -435,7 +479,8 @@ class AlertState:
         """The service saw the cause go away (a source serves again)."""
         with self.engine.begin() as conn:
             if conn.execute(update(alerts).where(alerts.c.id == alert_id, alerts.c.state != "resolved")
-                            .values(state="resolved", resolved_at=_db(at), updated_at=_db(at))).rowcount:
+                            .values(state="resolved", resolved_at=_db(at), updated_at=_db(at),
+                                    revision=_next_revision())).rowcount:
                 self._record(conn, alert_id, at, "system", "resolve", detail=detail)
 
     def recent_alerts(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -507,6 +552,24 @@ class AlertState:
             return [dict(r) for r in conn.execute(
                 select(deliveries).where(deliveries.c.alert_id == alert_id).order_by(deliveries.c.id)).mappings()]
 
+    # ---- the store's copy ----
+    def unsynced(self, limit: int, after: int = 0, everything: bool = False) -> list[AlertCopy]:
+        """Alerts past id `after` that the store has not taken at their revision (`everything`: all of them),
+        by id."""
+        query = select(alerts).where(alerts.c.id > after).order_by(alerts.c.id).limit(limit)
+        if not everything:
+            query = query.where(alerts.c.revision > alerts.c.synced)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [AlertCopy(row["id"], row["key"], row["revision"], _alert_dict(row)) for row in rows]
+
+    def mark_synced(self, copies: Iterable[AlertCopy]) -> None:
+        """The store took these copies; a change since (a newer revision) stays unsynced."""
+        with self.engine.begin() as conn:
+            for copy in copies:
+                conn.execute(update(alerts).where(alerts.c.id == copy.alert_id, alerts.c.synced < copy.revision)
+                             .values(synced=copy.revision))
+
     # ---- checkpoints ----
     def checkpoint(self, rule: str) -> datetime | None:
         with self.engine.connect() as conn:
@@ -553,12 +616,14 @@ def _migrate(engine: Engine) -> None:
     columns = {name: {c["name"] for c in inspect(engine).get_columns(name)} for name in ("alerts", "deliveries")}
     with engine.begin() as conn:
         if "key" not in columns["alerts"]:
-            _rebuild_alerts(conn)
+            _rebuild_alerts(conn)  # into this shape, revisions included
+        else:  # from before the store's copy: every alert is still to be copied
+            for name in ("revision", "synced"):
+                if name not in columns["alerts"]:
+                    _add_column(conn, alerts.c[name])
         for name in ("kind", "key", "payload", "thread"):
             if name not in columns["deliveries"]:
-                column = deliveries.c[name]
-                conn.exec_driver_sql(f"ALTER TABLE deliveries ADD COLUMN {name} "
-                                     f"{column.type.compile(engine.dialect)}")
+                _add_column(conn, deliveries.c[name])
         if "kind" not in columns["deliveries"]:
             # Every delivery of the earlier shape was its alert's one mail, saying what the alert says.
             rows = conn.execute(select(deliveries.c.id, alerts.c.id.label("alert_id"), alerts.c.created_at,
@@ -567,6 +632,12 @@ def _migrate(engine: Engine) -> None:
                 kind = row.payload.get("kind", "open")
                 conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(
                     kind=kind, key=message_key(row.alert_id, _local(row.created_at)), payload=row.payload))  # type: ignore[arg-type]
+
+
+def _add_column(conn: Connection, column: Column[Any]) -> None:
+    kind = column.type.compile(conn.dialect)
+    default = f" NOT NULL DEFAULT {column.server_default.arg}" if column.server_default is not None else ""  # type: ignore[attr-defined]
+    conn.exec_driver_sql(f"ALTER TABLE {column.table.name} ADD COLUMN {column.name} {kind}{default}")
 
 
 def _rebuild_alerts(conn: Connection) -> None:

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Literal
+from typing import Any, Literal
 
 from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Event, EventStatus, Post, now
 from store.query import Query
@@ -115,6 +115,16 @@ class VolumeBucket:
     by_sentiment: dict[str, int]
 
 
+@dataclass(frozen=True)
+class AlertCopy:
+    """One alert of the alert state as the store keeps a copy of it (for Kibana's alerts panels)."""
+
+    alert_id: int
+    key: str  # what the alert is about, for good: the copy's id
+    revision: int  # grows with every change of the alert: an older revision never replaces a newer one
+    fields: dict[str, Any]  # the alert's fields, those of store/elastic/alerts.mappings.json; times aware
+
+
 class StoreError(Exception):
     """The store could not do what was asked; the message says why."""
 
@@ -194,6 +204,11 @@ class Store(ABC):
 
     @abstractmethod
     def events(self, query: EventQuery) -> list[Event]: ...
+
+    @abstractmethod
+    def upsert_alerts(self, alerts: Iterable[AlertCopy]) -> dict[str, str]:
+        """Write or replace the copy of each alert, one per key (a copy of a newer revision stays); returns those
+        refused for good (key → why). Raises StoreError when the store cannot take them now."""
 
     @abstractmethod
     def reindex(self, progress: Progress | None = None) -> int:

@@ -27,7 +27,7 @@ from typing import IO, Any
 import pydantic
 import tantivy
 
-from store.base import (AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store,
+from store.base import (AlertCopy, AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store,
                         StoreError, UpsertResult, VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, post_reach,
                         volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
@@ -429,6 +429,11 @@ class EmbeddedStore(Store):
         return result
 
     # ---- events: rows of posts.db beside the posts; the search index holds none of them ----
+    def upsert_alerts(self, alerts: Iterable[AlertCopy]) -> dict[str, str]:
+        # No copy: nothing reads alerts from this store. The dashboard and reports read the alert state itself
+        # (alerts.db beside this store, or [alerts] state_url), which holds every alert already.
+        return {}
+
     def upsert_events(self, events: Iterable[Event]) -> None:
         rows = [(e.id, epoch_ms(e.last_seen), e.risk, e.model_dump_json()) for e in {e.id: e for e in events}.values()]
         if not rows:

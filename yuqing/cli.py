@@ -109,6 +109,8 @@ def reindex(config_file: Path | None) -> None:
     into a new one made from the current template (after `yuqing es setup` changed it), then the alias moves."""
     from tqdm import tqdm
 
+    from alerts.copies import publish
+    from alerts.state import AlertState
     from analysis.grams import index_grams
     from store import open_store
     from yuqing.lock import StoreLock
@@ -198,9 +200,12 @@ def es_setup(config_file: Path | None) -> None:
 @config_option
 def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path | None) -> None:
     """Copy the posts of an embedded store into the cluster, with progress; run it again after an interruption
-    and it goes on from the last batch copied (or later, to copy what the embedded store got since)."""
+    and it goes on from the last batch copied (or later, to copy what the embedded store got since). Events and
+    the alerts (for Kibana's alerts panels) follow, all of them each run."""
     from tqdm import tqdm
 
+    from alerts.copies import publish
+    from alerts.state import AlertState
     from analysis.grams import index_grams
     from store import open_store
     from store.base import SearchQuery, StoreError
@@ -225,10 +230,16 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
                 raise StoreError(f"{exc}. {checkpoint.copied:,} posts are copied; run the same command again to "
                                  "go on from there") from None
         events = copy_events(embedded, cluster, batch_size)  # type: ignore[arg-type]
+        state = AlertState.for_settings(settings)
+        try:  # every alert, whatever was copied before: a copy the cluster holds already is left as it is
+            alerts_copied = publish(state, cluster, everything=True)
+        finally:
+            state.close()
         held = cluster.count(SearchQuery())
     click.echo(f"copied {outcome.copied:,} posts ({outcome.inserted:,} new, {outcome.updated:,} updated"
                + (f", {len(outcome.failed):,} refused: {_first(outcome.failed)}" if outcome.failed else "")
-               + f"); the cluster holds {held:,} posts; copied {_count(events, 'event')}")
+               + f"); the cluster holds {held:,} posts; copied {_count(events, 'event')} and "
+               + _count(alerts_copied, "alert"))
     sys.exit(1 if outcome.failed else 0)
 
 
@@ -360,7 +371,7 @@ def sources(fmt: str, config_file: Path | None) -> None:
     from models import now
 
     settings = config.load(config_file, required=True)
-    state = AlertState.for_data_dir(settings.data_dir)
+    state = AlertState.for_settings(settings)
     try:
         rows = SourceHealthLog(state.engine).report(settings.sources, now())
     finally:
@@ -583,7 +594,7 @@ def alerts() -> None:
 def _alert_state(config_file: Path | None) -> Any:
     from alerts.state import AlertState
 
-    return AlertState.for_data_dir(config.load(config_file, required=True).data_dir)
+    return AlertState.for_settings(config.load(config_file, required=True))
 
 
 def _alert_json(value: Any) -> str:
@@ -907,7 +918,7 @@ def report(day: str | None, week: str | None, fmt: str | None, out: Path | None,
     fmt = fmt or ("pdf" if out is not None and out.suffix.lower() == ".pdf" else "html")
     out = out or Path(file_name(period, fmt))
     with open_store(settings.store, readonly=True) as store:  # first: a store not there yet leaves no alerts.db
-        state = AlertState.for_data_dir(settings.data_dir)
+        state = AlertState.for_settings(settings)
         try:
             made = briefing(store, state, period, moment, scheme)
         finally:

@@ -7,7 +7,8 @@ there when run again: at most the batch in flight is sent twice, and an upsert b
 again after it finished, it copies what the embedded store got since.
 
 Events follow the posts, all of them each run (a few thousand at most; a copy replaces one by id), so that the
-service goes on with the same events on the cluster.
+service goes on with the same events on the cluster. So do the alerts of the alert state (alerts.copies), for
+Kibana's alerts panels.
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ class Service:
             self.ingester.restore()
         except StoreError as exc:
             log.warning("stored events not read (%s); ingest reads them before its first batch", exc)
-        self.alert_state = AlertState.for_data_dir(self.data_dir)
+        self.alert_state = AlertState.for_settings(self.settings)
         self.evidence = EvidenceQueue.for_settings(self.settings)
         if self.evidence is not None:
             self.evidence.start()  # one-off commands open alerts too
@@ -226,6 +226,9 @@ class Service:
                 self.courier.wake()
         else:
             self.courier.round()  # a one-off command (`yuqing crawl`) sends its mail before it exits
+        # After the mail: a cluster that is down must not hold it up. People's moves on the dashboard and the
+        # command line reach the store here too, within a tick. (Two rounds at once would write the same copies.)
+        self.engine.publish()
 
     # ---- lifecycle ----
     def start(self, dashboard: bool = True) -> None:

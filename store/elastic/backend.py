@@ -7,18 +7,21 @@ is refreshed before it returns, so a search right after it sees its posts.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
-from store.base import (AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery, SearchResult,
-                        Store, StoreError, UpsertResult, VolumeBucket, epoch_ms, last_seen_bounds, volume_buckets)
+from store.base import (AlertCopy, AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery,
+                        SearchResult, Store, StoreError, UpsertResult, VolumeBucket, epoch_ms,
+                        last_seen_bounds, volume_buckets)
 from store.elastic import dsl
 from store.elastic.client import connect, reason, said, shown
-from store.elastic.layout import Layout, month_end, month_of, template_lifecycle
+from store.elastic.layout import Layout, has_template, month_end, month_of, template_lifecycle
 from models import Event, Post, now
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 
@@ -56,6 +59,15 @@ def document(post: Post, grams: IndexGrams) -> dict[str, Any]:
     return doc
 
 
+def alert_id(key: str) -> str:
+    """The copy's id: the alert's key, unless it is longer than Elasticsearch takes (then its digest)."""
+    return key if len(key.encode("utf-8")) <= _ID_BYTES else f"sha256:{hashlib.sha256(key.encode('utf-8')).hexdigest()}"
+
+
+def alert_document(alert: AlertCopy) -> dict[str, Any]:
+    return {name: value.isoformat() if isinstance(value, datetime) else value for name, value in alert.fields.items()}
+
+
 def _post(source: dict[str, Any]) -> Post:
     return Post.model_validate({key: value for key, value in source.items() if key not in _DERIVED})
 
@@ -72,6 +84,7 @@ class ElasticStore(Store):
         self.where = shown(section.url)
         self.client = client or connect(section)
         self._events_index = False  # known to exist: `yuqing es setup` makes it
+        self._alerts_template = False  # likewise
 
     def _said(self, timeout: float | None = None) -> Any:
         return said(self.where, timeout or self.section.request_timeout)
@@ -372,6 +385,32 @@ class ElasticStore(Store):
             _, hits = self._page(self.layout.events, {"bool": {"filter": filters}}, _EVENT_SORTS[query.sort],
                                  query.offset, query.limit)
         return [Event.model_validate(hit["_source"]) for hit in hits]
+
+    # ---- alerts: copies of the alert state's, for Kibana ----
+    def upsert_alerts(self, alerts: Iterable[AlertCopy]) -> dict[str, str]:
+        batch = list({a.key: a for a in alerts}.values())
+        if not batch:
+            return {}
+        if self.readonly:
+            raise StoreError(f"the store at {self.where} was opened read-only")
+        with self._said():
+            if not self._alerts_template:
+                if not has_template(self.client, self.layout.alerts):  # else a write would make an unmapped index
+                    raise StoreError(f"the Elasticsearch cluster at {self.where} has no index template "
+                                     f"{self.layout.alerts}: run `yuqing es setup` first")
+                self._alerts_template = True
+            actions = [{"_op_type": "index", "_index": self.layout.alerts_index(a.fields["created_at"]),
+                        "_id": alert_id(a.key), "_source": alert_document(a), "version": a.revision,
+                        "version_type": "external_gte"} for a in batch]
+            refused: dict[str, str] = {}
+            keys = {alert_id(a.key): a.key for a in batch}
+            for ok, item in streaming_bulk(self.client, actions, chunk_size=_BATCH, max_retries=_RETRIES,
+                                           initial_backoff=_BACKOFF, max_backoff=_MAX_BACKOFF, raise_on_error=False):
+                outcome = item["index"]
+                if not ok and outcome.get("status") != 409:  # 409: a newer revision is stored already
+                    refused[keys[outcome["_id"]]] = f"{outcome.get('status')} {reason(outcome)}"
+            self.client.indices.refresh(index=self.layout.alerts)
+        return refused
 
     # ---- the cluster itself ----
     def check(self) -> None:

@@ -59,6 +59,10 @@ class Layout:
     def alerts(self) -> str:
         return f"{self.prefix}alerts"
 
+    def alerts_index(self, created: datetime) -> str:
+        """An alert's copy lives in the index of the month it was created in, which never changes: one copy."""
+        return f"{self.alerts}-{month_of(created)}"
+
     @property
     def events(self) -> str:
         """One index of events (a few thousand a year, rewritten as they grow): no months, no alias."""
@@ -241,6 +245,10 @@ def stale_indices(client: Elasticsearch, layout: Layout) -> list[str]:
     found = client.options(ignore_status=404).indices.get_mapping(index=layout.posts).body
     return sorted(name for name, held in found.items()
                   if layout.parse(name) and held.get("mappings") != wanted)
+
+
+def has_template(client: Elasticsearch, name: str) -> bool:
+    return _stored_template(client, name) is not None
 
 
 def template_lifecycle(client: Elasticsearch, layout: Layout) -> bool | None:
