@@ -1,5 +1,6 @@
-"""Fixtures every folder may use: the clusters the Elasticsearch store is tested against (tests/store/clusters.py).
-Imported when asked for, so that tests of other stages never load the Elasticsearch client."""
+"""Fixtures every folder may use: the clusters the Elasticsearch store is tested against (tests/store/clusters.py),
+and a PostgreSQL server for the alert state (tests/postgres.py). Imported when asked for, so that tests of other
+stages never load the Elasticsearch client."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     import settings
+    from tests.postgres import PostgresServer
     from tests.store.clusters import Cluster
 
 
@@ -51,3 +53,22 @@ def cluster(request: pytest.FixtureRequest) -> Cluster:
 @pytest.fixture
 def es_section(cluster: Cluster, request: pytest.FixtureRequest) -> settings.Store:
     return set_up(cluster, request)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the whole session, on a free port of 127.0.0.1, with a password; each
+    test takes a database of its own (postgres_url). Skips, saying why, without the server's binaries."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer.start(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty database on the session's PostgreSQL server, dropped after the test."""
+    name = postgres.create_database()
+    yield postgres.url(name)
+    postgres.drop_database(name)

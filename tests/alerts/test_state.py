@@ -1,19 +1,38 @@
-"""The alert state's API: one alert by id, lists, people's moves with their history, and alerts.db files of the
-shape written before events, which open with every row kept."""
+"""The alert state's API, on SQLite and on a real PostgreSQL server (tests/postgres.py): one alert by id, lists,
+people's moves with their history, one alert per key whoever writes at once, the outbox, the revisions the store's
+copy follows, and databases of earlier shapes, which open with every row kept."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select
 
-from alerts.state import ACTIONS, AlertActionError, AlertState, NewAlert
+import settings as config
+from alerts.state import ACTIONS, AlertActionError, AlertState, AlertStateError, NewAlert, Outgoing, alerts, metadata
 from models import SHANGHAI
 
 T0 = datetime(2024, 3, 5, 14, 44, tzinfo=SHANGHAI)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{(tmp_path / 'alerts.db').as_posix()}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def state(state_url: str) -> Iterator[AlertState]:
+    opened = AlertState(state_url)
+    yield opened
+    opened.close()
 
 
 def _open(state: AlertState, n: int, scheme: str = "co", at: datetime = T0) -> int:
@@ -178,3 +197,152 @@ def test_an_alerts_db_of_the_earlier_shape_opens_with_every_row(tmp_path: Path) 
         assert again.get(1) == first and len(again.list_alerts()) == 4
     finally:
         again.close()
+
+
+def test_one_alert_per_key_whoever_writes_at_once(state_url: str) -> None:
+    """Services (or a service and a one-off command) that open the same alert at once make one, with one mail."""
+    writers = [AlertState(state_url) for _ in range(6)]
+    start = threading.Barrier(len(writers))
+    opened: list[int | None] = []
+
+    def write(writer: AlertState) -> None:
+        start.wait()
+        opened.append(writer.open_alert(NewAlert(
+            "event:co:evt:1", "kw", "co", "high", "北辰 恶臭", "敏感词：恶臭", "http://127.0.0.1/n/1.html", {},
+            "evt:1", post_ids=["news:1"]), Outgoing("open", {}, [("email", ["oncall@example.com"])]), T0))
+
+    threads = [threading.Thread(target=write, args=(writer,)) for writer in writers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        winners = [alert_id for alert_id in opened if alert_id is not None]
+        assert len(opened) == len(writers) and len(winners) == 1
+        assert len(writers[0].list_alerts()) == 1 and len(writers[0].deliveries_of(winners[0])) == 1
+        assert writers[0].fed("co", ["news:1"]) == {"news:1"}
+    finally:
+        for writer in writers:
+            writer.close()
+
+
+def test_the_outbox_sends_retries_holds_and_merges(state: AlertState) -> None:
+    mail = Outgoing("open", {"title": "北辰 恶臭"}, [("email", ["a@example.com"]), ("email", ["b@example.com"])])
+    alert_id = state.open_alert(NewAlert("post:co:news:1", "kw", "co", "high", "北辰 恶臭", "敏感词：恶臭",
+                                         "http://127.0.0.1/n/1.html", {}, post_ids=["news:1"]), mail, T0)
+    assert alert_id is not None
+    first, second = state.due_deliveries(T0)
+    assert (first.recipients, second.recipients) == (["a@example.com"], ["b@example.com"])
+    assert first.key == second.key == first.alert_key and first.thread is None and first.payload["title"] == "北辰 恶臭"
+    state.mark_sent(first.id, T0)
+    state.mark_failed(second.id, "421 busy", T0 + timedelta(minutes=1))
+    assert state.due_deliveries(T0) == []
+    [retry] = state.due_deliveries(T0 + timedelta(minutes=1))
+    assert retry.id == second.id and retry.attempts == 1
+    state.follow_up(alert_id, Outgoing("digest", {"new_posts": 2}, [("email", ["a@example.com"])], held=True), T0)
+    [held] = state.held()
+    assert held.thread == first.key and held.key == f"{first.key}.1"  # the next message of the alert's thread
+    state.merge_held([held], [(alert_id, Outgoing("digest", {"items": 1}, [("email", ["a@example.com"])]))], T0)
+    assert state.held() == [] and [d["status"] for d in state.deliveries_of(alert_id)] == [
+        "sent", "pending", "merged", "pending"]
+    state.set_checkpoint("kw", T0)
+    state.set_checkpoint("kw", T0 + timedelta(minutes=5))
+    assert state.checkpoint("kw") == T0 + timedelta(minutes=5)
+
+
+def test_every_change_leaves_the_alert_to_copy_until_the_store_takes_that_revision(state: AlertState) -> None:
+    first, second = _open(state, 1), _open(state, 2)
+    copies = state.unsynced(10)
+    assert [c.alert_id for c in copies] == [first, second] and copies[0].key == "post:co:news:1"
+    assert copies[0].fields == state.get(first)
+    state.act(first, "ack", "张三", T0 + timedelta(minutes=1))  # changed after it was read, before it was taken
+    state.mark_synced(copies)
+    [changed] = state.unsynced(10)
+    assert changed.alert_id == first and changed.revision > copies[0].revision
+    assert changed.fields["state"] == "acknowledged"
+    state.mark_synced([changed])
+    state.mark_synced(copies)  # a late report of an older copy does not undo the newer one's
+    assert state.unsynced(10) == []
+    assert [c.alert_id for c in state.unsynced(10, everything=True)] == [first, second]
+    assert [c.alert_id for c in state.unsynced(1, after=first, everything=True)] == [second]
+    state.update_payload(second, {"responses": ["已回应"]})
+    state.resolve_by_system(first, T0 + timedelta(hours=1), "恢复")
+    assert [c.alert_id for c in state.unsynced(10)] == [first, second]
+
+
+def test_a_database_from_before_the_stores_copy_opens_with_every_alert_still_to_copy(state_url: str) -> None:
+    """The shape before revisions: every table as now, the alerts without their two revision columns."""
+    engine = create_engine(state_url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE alerts DROP COLUMN revision")
+            conn.exec_driver_sql("ALTER TABLE alerts DROP COLUMN synced")
+            conn.exec_driver_sql(
+                "INSERT INTO alerts (id, key, rule, scheme, post_id, severity, state, title, summary, url, reasons, "
+                "post_ids, created_at, updated_at, opened_at, escalation_level, mailed_posts, payload) VALUES (1, "
+                "'post:co:news:1', 'kw', 'co', 'news:1', 'high', 'open', '北辰 恶臭', '敏感词：恶臭', "
+                "'http://127.0.0.1/n/1.html', '[]', '[\"news:1\"]', '2024-03-05 06:44:00', '2024-03-05 06:44:00', "
+                "'2024-03-05 06:44:00', 0, 1, '{}')")
+    finally:
+        engine.dispose()
+    state = AlertState(state_url)
+    try:
+        [copy] = state.unsynced(10)
+        assert (copy.alert_id, copy.key, copy.revision) == (1, "post:co:news:1", 1)
+        acked = state.act(1, "ack", "张三", T0)
+        assert acked["state"] == "acknowledged" and state.unsynced(10)[0].revision > 1
+        with state.engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+    finally:
+        state.close()
+    AlertState(state_url).close()  # opening it again changes nothing
+
+
+def test_the_state_url_setting_with_its_password_from_the_environment(postgres_url: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    password = postgres_url.split("@")[0].rsplit(":", 1)[1]
+    plain = postgres_url.replace(f":{password}@", "@").replace("postgresql+psycopg://", "postgresql://")
+    monkeypatch.setenv("YUQING_ALERTS__STATE_URL", plain)
+    monkeypatch.setenv("YUQING_ALERTS__STATE_PASSWORD", password)
+    settings = config.Settings(store={"path": tmp_path / "var"})
+    state = AlertState.for_settings(settings)
+    try:
+        assert state.engine.dialect.name == "postgresql" and _open(state, 1) == 1
+    finally:
+        state.close()
+    assert not (tmp_path / "var" / "alerts.db").exists()
+    monkeypatch.setenv("YUQING_ALERTS__STATE_PASSWORD", "wrong")
+    with pytest.raises(AlertStateError) as refused:
+        AlertState.for_settings(config.Settings(store={"path": tmp_path / "var"}))
+    message = str(refused.value)
+    assert "cannot be used" in message and "password authentication failed" in message
+    assert "\n" not in message and "wrong" not in message and password not in message
+
+
+def test_without_a_state_url_the_state_is_alerts_db_in_the_data_folder(tmp_path: Path) -> None:
+    state = AlertState.for_settings(config.Settings(store={"path": tmp_path / "var"}))
+    try:
+        assert state.engine.dialect.name == "sqlite" and _open(state, 1) == 1
+    finally:
+        state.close()
+    assert (tmp_path / "var" / "alerts.db").is_file()
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("mysql://yuqing@db/yuqing", "'mysql' is not a database yuqing keeps alerts in"),
+    ("db.example.com/yuqing", "not a database URL"),
+])
+def test_a_state_url_yuqing_cannot_use_is_a_config_error(url: str, says: str, tmp_path: Path) -> None:
+    (tmp_path / "yuqing.toml").write_text(f'[alerts]\nstate_url = "{url}"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match=says):
+        config.load(tmp_path / "yuqing.toml")
+
+
+def test_a_password_written_in_the_state_url_is_advised_against_and_masked(tmp_path: Path) -> None:
+    (tmp_path / "yuqing.toml").write_text('[alerts]\nstate_url = "postgresql://yuqing:s3cret@db/yuqing"\n',
+                                          encoding="utf-8")
+    advice: list[str] = []
+    settings = config.load(tmp_path / "yuqing.toml", warn=advice.append)
+    assert any("YUQING_ALERTS__STATE_PASSWORD" in line for line in advice)
+    assert config.masked(settings)["alerts"]["state_url"] == "postgresql://yuqing:***@db/yuqing"
