@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 import settings as config
-from alerts.state import ACTIONS, AlertActionError, AlertState, AlertStateError, NewAlert, Outgoing, alerts, metadata
+from alerts.state import (ACTIONS, AlertActionError, AlertChange, AlertState, AlertStateError, NewAlert, Outgoing,
+                          alerts, metadata)
 from models import SHANGHAI
 
 T0 = datetime(2024, 3, 5, 14, 44, tzinfo=SHANGHAI)
@@ -268,6 +269,13 @@ def test_every_change_leaves_the_alert_to_copy_until_the_store_takes_that_revisi
     state.update_payload(second, {"responses": ["已回应"]})
     state.resolve_by_system(first, T0 + timedelta(hours=1), "恢复")
     assert [c.alert_id for c in state.unsynced(10)] == [first, second]
+    state.mark_synced(state.unsynced(10))
+    state.change(first, AlertChange("critical", "敏感词：恶臭", [], {}, ["news:9"], reopen=True), None, T0)
+    state.follow_up(second, Outgoing("escalation", {}, [("email", ["boss@example.com"])]), T0, escalation_level=1)
+    copies = state.unsynced(10)
+    assert [(c.fields["state"], c.fields["severity"], c.fields["post_ids"]) for c in copies] == [
+        ("open", "critical", ["news:1", "news:9"]), ("open", "high", ["news:2"])]
+    assert copies[1].fields["escalation_level"] == 1
 
 
 def test_a_database_from_before_the_stores_copy_opens_with_every_alert_still_to_copy(state_url: str) -> None:

@@ -5,6 +5,7 @@ Against osmem-server; the tests marked with both clusters also run on a real one
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -14,15 +15,18 @@ from elasticsearch import Elasticsearch
 
 from analysis.grams import index_grams
 import settings
-from store.base import EventQuery, SearchQuery, StoreError
+from store.base import AlertCopy, EventQuery, SearchQuery, StoreError
 from store.elastic import ElasticStore
 from store.elastic import backend as es_backend
+from store.elastic.backend import alert_document
 from store.elastic.layout import Layout, setup
 from tests.store.clusters import BusyProxy, Cluster, PlainJsonNode, free_port
 from tests.store.conftest import BASE, make_event, make_post, parse
 from models import Author, Metrics
 
 BOTH = pytest.mark.parametrize("cluster", ["osmem", "elasticsearch"], indirect=True)
+MAPPINGS = {name: json.loads((Path(__file__).resolve().parents[2] / "store" / "elastic" / f"{name}.mappings.json")
+                             .read_text(encoding="utf-8")) for name in ("alerts",)}
 
 
 @pytest.fixture
@@ -185,7 +189,10 @@ def test_reindex_rebuilds_an_index_made_from_an_older_template(cluster: Cluster,
         assert [s.outcome for s in setup(client, es_section)][1:] == ["unchanged"] * 3
 
 
-def test_an_alert_row_fits_the_alerts_mapping(cluster: Cluster, es_section: settings.Store, tmp_path: Path) -> None:
+@BOTH
+def test_an_alert_is_one_document_by_its_key_and_an_older_copy_never_wins(store: ElasticStore, cluster: Cluster,
+                                                                          es_section: settings.Store,
+                                                                          tmp_path: Path) -> None:
     from alerts.state import AlertState, NewAlert
 
     state = AlertState.for_data_dir(tmp_path)
@@ -194,17 +201,37 @@ def test_an_alert_row_fits_the_alerts_mapping(cluster: Cluster, es_section: sett
                                              "http://127.0.0.1/p/1", {"terms": ["发黑"], "score": 0.1}, "evt:1",
                                              [{"rule": "污染", "title": "污染", "reason": "命中 发黑"}], ["news:1"]),
                                     None, BASE)
-        row = state.act(alert_id, "ack", "值班员", BASE + timedelta(minutes=5))  # type: ignore[arg-type]
+        [opened] = state.unsynced(10)
+        state.act(alert_id, "ack", "值班员", BASE + timedelta(minutes=5))  # type: ignore[arg-type]
+        [acked] = state.unsynced(10)
     finally:
         state.close()
-    doc = {key: value.isoformat() if hasattr(value, "isoformat") else value for key, value in row.items()}  # type: ignore[union-attr]
-    index = f"{es_section.index_prefix}alerts-2024.03"
+    assert set(alert_document(acked)) == set(MAPPINGS["alerts"]["properties"])  # each field mapped, each mapped field written
+    assert store.upsert_alerts([opened]) == {}
+    assert store.upsert_alerts([acked, acked]) == {}
+    assert store.upsert_alerts([opened]) == {}  # late (a retry the cluster carried out after the newer one): left out
+    prefix = es_section.index_prefix
     with cluster.client() as client:
-        client.index(index=index, id=str(alert_id), document=doc, refresh=True)
-        found = client.search(index=f"{es_section.index_prefix}alerts", query={"match": {"title": "发黑"}})
-        assert [hit["_id"] for hit in found["hits"]["hits"]] == [str(alert_id)]
+        [hit] = client.search(index=f"{prefix}alerts", query={"match": {"title": "发黑"}})["hits"]["hits"]
+        assert (hit["_id"], hit["_index"]) == ("event:co:evt:1", f"{prefix}alerts-2024.03")
+        assert hit["_source"]["state"] == "acknowledged" and hit["_source"]["acknowledged_by"] == "值班员"
+        assert hit["_source"]["created_at"] == BASE.isoformat() and hit["_source"]["id"] == alert_id
         with pytest.raises(Exception, match="strict"):  # the mapping is strict: no field slips in unseen
-            client.index(index=index, id="x", document={**doc, "extra": 1})
+            client.index(index=hit["_index"], id="x", document={**hit["_source"], "extra": 1})
+
+
+def test_alerts_are_not_written_to_a_cluster_without_the_alerts_template(cluster: Cluster) -> None:
+    """An index made by the write itself would guess its fields' types: Kibana's panels could not count them."""
+    section = cluster.section()
+    copy = AlertCopy(1, "post:co:news:1", 1, {"created_at": BASE, "title": "北辰"})
+    try:
+        with ElasticStore(section, grams=index_grams, client=cluster.connect(section)) as store, \
+                pytest.raises(StoreError, match=f"no index template {section.index_prefix}alerts: run `yuqing es setup`"):
+            store.upsert_alerts([copy])
+        with cluster.client() as client:
+            assert client.options(ignore_status=404).indices.get(index=f"{section.index_prefix}alerts-*").body == {}
+    finally:
+        cluster.drop(section.index_prefix)
 
 
 def test_setup_on_a_cluster_without_ilm_says_retention_is_not_applied(cluster: Cluster) -> None:

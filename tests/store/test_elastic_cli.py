@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from alerts.state import AlertState, NewAlert
 from analysis.grams import index_grams
 import settings
 from store.base import SearchQuery
@@ -21,7 +22,7 @@ from store.elastic import ElasticStore
 from store.elastic import client as es_client
 from store.embedded import EmbeddedStore
 from tests.store.clusters import Cluster, PlainJsonNode, free_port
-from tests.store.conftest import make_event, make_post
+from tests.store.conftest import BASE, make_event, make_post
 from yuqing.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,13 +137,27 @@ def test_migrate_copies_everything_then_only_what_came_since(tmp_path: Path, clu
     with EmbeddedStore(source, grams=index_grams) as store:
         store.upsert_events([event])
     config = write_config(tmp_path, es_section)
+    state = AlertState.for_data_dir(tmp_path / "var")  # the alerts of the service that ran on the embedded store
+    try:
+        for n in (1, 2):
+            state.open_alert(NewAlert(f"post:co:news:{n}", "kw", "co", "high", f"北辰 恶臭 {n}", "敏感词：恶臭",
+                                      f"http://127.0.0.1/p/{n}", {}, post_ids=[f"news:{n}"]), None, BASE)
+        state.act(1, "resolve", "张三", BASE + timedelta(hours=1))
+    finally:
+        state.close()
     done = cli(config, "es", "migrate", "--from", str(source))
     assert done.exit_code == 0, done.output
-    assert "copied 1,200 posts (1,200 new, 0 updated); the cluster holds 1,200 posts; copied 1 event" in done.output
+    assert ("copied 1,200 posts (1,200 new, 0 updated); the cluster holds 1,200 posts; copied 1 event and 2 alerts"
+            in done.output)
     with ElasticStore(es_section, client=es_client.connect(es_section)) as cluster_store:
         assert cluster_store.get_event(event.id) == event  # the service goes on with it there
+    with cluster.client() as client:  # Kibana's alerts panels have them
+        found = client.search(index=f"{es_section.index_prefix}alerts", sort=[{"id": "asc"}])["hits"]["hits"]
+        assert [(hit["_id"], hit["_source"]["state"]) for hit in found] == [
+            ("post:co:news:1", "resolved"), ("post:co:news:2", "open")]
     again = cli(config, "es", "migrate", "--from", str(source))
     assert "copied 0 posts" in again.output and "going on after 1,200 posts" in again.output
+    assert "copied 1 event and 2 alerts" in again.output  # all of them each run, stored once by their key
     embedded_with(source, 10, start=5000)
     with EmbeddedStore(source, grams=index_grams) as store:  # one known post updated: it comes again, later in the order
         store.upsert([make_post(3, "北辰 帖子 更新", hours=3)])

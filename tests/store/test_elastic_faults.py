@@ -1,6 +1,7 @@
 """The service on an Elasticsearch store whose cluster fails for real: osmem-server frozen (SIGSTOP) or killed
 (SIGKILL) mid-ingest, or refusing writes. The spool keeps every post until the cluster takes it; each post is
-stored once, each alert made once."""
+stored once, each alert made once; the alerts' copies in the cluster catch up once it is back, and mail never
+waits for it."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ import pytest
 from sqlalchemy import func, select
 
 import settings as config
-from alerts.state import alert_posts, deliveries
+from alerts.state import Outgoing, alert_posts, deliveries
 from alerts.state import alerts as alert_rows
 from store.base import SearchQuery
 from store.elastic import client as es_client
 from store.elastic.layout import setup
 from tests.store.clusters import PlainJsonNode, free_port, osmem_binary_or_skip
+from yuqing.demo.mailsink import MailSink
 from yuqing.ingest import pending
 from yuqing.service import Service
 from models import Post, now
@@ -59,12 +61,12 @@ def own_osmem(monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnOsmem]:
     server.close()
 
 
-def service_for(tmp_path: Path, url: str) -> Service:
+def service_for(tmp_path: Path, url: str, smtp_port: int | None = None) -> Service:
     settings = config.Settings(
         schemes=[config.Scheme(name="co", keywords=["北辰燃料乙醇"])],
         alerts={"recipients": ["oncall@example.com"], "rules": [  # type: ignore[arg-type]
             {"name": "black-water", "type": "keyword", "scheme": "co", "terms": ["发黑"], "severity": "high"}]},
-        smtp={"port": free_port(), "timeout": 1},  # type: ignore[arg-type]
+        smtp={"port": smtp_port or free_port(), "timeout": 1},  # type: ignore[arg-type]
         store=config.Store(backend="elasticsearch", url=[url], index_prefix="faults-", path=tmp_path / "var",
                            request_timeout=1),
     )
@@ -208,3 +210,48 @@ def test_while_the_cluster_refuses_writes_rules_wait_for_the_spooled_posts(tmp_p
         assert pending(service.spool_dir) == [] and alerted(service) == ids_of((10, 20, 30))
     finally:
         service.stop()
+
+
+def alert_copies(url: str) -> list[dict[str, object]]:
+    """The documents of the alerts index, as Kibana's alerts panels read them, with their ids."""
+    with es_client.connect(config.Store(backend="elasticsearch", url=[url])) as client:
+        client.indices.refresh(index="faults-alerts")
+        hits = client.search(index="faults-alerts", size=100)["hits"]["hits"]
+    return [{"_id": hit["_id"], **hit["_source"]} for hit in hits]
+
+
+def test_alerts_reach_the_cluster_and_catch_up_after_it_was_frozen_while_mail_goes_on(
+        tmp_path: Path, own_osmem: OwnOsmem) -> None:
+    with MailSink(tmp_path / "mail") as sink:
+        service = service_for(tmp_path, own_osmem.url, sink.port)
+        try:
+            spool_files(service, [[item(10)]])
+            service.process()  # the real engine opens the alert, mails it, and copies it into the cluster
+            [alert] = service.alert_state.list_alerts()
+            assert len(sink.messages()) == 1
+            [copy] = alert_copies(own_osmem.url)
+            assert copy["_id"] == alert["key"] and copy["state"] == "open" and copy["id"] == alert["id"]
+            assert copy["post_ids"] == [Post.from_item(item(10)).id] and copy["severity"] == "high"
+
+            service.alert_state.act(alert["id"], "ack", "值班员", now())  # as the dashboard or `yuqing alerts ack`
+            service.process()
+            [copy] = alert_copies(own_osmem.url)
+            assert copy["state"] == "acknowledged" and copy["acknowledged_by"] == "值班员"
+
+            own_osmem.signal(signal.SIGSTOP)
+            service.alert_state.act(alert["id"], "assign", "值班员", now(), assignee="李四")
+            # A digest queued meanwhile, as the engine queues one for a growing event: it goes out all the same.
+            service.alert_state.follow_up(alert["id"], Outgoing("digest", {**alert["payload"], "new_posts": 1}, [
+                ("email", ["oncall@example.com"])]), now())
+            started = time.monotonic()
+            service.process()
+            assert len(sink.messages()) == 2 and time.monotonic() - started < 30
+            assert [c.alert_id for c in service.alert_state.unsynced(10)] == [alert["id"]]  # kept for the next round
+
+            own_osmem.signal(signal.SIGCONT)
+            service.process()
+            copies = alert_copies(own_osmem.url)
+            assert len(copies) == 1 and copies[0]["assignee"] == "李四" and copies[0]["state"] == "acknowledged"
+            assert service.alert_state.unsynced(10) == []
+        finally:
+            service.stop()
