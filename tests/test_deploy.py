@@ -42,13 +42,18 @@ def test_yuqing_in_the_container_reads_its_configuration(compose: dict, monkeypa
     assert settings.store.backend == "elasticsearch" and settings.store.password == "secret"
     assert {_host(url) for url in settings.store.url} <= compose["services"].keys()
     assert _host(settings.kibana.url) in compose["services"]
+    database = compose["services"][_host(settings.alerts.state_url)]  # the alert state, by its password from .env
+    assert settings.alerts.state_password == "secret" and "postgres" in database["image"]
+    assert settings.alerts.state_url.endswith(f"{database['environment']['POSTGRES_USER']}@postgres:5432/"
+                                              f"{database['environment']['POSTGRES_DB']}")
+    assert _host(settings.alerts.state_url) in service["depends_on"]
     published = [p for p in service["ports"] if p.endswith(f":{settings.dashboard.port}")]
     assert published and published[0].startswith("127.0.0.1:")
     assert {"localhost", "127.0.0.1"} <= set(settings.dashboard.hosts)
 
 
 def _host(url: str) -> str:
-    found = re.match(r"https?://([^:/]+)", url)
+    found = re.match(r"[a-z+]+://(?:[^@/]*@)?([^:/]+)", url)
     assert found, url
     return found.group(1)
 
