@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+import settings as config
 from alerts.state import AlertState, NewAlert
 from models import now
 from tests.service.conftest import write_idle_config
+from yuqing.service import Service
 
 
 def yuqing(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -94,3 +96,32 @@ def test_a_damaged_link_secret_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert line.startswith("yuqing: var/alerts.secret is damaged") and "delete it" in line
+
+
+def test_on_postgresql_by_the_state_url_setting(tmp_path: Path, postgres_url: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line and the service read the alert state [alerts] state_url names; the password comes from
+    the environment, and a wrong one is one line, exit 1."""
+    write_idle_config(tmp_path)
+    state = AlertState(postgres_url)
+    state.open_alert(NewAlert("event:co:evt:1", "kw", "co", "high", "北辰燃料乙醇厂区恶臭", "敏感词：恶臭",
+                              "http://127.0.0.1/n/1.html", {}, "evt:1", post_ids=["news:1"]), None, now())
+    state.close()
+    password = postgres_url.split("@")[0].rsplit(":", 1)[1]
+    monkeypatch.setenv("YUQING_ALERTS__STATE_URL", postgres_url.replace(f":{password}@", "@"))
+    monkeypatch.setenv("YUQING_ALERTS__STATE_PASSWORD", password)
+    acked = yuqing("ack", "1", "--who", "张三", cwd=tmp_path)
+    assert acked.returncode == 0 and acked.stdout.strip() == "#1 确认: 已确认", acked.stderr
+    assert [a["state"] for a in json.loads(yuqing("list", "--format", "json", cwd=tmp_path).stdout)] == ["acknowledged"]
+    assert not (tmp_path / "var" / "alerts.db").exists()
+    monkeypatch.chdir(tmp_path)  # the configuration's folders are relative to it
+    service = Service(config.load(tmp_path / "yuqing.toml"), None)
+    try:
+        assert service.alert_state.get(1)["acknowledged_by"] == "张三"  # type: ignore[index]
+    finally:
+        service.stop()
+
+    monkeypatch.setenv("YUQING_ALERTS__STATE_PASSWORD", "wrong")
+    refused = yuqing("list", cwd=tmp_path)
+    assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1
+    assert "password authentication failed" in refused.stderr and "Traceback" not in refused.stderr
