@@ -20,7 +20,7 @@ from sqlalchemy import (
     func, inspect, select, update,
 )
 from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from alerts.labels import ACTION_LABELS, SEVERITY_LABELS
@@ -257,10 +257,7 @@ class AlertState:
         section = settings.alerts
         if not section.state_url:
             return cls.for_data_dir(settings.data_dir)
-        try:
-            url = make_url(section.state_url)
-        except ArgumentError as exc:  # settings checked it; the message names the setting all the same
-            raise AlertStateError(f"[alerts] state_url cannot be read ({exc})") from None
+        url = make_url(section.state_url)  # settings checked that it reads
         if url.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; yuqing ships psycopg 3
             url = url.set(drivername="postgresql+psycopg")
         if section.state_password:

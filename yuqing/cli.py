@@ -109,8 +109,6 @@ def reindex(config_file: Path | None) -> None:
     into a new one made from the current template (after `yuqing es setup` changed it), then the alias moves."""
     from tqdm import tqdm
 
-    from alerts.copies import publish
-    from alerts.state import AlertState
     from analysis.grams import index_grams
     from store import open_store
     from yuqing.lock import StoreLock
@@ -231,7 +229,7 @@ def es_migrate(source: Path, batch_size: int, restart: bool, config_file: Path |
                                  "go on from there") from None
         events = copy_events(embedded, cluster, batch_size)  # type: ignore[arg-type]
         state = AlertState.for_settings(settings)
-        try:  # every alert, whatever was copied before: a copy the cluster holds already is left as it is
+        try:  # every alert, whatever was copied before: each is one document by its key, the newest revision kept
             alerts_copied = publish(state, cluster, everything=True)
         finally:
             state.close()
