@@ -87,9 +87,9 @@ class Correction(BaseModel):
 
     sentiment: SentimentLabel | None = None  # None: the sentiment was not corrected
     relevant: bool | None = None  # False: not about the enterprise, so in no watch scheme; None: not judged
-    by: str
+    by: str = Field(min_length=1, max_length=64)
     at: datetime
-    note: str = ""
+    note: str = Field(default="", max_length=1000)
     model: Sentiment | None = None  # what the model said (its latest analysis, kept current on a re-crawl)
     schemes: list[SchemeMatch] = Field(default_factory=list)  # the matches the post loses when not relevant
 

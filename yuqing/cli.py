@@ -532,6 +532,80 @@ def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None)
     train(rows, out, Featurizer(tokenizer), progress=lambda m: click.echo(m, err=True))
 
 
+_RELEVANT = {"yes": True, "no": False}
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--sentiment", help="What the post's sentiment is: negative, neutral or positive.")
+@click.option("--relevant", help="yes, or no: the post is not about the enterprise (it leaves every watch scheme).")
+@click.option("--by", "who", help="Who corrects (default: your login name).")
+@click.option("--note", default="", help="Why, in a few words; kept with the correction.")
+@config_option
+def label(post_id: str, sentiment: str | None, relevant: str | None, who: str | None, note: str,
+          config_file: Path | None) -> None:
+    """Correct a stored post's sentiment, or mark it as not about the enterprise.
+
+    The correction replaces the model's verdict everywhere (dashboard, search, reports, alert rules) at once,
+    is kept with who made it, when and what the model said, and stays when the post is crawled again.
+    What a correction leaves open, an earlier correction of the post still says. Embedded store: while the
+    service runs, correct from the dashboard's post page instead."""
+    from pydantic import ValidationError
+
+    from analysis.grams import index_grams
+    from analysis.sentiment import LABELS
+    from models import Correction, now
+    from store import open_store
+    from yuqing.lock import StoreBusy, StoreLock
+
+    if sentiment is None and relevant is None:
+        _usage_error("say what to correct: --sentiment negative|neutral|positive and/or --relevant yes|no")
+    if sentiment is not None and sentiment not in LABELS:
+        _usage_error(f"--sentiment must be one of {', '.join(LABELS)}, not {sentiment!r}")
+    if relevant is not None and relevant not in _RELEVANT:
+        _usage_error(f"--relevant must be yes or no, not {relevant!r}")
+    try:
+        correction = Correction(sentiment=sentiment, relevant=None if relevant is None else _RELEVANT[relevant],  # type: ignore[arg-type]
+                                by=who if who is not None else _who(), at=now(), note=note)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        _usage_error(f"--{error['loc'][0]}: {error['msg']}")
+    settings = config.load(config_file)
+    lock = StoreLock(settings.data_dir) if settings.store.backend == "embedded" else None
+    try:
+        if lock is not None:  # the embedded store takes one writing process: a running service is it
+            lock.acquire()
+    except StoreBusy as exc:
+        click.echo(f"yuqing: {exc}; while the service runs, correct the post from the dashboard's post page "
+                   f"({settings.dashboard.url.rstrip('/')}/posts/{post_id})", err=True)
+        sys.exit(1)
+    try:
+        with open_store(settings.store, grams=index_grams) as store:
+            post = store.correct(post_id, correction)
+    finally:
+        if lock is not None:
+            lock.release()
+    if post is None:
+        _usage_error(f"no post {post_id!r} in the store (`yuqing search` shows posts' ids with --format json)")
+    click.echo(_corrected(post))
+
+
+def _corrected(post: Any) -> str:
+    """What a correction made of the post, on one line."""
+    from alerts.labels import SENTIMENT_LABELS
+
+    c = post.correction
+    said = SENTIMENT_LABELS[c.model.label] if c.model else SENTIMENT_LABELS["unknown"]
+    parts = [f"{post.id} 已更正（{c.by}）：情感 {SENTIMENT_LABELS[post.sentiment.label] if post.sentiment else '未分析'}"
+             f"（模型判断 {said}）"]
+    if c.relevant is False:
+        left = "、".join(m.name for m in c.schemes)
+        parts.append("与本企业无关" + (f"，已移出监测方案 {left}" if left else ""))
+    elif c.relevant:
+        parts.append("与本企业相关")
+    return "；".join(parts)
+
+
 @main.group()
 def kibana() -> None:
     """Kibana dashboards over the Elasticsearch store."""
