@@ -81,6 +81,31 @@ class SchemeMatch(BaseModel):
     terms: list[str] = Field(default_factory=list)
 
 
+class Correction(BaseModel):
+    """An analyst's verdict on a post, kept beside what the model said. The post's own `sentiment.label` (and,
+    for a post marked not relevant, its `schemes`) is the corrected one: that is what everything else reads."""
+
+    sentiment: SentimentLabel | None = None  # None: the sentiment was not corrected
+    relevant: bool | None = None  # False: not about the enterprise, so in no watch scheme; None: not judged
+    by: str = Field(min_length=1, max_length=64)
+    at: datetime
+    note: str = Field(default="", max_length=1000)
+    model: Sentiment | None = None  # what the model said (its latest analysis, kept current on a re-crawl)
+    schemes: list[SchemeMatch] = Field(default_factory=list)  # the matches the post loses when not relevant
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware(value)
+
+    def merged(self, earlier: Correction | None) -> Correction:
+        """This correction, keeping what `earlier` said about what this one leaves open."""
+        if earlier is None:
+            return self
+        return self.model_copy(update={"sentiment": self.sentiment or earlier.sentiment,
+                                       "relevant": earlier.relevant if self.relevant is None else self.relevant})
+
+
 class Post(BaseModel):
     id: str
     platform: str
@@ -106,6 +131,7 @@ class Post(BaseModel):
     event_id: str | None = None
     risk: float | None = None
     official: bool = False  # a statement by an official source (analysis: [official])
+    correction: Correction | None = None  # an analyst's, applied: see with_correction
 
     @field_validator("published_at", "crawled_at")
     @classmethod
@@ -123,6 +149,32 @@ class Post(BaseModel):
 
     def scheme_names(self) -> list[str]:
         return [m.name for m in self.schemes]
+
+    def analysed(self) -> Post:
+        """The post as the analysis left it: any correction taken back out."""
+        c = self.correction
+        if c is None:
+            return self
+        return self.model_copy(update={"correction": None, "sentiment": c.model,
+                                       "schemes": c.schemes if c.relevant is False else self.schemes})
+
+    def with_correction(self, correction: Correction | None) -> Post:
+        """The analysed post with `correction` applied (None: none). The correction keeps the model's verdict,
+        and the scheme matches a post marked not relevant loses, so it can be applied again to a later analysis
+        of the post (a re-crawl) and taken back out."""
+        base = self.analysed()
+        if correction is None:
+            return base
+        irrelevant = correction.relevant is False
+        kept = correction.model_copy(update={"model": base.sentiment, "schemes": base.schemes if irrelevant else []})
+        update: dict[str, Any] = {"correction": kept}
+        if correction.sentiment:
+            # The score stays the model's lean (0 negative … 1 positive); only the verdict changes.
+            update["sentiment"] = Sentiment(label=correction.sentiment,
+                                            score=base.sentiment.score if base.sentiment else 0.5)
+        if irrelevant:
+            update["schemes"] = []
+        return base.model_copy(update=update)
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Post:

@@ -358,6 +358,8 @@ class Analysis(_Section):
 
     sentiment_model: Path | None = Field(default=None, description="a folder written by `yuqing train-sentiment`")
     idf_table: Path | None = Field(default=None, description="a file written by `yuqing build-idf`")
+    correction_weight: int = Field(default=10, ge=1, le=1000, description="`yuqing train-sentiment "
+                                   "--with-corrections`: each analyst's correction counts as this many corpus rows")
 
     @field_validator("sentiment_model")
     @classmethod

@@ -5,17 +5,25 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from analysis.sentiment import LABELS, Featurizer, SentimentModel, _NaiveBayes, blend
+from models import Post
 
 HOLDOUT = 0.1
 NB_WEIGHTS = [w / 10 for w in range(0, 7)]
 TEMPERATURES = [0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0]
+
+
+def correction_rows(posts: Iterable[Post], weight: int) -> list[tuple[str, str]]:
+    """Training rows from analysts' corrections of stored posts: each corrected post's text with its corrected
+    label, `weight` times over, so that one correction counts as much as that many corpus rows."""
+    return [(post.text, post.correction.sentiment) for post in posts
+            if post.correction and post.correction.sentiment and post.text.strip()] * weight
 
 
 def _log_loss(log_probs: np.ndarray, gold: np.ndarray) -> float:

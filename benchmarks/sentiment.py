@@ -18,21 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analysis.sentiment import LABELS, SentimentScorer, row_label  # noqa: E402
+from analysis.sentiment import SentimentScorer  # noqa: E402
+from analysis.sentiment_eval import THREE_CLASS, binary_accuracy, figures, macro_f1, read_sets  # noqa: E402
 from analysis.tokens import Tokenizer  # noqa: E402
 
 DEFAULT_DATA = ROOT / ".." / "shared" / "data" / "sentiment" / "dev"
-THREE_CLASS = ("smp2020_usual_eval", "smp2020_virus_eval")
-
-
-def macro_f1(gold: list[str], pred: list[str]) -> float:
-    scores = []
-    for label in LABELS:
-        tp = sum(g == p == label for g, p in zip(gold, pred))
-        fp = sum(p == label != g for g, p in zip(gold, pred))
-        fn = sum(g == label != p for g, p in zip(gold, pred))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores)
 
 
 def raw_label(p: float) -> str:
@@ -47,16 +37,14 @@ def evaluate(name: str, rows: list[tuple[str, str]], ours: SentimentScorer, raw)
     raw_scores = [float(raw(text)) for text, _ in rows]
     raw_seconds = time.perf_counter() - started
     gold = [label for _, label in rows]
-    polar = [i for i, g in enumerate(gold) if g != "neutral"]
-    ours_score = [p.score if p else 0.5 for p in predictions]
+    ours_figures = figures(name, gold, predictions)
     result = {
-        "set": name, "rows": len(rows), "polar_rows": len(polar),
-        "binary_ours": sum((ours_score[i] >= 0.5) == (gold[i] == "positive") for i in polar) / len(polar),
-        "binary_snownlp": sum((raw_scores[i] >= 0.5) == (gold[i] == "positive") for i in polar) / len(polar),
+        "set": name, "rows": len(rows), "polar_rows": ours_figures["polar_rows"],
+        "binary_ours": ours_figures["binary"], "binary_snownlp": binary_accuracy(gold, raw_scores),
         "posts_per_s_ours": len(rows) / ours_seconds, "posts_per_s_snownlp": len(rows) / raw_seconds,
     }
     if name in THREE_CLASS:
-        result["macro_f1_ours"] = macro_f1(gold, [p.label if p else "neutral" for p in predictions])
+        result["macro_f1_ours"] = ours_figures["macro_f1"]
         result["macro_f1_snownlp"] = macro_f1(gold, [raw_label(s) for s in raw_scores])
     return result
 
@@ -71,14 +59,7 @@ def main() -> None:
     from snownlp import sentiment as snownlp_sentiment
 
     ours = SentimentScorer(Tokenizer(), args.model)
-    results = []
-    for file in sorted(args.data.glob("*.jsonl")):
-        rows = []
-        for line in file.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if (label := row_label(row)) is not None:
-                rows.append((row["text"], label))
-        results.append(evaluate(file.stem, rows, ours, snownlp_sentiment.classify))
+    results = [evaluate(name, rows, ours, snownlp_sentiment.classify) for name, rows in read_sets(args.data).items()]
 
     print(f"{'dev set':<22}{'rows':>6}  {'binary acc (ours / SnowNLP)':>28}  {'3-class macro-F1 (ours / SnowNLP)':>34}"
           f"  {'posts/s (ours / SnowNLP)':>26}")

@@ -8,12 +8,12 @@ words already turned into grams and words (store.query).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Event, EventStatus, Post, now
+from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Correction, Event, EventStatus, Post, now
 from store.query import Query
 
 Interval = Literal["10min", "hour", "day"]
@@ -28,7 +28,8 @@ class SearchQuery:
     text: Query | None = None  # None: every post
     since: datetime | None = None
     until: datetime | None = None
-    crawled_since: datetime | None = None  # alerts look at what arrived since their last run
+    # Alerts look at what arrived since their last run: posts crawled, or corrected by an analyst, since then.
+    crawled_since: datetime | None = None
     sentiment: str | None = None
     score_below: float | None = None  # P(positive) under this: what the negative alert rule also counts
     source: str | None = None
@@ -101,6 +102,12 @@ class AuthorReach:
     reach: int  # the sum of post_reach over their posts
 
 
+def keep_corrections(posts: list[Post], stored: dict[str, Correction]) -> list[Post]:
+    """Posts about to be written, each with the correction `stored` holds for it applied, unless it brings one of
+    its own (a correction being made, or a post copied whole from another store)."""
+    return [p.with_correction(stored[p.id]) if p.correction is None and p.id in stored else p for p in posts]
+
+
 def post_reach(post: Post) -> int:
     """How many people a post may have reached: its author's followers plus those who reposted, commented or
     liked it (views are left out: few platforms give them, and those that do count them differently)."""
@@ -165,6 +172,17 @@ class Store(ABC):
 
     @abstractmethod
     def get(self, post_id: str) -> Post | None: ...
+
+    @abstractmethod
+    def correct(self, post_id: str, correction: Correction) -> Post | None:
+        """Apply an analyst's correction to a stored post (what it leaves open, an earlier correction of the post
+        still says) and return the post as now stored; None when there is no such post. Every read sees it at
+        once, and it stays through later upserts of the post (a re-crawl: the correction wins over the model's
+        new verdict, which it keeps) and through reindex and migration."""
+
+    @abstractmethod
+    def corrections(self) -> Iterator[Post]:
+        """Every post an analyst corrected, with its correction, in no particular order."""
 
     @abstractmethod
     def search(self, query: SearchQuery) -> SearchResult: ...

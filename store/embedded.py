@@ -27,12 +27,12 @@ from typing import IO, Any
 import pydantic
 import tantivy
 
-from store.base import (AlertCopy, AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult, Store,
-                        StoreError, UpsertResult, VolumeBucket, bucket_offset, epoch_ms, last_seen_bounds, post_reach,
-                        volume_buckets)
+from store.base import (AlertCopy, AuthorReach, Breakdown, EventQuery, Interval, Progress, SearchQuery, SearchResult,
+                        Store, StoreError, UpsertResult, VolumeBucket, bucket_offset, epoch_ms, keep_corrections,
+                        last_seen_bounds, post_reach, volume_buckets)
 from store.query import WHOLE_WORD_BONUS, And, Match, Not, Or, Query, Value
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
-from models import Event, Post, now
+from models import Correction, Event, Post, now
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS posts (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS posts_seq ON posts(seq);
+CREATE INDEX IF NOT EXISTS posts_corrected ON posts(id) WHERE json_extract(doc, '$.correction') IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     last_seen INTEGER NOT NULL,  -- epoch milliseconds (store.base.epoch_ms)
@@ -301,14 +302,20 @@ class EmbeddedStore(Store):
         except (FileNotFoundError, ValueError):
             return 0
 
-    def _write_records(self, posts: list[Post]) -> tuple[UpsertResult, int]:
-        """The SQLite half of an upsert: one transaction; returns the sequence number it used."""
+    def _write_records(self, posts: list[Post]) -> tuple[UpsertResult, int, list[Post]]:
+        """The SQLite half of an upsert: one transaction; returns the sequence number it used, and the posts as
+        written (an analyst's correction of a known post applied)."""
         result = UpsertResult()
         seq = self._max_seq() + 1
         stamp = now().isoformat()
         with self._records():
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                marks = ",".join("?" * len(posts))
+                stored = {post_id: Correction.model_validate_json(doc) for post_id, doc in self._db.execute(
+                    f"SELECT id, json_extract(doc, '$.correction') FROM posts WHERE id IN ({marks}) "
+                    "AND json_extract(doc, '$.correction') IS NOT NULL", [p.id for p in posts])}
+                posts = keep_corrections(posts, stored)
                 for post in posts:
                     known = self._db.execute("SELECT first_seen FROM posts WHERE id = ?", (post.id,)).fetchone()
                     doc = post.model_dump_json()
@@ -323,7 +330,7 @@ class EmbeddedStore(Store):
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return result, seq
+        return result, seq, posts
 
     def _document(self, post: Post) -> tantivy.Document:
         doc = tantivy.Document()
@@ -349,7 +356,9 @@ class EmbeddedStore(Store):
         for keyword in post.keywords:
             doc.add_text("keyword", keyword)
         doc.add_integer("time", _epoch(post.time))
-        doc.add_integer("crawled", _epoch(post.crawled_at))
+        # What alerts read as "arrived since": crawled, or corrected since (store.base.SearchQuery.crawled_since).
+        doc.add_integer("crawled", _epoch(max(post.crawled_at, post.correction.at) if post.correction
+                                          else post.crawled_at))
         return doc
 
     @contextmanager
@@ -420,13 +429,34 @@ class EmbeddedStore(Store):
             return UpsertResult()
         with self._lock:
             self._get_writer()  # fail before touching SQLite if another process holds the index
-            result, seq = self._write_records(batch)
+            result, seq, batch = self._write_records(batch)
             with self._indexing() as writer:
                 for post in batch:
                     writer.delete_documents_by_term("id", post.id)
                     writer.add_document(self._document(post))
                 self._commit(writer, seq)
         return result
+
+    def correct(self, post_id: str, correction: Correction) -> Post | None:
+        with self._lock:  # no upsert of this process between the read and the write; other processes hold none
+            post = self.get(post_id)
+            if post is None:
+                return None
+            corrected = post.with_correction(correction.merged(post.correction))
+            self.upsert([corrected])
+        return corrected
+
+    def corrections(self) -> Iterator[Post]:
+        after = ""
+        while True:  # a batch a query: no read transaction stays open while the caller works
+            with self._records():
+                rows = self._reader().execute(
+                    "SELECT id, doc FROM posts WHERE json_extract(doc, '$.correction') IS NOT NULL "
+                    "AND id > ? ORDER BY id LIMIT ?", (after, _BATCH)).fetchall()
+            for after, doc in rows:
+                yield self._parse(after, doc)
+            if len(rows) < _BATCH:
+                return
 
     # ---- events: rows of posts.db beside the posts; the search index holds none of them ----
     def upsert_alerts(self, alerts: Iterable[AlertCopy]) -> dict[str, str]:

@@ -522,14 +522,28 @@ def build_idf(data: tuple[Path, ...], out: Path) -> None:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model folder to write.")
+@click.option("--with-corrections", is_flag=True,
+              help="Add the store's corrections (yuqing label, the dashboard's post pages) and write a report.")
+@click.option("--correction-weight", type=click.IntRange(1, 1000),
+              help="How many corpus rows one correction counts as (default: [analysis] correction_weight).")
+@click.option("--dev", type=click.Path(exists=True, path_type=Path),
+              help="With --with-corrections: JSONL dev sets (a folder or a file) to compare the models on.")
 @config_option
-def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None) -> None:
-    """Train the sentiment model on labelled posts, e.g. your analysts' own."""
+def train_sentiment(data: tuple[Path, ...], out: Path, with_corrections: bool, correction_weight: int | None,
+                    dev: Path | None, config_file: Path | None) -> None:
+    """Train the sentiment model on labelled posts, e.g. your analysts' own.
+
+    With --with-corrections, the analysts' corrections in the store join the rows, weighing more than corpus
+    rows; the report (printed, and kept beside the model as corrections-report.txt and .json) gives the dev
+    sets' figures before (the model in use) and after, how many corrected posts each model gets right, and
+    exclude terms suggested for schemes whose posts were marked not relevant (not applied)."""
     from analysis.sentiment import Featurizer, read_rows
     from analysis.tokens import Tokenizer
     from analysis.train_sentiment import train
 
     settings = config.load(config_file)
+    if (correction_weight or dev) and not with_corrections:
+        _usage_error("--correction-weight and --dev go with --with-corrections")
     try:
         rows = read_rows(data)
     except ValueError as exc:
@@ -537,8 +551,93 @@ def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None)
     labels = {label for _, label in rows}
     if len(labels) < 3:
         raise click.ClickException(f"need rows of all three labels (positive, neutral, negative); found {sorted(labels)}")
-    tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-    train(rows, out, Featurizer(tokenizer), progress=lambda m: click.echo(m, err=True))
+    progress = lambda m: click.echo(m, err=True)  # noqa: E731
+    if not with_corrections:
+        tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
+        train(rows, out, Featurizer(tokenizer), progress=progress)
+        return
+    from yuqing.retrain import NoCorrections, retrain
+
+    try:
+        report = retrain(settings, rows, out, weight=correction_weight or settings.analysis.correction_weight,
+                         dev=dev, progress=progress)
+    except NoCorrections as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(report.text(), nl=False)
+
+
+_RELEVANT = {"yes": True, "no": False}
+
+
+@main.command()
+@click.argument("post_id")
+@click.option("--sentiment", help="What the post's sentiment is: negative, neutral or positive.")
+@click.option("--relevant", help="yes, or no: the post is not about the enterprise (it leaves every watch scheme).")
+@click.option("--by", "who", help="Who corrects (default: your login name).")
+@click.option("--note", default="", help="Why, in a few words; kept with the correction.")
+@config_option
+def label(post_id: str, sentiment: str | None, relevant: str | None, who: str | None, note: str,
+          config_file: Path | None) -> None:
+    """Correct a stored post's sentiment, or mark it as not about the enterprise.
+
+    The correction replaces the model's verdict everywhere (dashboard, search, reports, alert rules) at once,
+    is kept with who made it, when and what the model said, and stays when the post is crawled again.
+    What a correction leaves open, an earlier correction of the post still says. Embedded store: while the
+    service runs, correct from the dashboard's post page instead."""
+    from pydantic import ValidationError
+
+    from analysis.grams import index_grams
+    from analysis.sentiment import LABELS
+    from models import Correction, now
+    from store import open_store
+    from yuqing.lock import StoreBusy, StoreLock
+
+    if sentiment is None and relevant is None:
+        _usage_error("say what to correct: --sentiment negative|neutral|positive and/or --relevant yes|no")
+    if sentiment is not None and sentiment not in LABELS:
+        _usage_error(f"--sentiment must be one of {', '.join(LABELS)}, not {sentiment!r}")
+    if relevant is not None and relevant not in _RELEVANT:
+        _usage_error(f"--relevant must be yes or no, not {relevant!r}")
+    try:
+        correction = Correction(sentiment=sentiment, relevant=None if relevant is None else _RELEVANT[relevant],  # type: ignore[arg-type]
+                                by=who if who is not None else _who(), at=now(), note=note)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        _usage_error(f"--{error['loc'][0]}: {error['msg']}")
+    settings = config.load(config_file)
+    lock = StoreLock(settings.data_dir) if settings.store.backend == "embedded" else None
+    try:
+        if lock is not None:  # the embedded store takes one writing process: a running service is it
+            lock.acquire()
+    except StoreBusy as exc:
+        click.echo(f"yuqing: {exc}; while the service runs, correct the post from the dashboard's post page "
+                   f"({settings.dashboard.url.rstrip('/')}/posts/{post_id})", err=True)
+        sys.exit(1)
+    try:
+        with open_store(settings.store, grams=index_grams) as store:
+            post = store.correct(post_id, correction)
+    finally:
+        if lock is not None:
+            lock.release()
+    if post is None:
+        _usage_error(f"no post {post_id!r} in the store (`yuqing search` shows posts' ids with --format json)")
+    click.echo(_corrected(post))
+
+
+def _corrected(post: Any) -> str:
+    """What a correction made of the post, on one line."""
+    from alerts.labels import SENTIMENT_LABELS
+
+    c = post.correction
+    said = SENTIMENT_LABELS[c.model.label] if c.model else SENTIMENT_LABELS["unknown"]
+    parts = [f"{post.id} 已更正（{c.by}）：情感 {SENTIMENT_LABELS[post.sentiment.label] if post.sentiment else '未分析'}"
+             f"（模型判断 {said}）"]
+    if c.relevant is False:
+        left = "、".join(m.name for m in c.schemes)
+        parts.append("与本企业无关" + (f"，已移出监测方案 {left}" if left else ""))
+    elif c.relevant:
+        parts.append("与本企业相关")
+    return "；".join(parts)
 
 
 @main.group()

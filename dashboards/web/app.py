@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dashboards.web.accounts import Accounts
 from dashboards.web.alert_pages import AlertDesk, alert_routes
 from dashboards.web.auth import Gate, SignInPolicy, auth_routes
+from dashboards.web.correction_pages import correction_routes
 from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
 from dashboards.web.overview import RANGES, AlertCount, NewestAlerts, Overview, post_summary
@@ -163,6 +164,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         Route("/healthz", health),
         *alert_routes(store, templates, desk, guard, title),
         *search_routes(store, templates, parse, SavedSearches(saved_searches), guard, desk.label),
+        *correction_routes(store, templates, guard),
         *event_routes(store, templates, desk, event_alerts),
         *signing_in,
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -13,16 +13,16 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from elasticsearch import BadRequestError, Elasticsearch
+from elasticsearch import BadRequestError, ConflictError, Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from store.base import (AlertCopy, AuthorReach, Breakdown, EventQuery, Health, Interval, Progress, SearchQuery,
-                        SearchResult, Store, StoreError, UpsertResult, VolumeBucket, epoch_ms,
+                        SearchResult, Store, StoreError, UpsertResult, VolumeBucket, epoch_ms, keep_corrections,
                         last_seen_bounds, volume_buckets)
 from store.elastic import dsl
 from store.elastic.client import connect, reason, said, shown
 from store.elastic.layout import Layout, has_template, month_end, month_of, template_lifecycle
-from models import Event, Post, now
+from models import Correction, Event, Post, now
 from store.text import GRAM_FIELDS, TOKENS, IndexGrams, search_fields
 
 if TYPE_CHECKING:
@@ -36,6 +36,7 @@ _ID_BYTES = 512  # the longest document id Elasticsearch takes
 # A bulk item the cluster rejects as too busy (429) is sent again after 1, 2, 4, 8, 16 s; then it waits in the spool.
 _RETRIES, _BACKOFF, _MAX_BACKOFF = 5, 1.0, 16.0
 _CHECK_TIMEOUT = 5.0  # seconds at most: check() asks quickly whether the cluster answers at all
+_CORRECT_TRIES = 5  # a correction read again after a later crawl of its post was written meanwhile
 # Terms aggregations: shards send this many values first, 8 times more while that cut some; past the
 # cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
 _SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
@@ -120,11 +121,15 @@ class ElasticStore(Store):
         months[month] = index
         return index
 
-    def _stored_in(self, ids: list[str]) -> dict[str, str]:
-        """Where each of these posts lives already (id → index): an update goes there, whatever its time now."""
+    def _stored_in(self, ids: list[str]) -> tuple[dict[str, str], dict[str, Correction]]:
+        """Where each of these posts lives already (id → index): an update goes there, whatever its time now;
+        and the analysts' corrections of them, which an update keeps."""
         found = self.client.search(index=self.layout.posts, query={"ids": {"values": ids}}, size=2 * len(ids),
-                                   source=False, ignore_unavailable=True)
-        return {hit["_id"]: hit["_index"] for hit in found["hits"]["hits"]}
+                                   source=["correction"], ignore_unavailable=True)
+        hits = found["hits"]["hits"]
+        return ({hit["_id"]: hit["_index"] for hit in hits},
+                {hit["_id"]: Correction.model_validate(hit["_source"]["correction"])
+                 for hit in hits if hit.get("_source", {}).get("correction")})
 
     # ---- writing ----
     def _writable(self) -> IndexGrams:
@@ -155,7 +160,8 @@ class ElasticStore(Store):
         batch = [p for p in batch if p.id not in result.failed]
         if not batch:
             return
-        stored = self._stored_in([p.id for p in batch])
+        stored, corrections = self._stored_in([p.id for p in batch])
+        batch = keep_corrections(batch, corrections)
         months = self._known_months()
         actions = [self._action(stored.get(p.id) or self._month_index(months, month_of(p.time)), p) for p in batch]
         later: dict[str, str] = {}
@@ -224,12 +230,13 @@ class ElasticStore(Store):
         log.info("rebuilt %s as %s: %d posts", old, new, copied)
         return done
 
-    def _scan(self, index: str) -> Iterator[list[Post]]:
-        """Every post of one index, in batches, in id order (search_after: no scroll context to keep alive)."""
+    def _scan(self, index: str, query: dict[str, Any] | None = None) -> Iterator[list[Post]]:
+        """Every (matching) post of one index, in batches, in id order (search_after: no scroll context to keep
+        alive)."""
         after: list[Any] | None = None
         while True:
             found = self.client.search(index=index, size=_BATCH, sort=[{"id": "asc"}], search_after=after,
-                                       query={"match_all": {}})["hits"]["hits"]
+                                       query=query or {"match_all": {}}, ignore_unavailable=True)["hits"]["hits"]
             if not found:
                 return
             yield [_post(hit["_source"]) for hit in found]
@@ -241,6 +248,31 @@ class ElasticStore(Store):
             found = self.client.search(index=self.layout.posts, query={"ids": {"values": [post_id]}}, size=1,
                                        ignore_unavailable=True)["hits"]["hits"]
         return _post(found[0]["_source"]) if found else None
+
+    def correct(self, post_id: str, correction: Correction) -> Post | None:
+        grams = self._writable()
+        with self._said():
+            for _ in range(_CORRECT_TRIES):
+                found = self.client.search(index=self.layout.posts, query={"ids": {"values": [post_id]}}, size=1,
+                                           ignore_unavailable=True)["hits"]["hits"]
+                if not found:
+                    return None
+                post = _post(found[0]["_source"])
+                corrected = post.with_correction(correction.merged(post.correction))
+                action = self._action(found[0]["_index"], corrected)
+                try:  # the version is the crawl's: a later crawl written since refuses it, and is corrected instead
+                    self.client.index(index=action["_index"], id=post_id, document=document(corrected, grams),
+                                      version=action["version"], version_type="external_gte", refresh=True)
+                except ConflictError:
+                    continue
+                return corrected
+        raise StoreError(f"post {post_id} was rewritten {_CORRECT_TRIES} times while it was being corrected; "
+                         "try again")
+
+    def corrections(self) -> Iterator[Post]:
+        with self._said():
+            for posts in self._scan(self.layout.posts, {"exists": {"field": "correction.by"}}):
+                yield from posts
 
     def search(self, query: SearchQuery) -> SearchResult:
         with self._said():

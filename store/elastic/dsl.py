@@ -84,8 +84,10 @@ def query(search: SearchQuery) -> dict[str, Any]:
         ("schemes.name", search.scheme), ("event_id", search.event_id)) if value]
     if search.since or search.until:
         filters.append(_range("time", search.since, search.until))
-    if search.crawled_since:
-        filters.append(_range("crawled_at", search.crawled_since, None))
+    if search.crawled_since:  # crawled, or corrected by an analyst, since
+        filters.append({"bool": {"should": [_range("crawled_at", search.crawled_since, None),
+                                            _range("correction.at", search.crawled_since, None)],
+                                 "minimum_should_match": 1}})
     if search.score_below is not None:
         filters.append({"range": {"sentiment.score": {"lt": search.score_below}}})
     return {"bool": {"must": [to_elastic(search.text) if search.text else {"match_all": {}}], "filter": filters}}
