@@ -43,7 +43,7 @@ from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.briefing import Briefings
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
-from yuqing.search import query_parser
+from yuqing.search import outlet_names, query_parser
 from models import SHANGHAI, Event, now
 
 log = logging.getLogger(__name__)
@@ -272,6 +272,7 @@ class Service:
                          EvidenceLocker.for_settings(self.settings).files),
             accounts=accounts, sign_in=SignInPolicy(board.session_idle, board.session_lifetime, board.secure_cookie),
             configuration=lambda: config.masked(self.settings),
+            outlets=outlet_names(self.settings),
         )
         self._accounts = accounts
         try:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from dashboards.web.alert_pages import SENTIMENTS, Json
 from dashboards.web.forms import FormError, FormGuard, read_form
 from dashboards.web.saved_searches import SavedSearchError, SavedSearches
-from models import SHANGHAI, Post, now
+from models import SHANGHAI, OutletNames, Post, now
 from store.base import SearchQuery, Store
 from store.query import Query, QueryError
 
@@ -132,9 +132,9 @@ def spreadsheet_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def csv_row(post: Post, label: Label) -> list[str]:
+def csv_row(post: Post, label: Label, outlets: OutletNames) -> list[str]:
     sentiment = post.sentiment
-    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, post.outlet or post.source,
+    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, outlets(post),
              post.source,
              label("platform", post.platform), label("tier", post.source_tier), post.author.name,
              "" if post.author.followers is None else str(post.author.followers), str(post.metrics.reposts),
@@ -145,7 +145,7 @@ def csv_row(post: Post, label: Label) -> list[str]:
     return [spreadsheet_safe(cell) for cell in cells]
 
 
-def csv_lines(posts: Iterator[Post], label: Label) -> Iterator[str]:
+def csv_lines(posts: Iterator[Post], label: Label, outlets: OutletNames) -> Iterator[str]:
     """UTF-8 with a BOM and CRLF line ends: Excel on office Windows opens it with the Chinese intact."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -154,17 +154,17 @@ def csv_lines(posts: Iterator[Post], label: Label) -> Iterator[str]:
     for post in posts:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(csv_row(post, label))
+        writer.writerow(csv_row(post, label, outlets))
         yield buffer.getvalue()
 
 
-def json_chunks(form: SearchForm, total: int, posts: Iterator[Post]) -> Iterator[str]:
+def json_chunks(form: SearchForm, total: int, posts: Iterator[Post], outlets: OutletNames) -> Iterator[str]:
     """One JSON document, written a post at a time so a large export is never whole in memory."""
     head = {"query": form.params(page=1), "total": total, "limit": EXPORT_MAX}
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "posts": ['
     for n, post in enumerate(posts):
-        yield ("," if n else "") + json.dumps(post.model_dump(mode="json", exclude={"tokens", "simhash"}),
-                                              ensure_ascii=False)
+        shown = {**post.model_dump(mode="json", exclude={"tokens", "simhash"}), "outlet": outlets(post)}
+        yield ("," if n else "") + json.dumps(shown, ensure_ascii=False)
     yield "]}"
 
 
@@ -173,7 +173,7 @@ def download_name(kind: str, at: datetime) -> str:
 
 
 def search_routes(store: Store, templates: Environment, parse: Parse, saved: SavedSearches, guard: FormGuard,
-                  label: Label) -> list[Route]:
+                  label: Label, outlets: OutletNames) -> list[Route]:
     templates.filters.update(post_path=post_path)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -219,8 +219,8 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
             total = store.count(query)
             at = datetime.fromtimestamp(form.at, SHANGHAI) if form.at else now()
             posts = all_posts(store, query)
-            body, media = ((csv_lines(posts, label), "text/csv; charset=utf-8") if kind == "csv" else
-                           (json_chunks(form, total, posts), "application/json"))
+            body, media = ((csv_lines(posts, label, outlets), "text/csv; charset=utf-8") if kind == "csv" else
+                           (json_chunks(form, total, posts, outlets), "application/json"))
             return StreamingResponse(body, media_type=media, headers={
                 "Content-Disposition": f'attachment; filename="{download_name(kind, at)}"',
                 "X-Result-Total": str(total), "X-Result-Exported": str(min(total, EXPORT_MAX))})
