@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,8 @@ from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
 from dashboards.web.overview import RANGES, AlertCount, NewestAlerts, Overview, post_summary
 from dashboards.web.saved_searches import SavedSearches
-from dashboards.web.search_pages import search_routes
-from store.base import SearchQuery, Store, StoreError
+from dashboards.web.search_pages import SearchError, SearchForm, search_routes
+from store.base import Store, StoreError
 from store.query import Query, QueryError
 from models import OutletNames, now
 
@@ -136,13 +137,15 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         except ValueError:
             return JSONResponse({"error": "limit must be a number"}, status_code=400)
         try:
-            text = parse(params.get("q", ""))
+            # Read as the search page reads its address, at this moment: its link lists the same posts, all of them.
+            form = replace(SearchForm.read(params), at=int(now().timestamp()))
+            result = store.search(form.query(parse, limit, 0))
+        except SearchError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         except QueryError as exc:
             return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
-        query = SearchQuery(text=text, sentiment=params.get("sentiment") or None,
-                            source=params.get("source") or None, limit=limit)
-        result = store.search(query)
-        return JSONResponse({"total": result.total, "posts": [post_summary(p, outlets) for p in result.posts]})
+        return JSONResponse({"total": result.total, "posts": [post_summary(p, outlets) for p in result.posts],
+                             "search_url": form.address()})
 
     def sources(request: Request) -> JSONResponse:
         return JSONResponse({"generated_at": now().isoformat(), "sources": source_health()})

@@ -93,3 +93,27 @@ def test_a_store_that_is_away_answers_503_with_the_reason(store: EmbeddedStore) 
     answer = client(store).get("/api/summary?range=24h")
     assert answer.status_code == 503
     assert answer.json() == {"error": "存储暂不可用：the Elasticsearch cluster at http://es:9200 cannot be reached"}
+
+
+def test_the_overview_search_counts_its_range_and_hands_all_of_it_to_the_search_page(tmp_path) -> None:  # noqa: ANN001
+    from urllib.parse import parse_qs, urlsplit
+
+    from parsel import Selector
+
+    from tests.dashboards.conftest import _post
+
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
+        # 70 in the last 24 hours (more than the overview lists), 5 more in the week.
+        store.upsert([_post(n, f"北辰燃料乙醇 第{n}条", "negative", 0.2 * n + 0.1) for n in range(70)] +
+                     [_post(n, f"北辰燃料乙醇 第{n}条", "negative", 48 + n) for n in range(70, 75)])
+        c = client(store)
+        day = c.get("/api/search", params={"q": "北辰", "range": "24h", "limit": "50"}).json()
+        assert day["total"] == 70 and len(day["posts"]) == 50
+        assert c.get("/api/search", params={"q": "北辰", "range": "7d"}).json()["total"] == 75
+        assert c.get("/api/search", params={"q": "北辰", "range": "1y"}).status_code == 400
+        address = urlsplit(day["search_url"])
+        asked = parse_qs(address.query)
+        assert address.path == "/search" and asked["q"] == ["北辰"] and asked["range"] == ["24h"] and "at" in asked
+        full = Selector(c.get(day["search_url"]).text)
+        assert full.css("#results-total::text").get() == "共 70 条"  # the same posts, paged, with exports
+        assert full.css("#export-csv") and full.css("#pager a")

@@ -108,6 +108,9 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     page.click("#search button[type=submit]")
     page.locator("#results-list li[data-post-id]").first.wait_for()
     assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
+    everything = page.locator("#results-all")  # the same search, range and moment on the search page
+    assert everything.is_visible() and everything.inner_text() == "在搜索页打开（可导出）"
+    assert re.fullmatch(r"/search\?q=title%3A%E8%BE%B0%E7%87%83&range=24h&at=\d+", everything.get_attribute("href"))
 
     page.click("button[data-range='7d']")
     # A locator's wait, not wait_for_function: that one polls by evaluating a string, which the page's policy forbids.

@@ -263,7 +263,7 @@ async function refresh() {
 
 async function search(event) {
   event.preventDefault();
-  const params = new URLSearchParams({ q: document.getElementById("q").value, limit: "50" });
+  const params = new URLSearchParams({ q: document.getElementById("q").value, range, limit: "50" });
   const sentiment = document.getElementById("sentiment").value;
   if (sentiment) params.set("sentiment", sentiment);
   const response = await fetch(`/api/search?${params}`);
@@ -272,10 +272,17 @@ async function search(event) {
   if (!response.ok) {  // a query that cannot be read: say what is wrong and where
     const where = Number.isInteger(data.position) ? `（第 ${data.position + 1} 个字符）` : "";
     document.getElementById("results-total").textContent = "";
+    document.getElementById("results-all").hidden = true;
     document.getElementById("results-list").replaceChildren(el("li", { class: "query-error" }, `查询有误${where}：${data.error}`));
     return;
   }
   document.getElementById("results-total").textContent = `共 ${data.total} 条`;
+  // The search page pages through them all and exports them, for the same range and moment.
+  const all = document.getElementById("results-all");
+  all.href = data.search_url;
+  all.textContent = data.total > data.posts.length ? `列出前 ${data.posts.length} 条 · 在搜索页查看全部 ${data.total} 条（可翻页、导出）`
+    : "在搜索页打开（可导出）";
+  all.hidden = false;
   fill("results-list", data.posts, postItem, "没有匹配的信息");
 }
 
