@@ -1,21 +1,26 @@
-"""People read outlets by name on every page: a post's own outlet, else its source's configured display_name,
-else (nothing better known) the source's id; events count their posts by outlet."""
+"""People read names, not ids: outlets (a post's own outlet, else its source's configured display_name, else the
+source's id; events count their posts by outlet), and the titles of watch schemes and alert rules."""
 
 from __future__ import annotations
 
 import csv
 import io
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
 from parsel import Selector
 from starlette.testclient import TestClient
 
+import settings as config
 from analysis.grams import index_grams
 from dashboards.web.app import create_app
 from models import Event, OutletNames, now
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, _post, alerts, parse
+from yuqing.demo.runner import CONFIG
+from yuqing.demo.timeline import COMPANY
+from yuqing.service import names_for_people
 
 NAMES = OutletNames({"baihua-news": "白桦新闻网"})  # as [[sources]] display_name configures it
 
@@ -57,3 +62,22 @@ def test_event_cards_pages_and_posts_name_outlets(tmp_path: Path) -> None:
             assert "baihua-news" not in text
         rows = list(csv.DictReader(io.StringIO(c.get("/search.csv", params={"q": "北辰"}).text.lstrip("\ufeff"))))
         assert sorted((r["来源"], r["采集源"]) for r in rows) == [("白桦新闻网", "baihua-news"), ("白桦晚报", "baihua-news")]
+
+
+def test_schemes_and_rules_are_shown_by_their_titles(tmp_path: Path) -> None:
+    settings = config.Settings(**tomllib.loads(CONFIG.format(store="var", company=COMPANY, site="http://127.0.0.1:9",
+                                                             interval=15, smtp_port=9, port=9)))
+    named = names_for_people(settings)
+    assert named["scheme"] == {"beichen": "北辰燃料乙醇"} and named["rule"]["sensitive-terms"] == "敏感词"
+    labels = {**named, "scheme": {"co": "北辰燃料乙醇"}}  # the schemes these pages' posts and alerts are of
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
+        store.upsert([_post(1, "北辰燃料乙醇 夜间 异味", "negative", 1).model_copy(update={"event_id": _event().id})])
+        store.upsert_events([_event()])
+        c = TestClient(create_app(store, alerts, parse, allowed_hosts=HOSTS, labels=labels, outlets=NAMES),
+                       base_url="http://127.0.0.1")
+        summary = c.get("/api/summary", params={"range": "24h"}).json()
+        assert summary["events"][0]["schemes"] == ["北辰燃料乙醇"]
+        assert summary["alerts"][0]["rule_label"] == "敏感词" and summary["alerts"][0]["scheme_label"] == "北辰燃料乙醇"
+        event_page = c.get(f"/events/{_event().id}").text
+        assert "北辰燃料乙醇</dd>" in event_page and ">co<" not in event_page
+        assert Selector(c.get("/posts/news:1").text).css("#schemes strong::text").get() == "北辰燃料乙醇"

@@ -84,7 +84,7 @@ function alertItem(alert) {
   const link = el("a", { href: `/alerts/${encodeURIComponent(alert.id)}` }, alert.title);
   return el("li", { "data-alert-id": alert.id },
     el("span", { class: `tag ${alert.severity}` }, alert.severity_label), link,
-    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule || ""),
+    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule_label || ""),
       el("span", { class: "state" }, alert.state_label),
       alert.delivery ? el("span", {}, `邮件${delivery[alert.delivery] || alert.delivery}`) : ""));
 }
