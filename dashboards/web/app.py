@@ -143,7 +143,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         except SearchError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         except QueryError as exc:
-            return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
+            return JSONResponse({"error": exc.chinese, "position": exc.position}, status_code=400)
         return JSONResponse({"total": result.total, "posts": [post_summary(p, outlets) for p in result.posts],
                              "search_url": form.address()})
 

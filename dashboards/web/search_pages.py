@@ -204,7 +204,7 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
         try:
             result = store.search(form.query(parse, PAGE_SIZE, (form.page - 1) * PAGE_SIZE))
         except QueryError as exc:
-            return page("search.html", 400, form=form, error=str(exc), position=exc.position, result=None, **context)
+            return page("search.html", 400, form=form, error=exc.chinese, position=exc.position, result=None, **context)
         pages = max(1, -(-result.total // PAGE_SIZE))
         around = range(max(1, form.page - 3), min(pages, form.page + 3) + 1)
         # The filters a page or a post links here with are said by title: people do not read ids.
@@ -222,7 +222,7 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
             except SearchError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except QueryError as exc:
-                return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
+                return JSONResponse({"error": exc.chinese, "position": exc.position}, status_code=400)
             total = store.count(query)
             at = datetime.fromtimestamp(form.at, SHANGHAI) if form.at else now()
             posts = all_posts(store, query)

@@ -51,10 +51,11 @@ def test_search_finds_parts_of_words_and_fields(store: EmbeddedStore) -> None:
 
 def test_a_query_that_cannot_be_read_is_a_400_with_what_is_wrong_and_where(store: EmbeddedStore) -> None:
     c = client(store)
-    for q, position, said in [("北辰 OR", 3, "OR needs something to search after it"),
-                              ("(恶臭", 0, "this '(' is never closed"),
-                              ("colour:red", 0, "unknown field 'colour'"),
-                              ("source:weibo", 7, "'weibo' is not one of: baihua-news, baihua-forum")]:
+    # In Chinese for the people who read the dashboard (the command line says it in English).
+    for q, position, said in [("北辰 OR", 3, "OR 后面缺少要搜索的内容"),
+                              ("(恶臭", 0, "“(”没有闭合"),
+                              ("colour:red", 0, "没有“colour”这个字段"),
+                              ("source:weibo", 7, "'weibo' 不在可选值之中（baihua-news、baihua-forum）")]:
         response = c.get("/api/search", params={"q": q})
         assert response.status_code == 400
         assert response.json()["position"] == position and said in response.json()["error"]

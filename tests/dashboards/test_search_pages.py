@@ -104,7 +104,7 @@ def test_bad_addresses_and_queries_say_what_is_wrong(many: EmbeddedStore) -> Non
         assert page.status_code == 400 and said in page.text, address
     page = c.get("/search", params={"q": "北辰 OR"})
     assert page.status_code == 400
-    assert "查询有误（第 4 个字符）：OR needs something to search after it" in page.text
+    assert "查询有误（第 4 个字符）：OR 后面缺少要搜索的内容" in page.text
     assert 'value="北辰 OR"' in page.text  # the query stays in the box to be corrected
     assert c.get("/search.csv?q=(").status_code == 400 and c.get("/search.json?range=1y").status_code == 400
 
