@@ -148,7 +148,9 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                              "search_url": form.address()})
 
     def sources(request: Request) -> JSONResponse:
-        return JSONResponse({"generated_at": now().isoformat(), "sources": source_health()})
+        # Named as people know them; the id stays beside the name: it is what `yuqing crawl` and the logs say.
+        health = [{**s, "name": outlets.source(s["source"])} for s in source_health()]
+        return JSONResponse({"generated_at": now().isoformat(), "sources": health})
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})

@@ -2,6 +2,7 @@ from starlette.testclient import TestClient
 
 from analysis.grams import index_grams
 from dashboards.web.app import create_app
+from models import OutletNames
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 
@@ -80,6 +81,9 @@ def test_empty_store(tmp_path) -> None:  # noqa: ANN001
 def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
+    named = create_app(store, alerts, parse, allowed_hosts=HOSTS, source_health=source_health,
+                       outlets=OutletNames({"baihua-news": "白桦新闻网"}))
+    assert [s["name"] for s in local(named).get("/api/sources").json()["sources"]] == ["白桦新闻网", "weibo"]
     assert local(create_app(store, alerts, parse, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []
 
 

@@ -89,6 +89,7 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert "北辰燃料乙醇" in page.locator("#keywords").inner_text()
     blocked = page.locator("#source-health tr[data-source='weibo']").inner_text()
     assert "被封禁" in blocked and "captcha" in blocked and "30 0" in blocked
+    assert page.locator("#source-health tr[data-source='weibo'] td").first.inner_text() == "weibo"  # no other name
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)

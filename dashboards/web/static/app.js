@@ -92,9 +92,10 @@ function alertItem(alert) {
 const SOURCE_STATES = { ok: "正常", empty: "无结果", blocked: "被封禁", failing: "失败", silent: "长期无数据", pending: "未采集" };
 
 function sourceRow(source) {
-  const name = linkOrText(source.url, source.source, { title: source.message });
+  const name = linkOrText(source.url, source.name, { title: source.message });
+  const id = source.name === source.source ? "" : el("span", { class: "source-id" }, source.source);
   return el("tr", { "data-source": source.source },
-    el("td", {}, name),
+    el("td", {}, name, id),
     el("td", {}, el("span", { class: `tag state-${source.status}` }, SOURCE_STATES[source.status] || source.status)),
     el("td", {}, source.error_class || "—"),
     el("td", {}, source.last_success ? when(source.last_success) : "—"),
