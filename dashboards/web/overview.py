@@ -145,7 +145,8 @@ class Overview:
         events = shown_events(self.store.events(EventQuery(status="active", sort="risk", limit=CANDIDATES)))
         alerts = self.newest_alerts([e.id for e in events]) if self.newest_alerts and events else {}
         return [{
-            "id": e.id, "title": e.title, "schemes": [self.label("scheme", s) for s in e.schemes], "first_poster": self.outlets.source(e.first_poster),
+            "id": e.id, "title": e.title, "schemes": [self.label("scheme", s) for s in e.schemes],
+            "first_poster": self.outlets.source(e.first_poster),
             "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(), "posts": e.posts,
             "growth": e.growth, "risk": round(e.risk, 2), "spark": sparkline(e, at),
             "sources": [name for name, _ in self.outlets.of_event(e)],
