@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -218,14 +221,15 @@ class Event(BaseModel):
     keywords: list[str] = Field(default_factory=list)  # heaviest first; watch-scheme terms and boilerplate left out
     schemes: list[str] = Field(default_factory=list)
     first_post: str
-    first_poster: str  # the first post's author name, else its source
+    first_poster: str  # the first post's author name, else its outlet, else its source
     first_seen: datetime
     last_seen: datetime
     posts: int = 0
     by_platform: dict[str, int] = Field(default_factory=dict)
     by_tier: dict[str, int] = Field(default_factory=dict)
     by_sentiment: dict[str, int] = Field(default_factory=dict)  # positive / neutral / negative / unknown
-    by_source: dict[str, int] = Field(default_factory=dict)
+    by_source: dict[str, int] = Field(default_factory=dict)  # configured source id → posts
+    by_outlet: dict[str, int] = Field(default_factory=dict)  # Post.outlet (else its source id) → posts
     per_10min: dict[str, int] = Field(default_factory=dict)  # bucket start (ISO 8601, Asia/Shanghai) → posts
     per_hour: dict[str, int] = Field(default_factory=dict)
     growth: int = 0  # posts in the latest hour minus the hour before
@@ -244,3 +248,26 @@ class Event(BaseModel):
         """Active under 6 hours after its last post, cooling under 72 hours, closed after."""
         quiet = moment - self.last_seen
         return "active" if quiet < ACTIVE_FOR else "cooling" if quiet < COOLING_FOR else "closed"
+
+
+@dataclass(frozen=True)
+class OutletNames:
+    """The one rule for the name people read for where a post comes from: the outlet its crawl found, else its
+    source's configured `display_name` (a post stored before the source had one), else the source's id."""
+
+    display_names: Mapping[str, str] = field(default_factory=dict)  # source id → display_name
+
+    def __call__(self, post: Post) -> str:
+        return post.outlet or self.source(post.source)
+
+    def source(self, source_id: str) -> str:
+        """A configured source's name for people; also reads an outlet name (not a source id) back unchanged."""
+        return self.display_names.get(source_id) or source_id
+
+    def of_event(self, event: Event, size: int = 5) -> list[tuple[str, int]]:
+        """The outlets of an event's posts with their posts, the most first (by source for events stored before
+        events counted outlets)."""
+        counts: Counter[str] = Counter()
+        for key, n in (event.by_outlet or event.by_source).items():
+            counts[self.source(key)] += n
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:size]

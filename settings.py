@@ -77,6 +77,7 @@ class Scheme(_Section):
     """A watch scheme (监测方案): which posts are about us."""
 
     name: str = Field(min_length=1)
+    title: str = Field(default="", description="what people read for the scheme (北辰燃料乙醇); default its name")
     keywords: list[str] = Field(min_length=1, description="subject terms; a post must contain one")
     must: list[str] = Field(default_factory=list, description="every one of these must appear")
     any: list[str] = Field(default_factory=list, description="if given, one of these must appear too")

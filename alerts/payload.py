@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, TIER_LABELS
-from models import Event, Post
+from models import Event, OutletNames, Post
 
 EXCERPT = 280
 POSTS_KEPT = 10  # newest posts listed in an alert
@@ -27,9 +27,9 @@ def summary(reasons: list[dict[str, str]]) -> str:
     return "；".join(reason_line(r) for r in reasons)
 
 
-def outlet(post: Post) -> str:
-    """The outlet's name as people know it; the source's id when the crawl found none."""
-    return post.outlet or post.source
+# The outlet's name as people know it; the source's id when the crawl found none (alerts know no display names:
+# a source's display_name reaches its posts as their outlet when they are crawled).
+outlet = OutletNames()
 
 
 def post_line(post: Post) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class EventTerms:
 
 
 def _poster(post: Post) -> str:
-    return post.author.name or post.source
+    return post.author.name or post.outlet or post.source
 
 
 def _title(post: Post) -> str:
@@ -100,7 +100,7 @@ class Cluster:
 
     id: str
     first_post: str
-    first_poster: str  # the first post's author, or its source when the author is unknown
+    first_poster: str  # the first post's author, else its outlet, else its source
     title: str
     first_seen: datetime
     last_seen: datetime
@@ -111,6 +111,7 @@ class Cluster:
     schemes: dict[str, None] = field(default_factory=dict)  # in the order first seen
     responses: list[str] = field(default_factory=list)
     by_source: Counter[str] = field(default_factory=Counter)
+    by_outlet: Counter[str] = field(default_factory=Counter)
     by_platform: Counter[str] = field(default_factory=Counter)
     by_tier: Counter[str] = field(default_factory=Counter)
     by_sentiment: Counter[str] = field(default_factory=Counter)
@@ -132,7 +133,7 @@ class Cluster:
             id=self.id, title=self.title, keywords=self.keywords, schemes=list(self.schemes),
             first_post=self.first_post, first_poster=self.first_poster, first_seen=self.first_seen,
             last_seen=self.last_seen, posts=self.size, by_platform=dict(self.by_platform), by_tier=dict(self.by_tier),
-            by_sentiment=dict(self.by_sentiment), by_source=dict(self.by_source),
+            by_sentiment=dict(self.by_sentiment), by_source=dict(self.by_source), by_outlet=dict(self.by_outlet),
             per_10min={_moment(b, TEN_MINUTES): n for b, n in sorted(self.per_10min.items())},
             per_hour={_moment(h, HOUR): n for h, n in sorted(self.per_hour.items())},
             growth=self.growth_per_hour(), risk=round(self.risk, 4), responses=list(self.responses),
@@ -147,7 +148,7 @@ class Cluster:
                    first_seen=event.first_seen, last_seen=event.last_seen, weights=dict(event.terms),
                    squares=sum(v * v for v in event.terms.values()), size=event.posts, risk=event.risk,
                    schemes=dict.fromkeys(event.schemes), responses=list(event.responses),
-                   by_source=Counter(event.by_source), by_platform=Counter(event.by_platform),
+                   by_source=Counter(event.by_source), by_outlet=Counter(event.by_outlet), by_platform=Counter(event.by_platform),
                    by_tier=Counter(event.by_tier), by_sentiment=Counter(event.by_sentiment),
                    per_10min=_buckets(event.per_10min, TEN_MINUTES), per_hour=_buckets(event.per_hour, HOUR))
 
@@ -292,6 +293,7 @@ class EventClusterer:
         if post.official and post.id not in event.responses:
             event.responses.append(post.id)
         event.by_source[post.source] += 1
+        event.by_outlet[post.outlet or post.source] += 1
         event.by_platform[post.platform] += 1
         event.by_tier[post.source_tier] += 1
         event.by_sentiment[post.sentiment.label if post.sentiment else "unknown"] += 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from statistics import median
 
-from models import SOURCE_TIERS, Event, EventStatus, Post
+from models import SOURCE_TIERS, Event, EventStatus, OutletNames, Post
 from reports.period import Period
 from store.base import EventQuery, SearchQuery, Store, VolumeBucket
 from store.query import Value
@@ -109,6 +109,7 @@ class Briefing:
     terms: list[HotTerm]
     alerts: Responses
     labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    outlets: OutletNames = OutletNames()  # the names people read for posts' outlets and for sources
 
 
 def reach(post: Post) -> int:
@@ -118,8 +119,10 @@ def reach(post: Post) -> int:
 
 
 class Reader:
-    def __init__(self, store: Store, alerts: AlertSource, platforms: Collection[str], scheme: str | None = None) -> None:
+    def __init__(self, store: Store, alerts: AlertSource, platforms: Collection[str], scheme: str | None = None,
+                 outlets: OutletNames = OutletNames()) -> None:
         self.store = store
+        self.outlets = outlets
         self.platforms = sorted(platforms)
         self.alerts = alerts
         self.scheme = scheme
@@ -158,11 +161,12 @@ class Reader:
             trend=self.store.volume(self._query(period), interval),
             events=[self._event_line(e, period, alerts, min(period.end, made_at)) for e in events[:TOP_EVENTS]],
             negative=self._negative(period),
-            sources=self.store.by_source(self._query(period), TOP_SOURCES),
+            sources=[(self.outlets.source(s), n) for s, n in self.store.by_source(self._query(period), TOP_SOURCES)],
             tiers=self._split(period, "tier", SOURCE_TIERS),
             platforms=self._split(period, "platform", self.platforms),
             terms=self._terms(period, before),
             alerts=_responses(raised, alerts, period),
+            outlets=self.outlets,
         )
 
     def _event_line(self, event: Event, period: Period, alerts: list[AlertFacts], moment: datetime) -> EventLine:
@@ -179,10 +183,10 @@ class Reader:
         )
 
     def _milestones(self, event: Event, alerts: list[AlertFacts]) -> list[tuple[datetime, str]]:
-        found = [(event.first_seen, f"首发：{event.first_poster}")]
+        found = [(event.first_seen, f"首发：{self.outlets.source(event.first_poster)}")]
         for post_id in event.responses:
             if (post := self.store.get(post_id)) is not None:
-                found.append((post.time, f"官方回应：{post.author.name or post.source}"))
+                found.append((post.time, f"官方回应：{post.author.name or self.outlets(post)}"))
         for alert in alerts:
             found += [(moment, what) for moment, what in ((alert.created_at, "预警"), (alert.acknowledged_at, "预警确认"),
                                                           (alert.resolved_at, "预警解决")) if moment is not None]

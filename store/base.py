@@ -36,6 +36,7 @@ class SearchQuery:
     platform: str | None = None
     scheme: str | None = None
     event_id: str | None = None  # the posts of one event
+    dup_of: str | None = None  # the posts that duplicate one post (their Post.dup_of is its id)
     limit: int = 20
     offset: int = 0
     sort: Literal["time", "relevance"] = "time"

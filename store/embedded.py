@@ -72,6 +72,7 @@ def _schema() -> tantivy.Schema:
     for name in ("source", "platform", "sentiment", "scheme", "keyword", "tier", "region", "author_name"):
         builder.add_text_field(name, fast=True, tokenizer_name="raw")
     builder.add_text_field("event", tokenizer_name="raw")
+    builder.add_text_field("dup_of", tokenizer_name="raw")
     builder.add_integer_field("time", fast=True, indexed=True)
     builder.add_integer_field("crawled", fast=True, indexed=True)
     builder.add_integer_field("reach", fast=True)
@@ -344,6 +345,8 @@ class EmbeddedStore(Store):
             doc.add_text("region", post.region)
         if post.event_id:
             doc.add_text("event", post.event_id)
+        if post.dup_of:
+            doc.add_text("dup_of", post.dup_of)
         doc.add_text("platform", post.platform)
         if post.author.name:
             doc.add_text("author_name", post.author.name)
@@ -596,7 +599,8 @@ class EmbeddedStore(Store):
     def _query(self, query: SearchQuery) -> tantivy.Query:
         clauses = self._clauses(query.text) if query.text is not None else []
         for field, value in (("sentiment", query.sentiment), ("source", query.source),
-                             ("platform", query.platform), ("scheme", query.scheme), ("event", query.event_id)):
+                             ("platform", query.platform), ("scheme", query.scheme), ("event", query.event_id),
+                             ("dup_of", query.dup_of)):
             if value:
                 clauses.append((tantivy.Occur.Must, tantivy.Query.term_query(self._schema, field, value)))
         if query.since or query.until:

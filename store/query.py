@@ -56,11 +56,13 @@ _LOWER_CASE = ("platform", "sentiment", "tier")  # vocabularies of lower-case na
 
 
 class QueryError(ValueError):
-    """A query that cannot be read; `position` is the 0-based index of the character where it goes wrong."""
+    """A query that cannot be read; `position` is the 0-based index of the character where it goes wrong. The
+    message is the command line's; `chinese` says the same for the dashboard's readers."""
 
-    def __init__(self, message: str, position: int) -> None:
+    def __init__(self, message: str, position: int, chinese: str) -> None:
         super().__init__(message)
         self.position = position
+        self.chinese = chinese
 
 
 @dataclass(frozen=True)
@@ -142,13 +144,13 @@ def _tokens(text: str) -> Iterator[_Token]:
         elif c == '"':
             end = text.find('"', i + 1)
             if end < 0:
-                raise QueryError("this quote is never closed", i)
+                raise QueryError("this quote is never closed", i, "引号没有闭合")
             yield _Token("phrase", text[i + 1:end], i)
             i = end + 1
         elif c == "-":
             if i + 1 == len(text) or text[i + 1].isspace() or text[i + 1] == ")":
                 raise QueryError("'-' excludes what is written right after it: -word, -\"phrase\", -field:value "
-                                 "or -(…)", i)
+                                 "or -(…)", i, "“-”排除紧跟其后的内容：-词语、-\"短语\"、-字段:值 或 -(…)")
             yield _Token("-", c, i)
             i += 1
         elif field_name := _FIELD.match(text, i):
@@ -178,18 +180,18 @@ class _Parser:
         self.at += 1
         return token
 
-    def needs_more(self, after: _Token, what: str) -> None:
+    def needs_more(self, after: _Token, what: str, chinese: str) -> None:
         """After an operator something to search must follow."""
         following = self.peek()
         if following is None or following.kind in (")", "OR", "AND"):
-            raise QueryError(f"{after.text} needs {what} after it", after.position)
+            raise QueryError(f"{after.text} needs {what} after it", after.position, f"{after.text} 后面缺少{chinese}")
 
     def query(self) -> Query | None:
         if not self.tokens:
             return None
         node = self.expression(None)
         if (extra := self.peek()) is not None:  # the expression stops only at ')'
-            raise QueryError("')' has no '(' before it", extra.position)
+            raise QueryError("')' has no '(' before it", extra.position, "“)”前面没有对应的“(”")
         return node
 
     def expression(self, within: str | None) -> Query:
@@ -198,7 +200,7 @@ class _Parser:
         while (token := self.peek()) is not None and token.kind != ")":
             if token.kind == "AND":
                 self.take()
-                self.needs_more(token, "something to search")
+                self.needs_more(token, "something to search", "要搜索的内容")
             nodes.append(self.either(within))
         return _and(nodes)
 
@@ -206,7 +208,7 @@ class _Parser:
         nodes = [self.unary(within)]
         while (token := self.peek()) is not None and token.kind == "OR":
             self.take()
-            self.needs_more(token, "something to search")
+            self.needs_more(token, "something to search", "要搜索的内容")
             nodes.append(self.unary(within))
         return _or(nodes)
 
@@ -214,16 +216,17 @@ class _Parser:
         token = self.peek()
         if token is not None and token.kind in ("-", "NOT"):
             self.take()
-            self.needs_more(token, "something to exclude")
+            self.needs_more(token, "something to exclude", "要排除的内容")
             return _not(self.unary(within))
         return self.primary(within)
 
     def primary(self, within: str | None) -> Query:
         token = self.take()
         if token.kind in ("OR", "AND"):
-            raise QueryError(f"{token.text} needs something to search before it", token.position)
+            raise QueryError(f"{token.text} needs something to search before it", token.position,
+                             f"{token.text} 前面缺少要搜索的内容")
         if token.kind == ")":
-            raise QueryError("')' has no '(' before it", token.position)
+            raise QueryError("')' has no '(' before it", token.position, "“)”前面没有对应的“(”")
         if token.kind == "(":
             return self.group(token, within)
         if token.kind == "field":
@@ -232,12 +235,12 @@ class _Parser:
 
     def group(self, opening: _Token, within: str | None) -> Query:
         if (first := self.peek()) is not None and first.kind == ")":
-            raise QueryError("nothing to search between '(' and ')'", opening.position)
+            raise QueryError("nothing to search between '(' and ')'", opening.position, "“(”和“)”之间没有要搜索的内容")
         if first is None:
-            raise QueryError("this '(' is never closed", opening.position)
+            raise QueryError("this '(' is never closed", opening.position, "“(”没有闭合")
         node = self.expression(within)
         if self.peek() is None:
-            raise QueryError("this '(' is never closed", opening.position)
+            raise QueryError("this '(' is never closed", opening.position, "“(”没有闭合")
         self.take()
         return node
 
@@ -245,13 +248,16 @@ class _Parser:
         name = ALIASES.get(token.text.lower(), token.text.lower())
         if name not in FIELDS:
             raise QueryError(f"unknown field '{token.text}' (fields: {', '.join(FIELDS)}); put text with a colon "
-                             "in quotes", token.position)
+                             "in quotes", token.position,
+                             f"没有“{token.text}”这个字段（可用：{'、'.join(FIELDS)}）；含冒号的文字请加引号")
         if within is not None:
-            raise QueryError(f"{token.text}: inside {within}:(…): one field at a time", token.position)
+            raise QueryError(f"{token.text}: inside {within}:(…): one field at a time", token.position,
+                             f"{within}:(…) 中不能再用 {token.text}:，一次只能限定一个字段")
         value = self.peek()
         right_after = token.position + len(token.text) + 1
         if value is None or value.kind not in ("word", "phrase", "(") or value.position != right_after:
-            raise QueryError(f"{token.text}: needs a value right after the colon", token.position)
+            raise QueryError(f"{token.text}: needs a value right after the colon", token.position,
+                             f"{token.text}: 冒号后面应紧跟要查的值")
         self.take()
         return self.group(value, name) if value.kind == "(" else self.term(name, value)
 
@@ -260,7 +266,8 @@ class _Parser:
         if name in GRAM_FIELDS:
             grams, chars = self.grams(token.text)
             if not grams and not chars:
-                raise QueryError(f"{shown} has no letter, digit or character to search for", token.position)
+                raise QueryError(f"{shown} has no letter, digit or character to search for", token.position,
+                                 f"{shown} 中没有可搜索的文字、字母或数字")
             words = tuple(w for w in tokens_text(self.words(token.text)).split())
             return Match(name, token.text, tuple(grams), tuple(chars), words, token.position)
         value = token.text.strip()
@@ -268,10 +275,10 @@ class _Parser:
             value = value.lower()
         allowed = CHOICES.get(name) or self.known.get(name)
         if not value:
-            raise QueryError(f"{name}: needs a value", token.position)
+            raise QueryError(f"{name}: needs a value", token.position, f"{name}: 缺少要查的值")
         if allowed is not None and value not in allowed:
             raise QueryError(f"{name}: {shown} is not one of: {', '.join(allowed) or 'none configured'}",
-                             token.position)
+                             token.position, f"{name}: {shown} 不在可选值之中（{'、'.join(allowed) or '尚未配置'}）")
         return Value(name, value, token.position)
 
 

@@ -18,10 +18,11 @@ import settings as config
 from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, STATE_LABELS, TIER_LABELS
 from alerts.notifiers.email import connect
 from alerts.state import AlertState
-from models import SHANGHAI
+from models import SHANGHAI, OutletNames
 from reports import render
 from reports.figures import AlertFacts, AlertSource, Briefing, Figure, Reader
 from reports.period import Period
+from yuqing.search import outlet_names
 from store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,9 @@ def alert_facts(state: AlertState) -> AlertSource:
     return between
 
 
-def briefing(store: Store, state: AlertState, period: Period, made_at: datetime, scheme: str | None) -> Briefing:
-    made = Reader(store, alert_facts(state), PLATFORM_LABELS, scheme or None).read(period, made_at)
+def briefing(store: Store, state: AlertState, period: Period, made_at: datetime, scheme: str | None,
+             outlets: OutletNames) -> Briefing:
+    made = Reader(store, alert_facts(state), PLATFORM_LABELS, scheme or None, outlets).read(period, made_at)
     made.labels = LABELS
     return made
 
@@ -118,7 +120,7 @@ class Briefings:
 
     def send(self, period: Period, moment: datetime) -> None:
         section = self.settings.reports
-        made = briefing(self.store, self.state, period, moment, section.scheme)
+        made = briefing(self.store, self.state, period, moment, section.scheme, outlet_names(self.settings))
         page, note, pdf = render.html(made), "", None
         if section.format == "pdf":
             try:

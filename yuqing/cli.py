@@ -996,7 +996,7 @@ def report(day: str | None, week: str | None, fmt: str | None, out: Path | None,
     from reports.render import ReportError, html, pdf
     from store import open_store
     from yuqing.briefing import briefing, file_name, write
-    from yuqing.search import search_config, unknown_name
+    from yuqing.search import outlet_names, search_config, unknown_name
 
     if (day is None) == (week is None):
         raise click.UsageError("give one of --day [DATE] or --week [DATE]")
@@ -1017,7 +1017,7 @@ def report(day: str | None, week: str | None, fmt: str | None, out: Path | None,
     with open_store(settings.store, readonly=True) as store:  # first: a store not there yet leaves no alerts.db
         state = AlertState.for_settings(settings)
         try:
-            made = briefing(store, state, period, moment, scheme)
+            made = briefing(store, state, period, moment, scheme, outlet_names(settings))
         finally:
             state.close()
     page = html(made)

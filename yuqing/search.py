@@ -13,7 +13,7 @@ from pathlib import Path
 
 import settings as config
 from analysis.grams import query_grams
-from models import SHANGHAI, Post, aware
+from models import SHANGHAI, OutletNames, aware
 from store.query import Query, Tokenize, parse_query
 from yuqing.demo import demo_config
 
@@ -49,11 +49,9 @@ def search_config(given: Path | None) -> tuple[Path | None, str | None]:
     return None, None
 
 
-def outlet_names(settings: config.Settings) -> Callable[[Post], str]:
-    """A post's outlet as people know it: the name its crawl found, else its source's `display_name` (a post
-    stored before the source had one), else the source's id."""
-    names = {s.name: s.display_name for s in settings.sources if s.display_name}
-    return lambda post: post.outlet or names.get(post.source) or post.source
+def outlet_names(settings: config.Settings) -> OutletNames:
+    """The names people read for posts' outlets and for the configured sources (models.OutletNames)."""
+    return OutletNames({s.name: s.display_name for s in settings.sources if s.display_name})
 
 
 _CLOCK = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")

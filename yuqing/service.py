@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,7 @@ from alerts.health import CRAWL_FAILED, Run, SourceHealthLog
 from yuqing.briefing import Briefings
 from yuqing.ingest import Ingester
 from yuqing.lock import StoreLock
-from yuqing.search import query_parser
+from yuqing.search import outlet_names, query_parser
 from models import SHANGHAI, Event, now
 
 log = logging.getLogger(__name__)
@@ -272,9 +272,10 @@ class Service:
                                default=None),
             watch_terms=self._watch_keywords(),
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
-                         EvidenceLocker.for_settings(self.settings).files),
+                         EvidenceLocker.for_settings(self.settings).files, names_for_people(self.settings)),
             accounts=accounts, sign_in=SignInPolicy(board.session_idle, board.session_lifetime, board.secure_cookie),
             configuration=lambda: config.masked(self.settings),
+            outlets=outlet_names(self.settings),
         )
         self._accounts = accounts
         try:
@@ -314,9 +315,17 @@ class Service:
         self.lock.release()
 
 
+def names_for_people(settings: config.Settings) -> dict[str, dict[str, str]]:
+    """The configured schemes' and rules' titles, by name: what the dashboard shows for them."""
+    return {"scheme": {s.name: s.title for s in settings.schemes if s.title},
+            "rule": {r.name: r.title for r in settings.alerts.rules if r.title}}
+
+
 def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str, Any]], str],
-               evidence: Callable[[int], list[tuple[str, Path]]]) -> dict[str, Any]:
-    """The dashboard's alert callables (create_app's keyword arguments), over the alert state and link signer."""
+               evidence: Callable[[int], list[tuple[str, Path]]],
+               named: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Any]:
+    """The dashboard's alert callables (create_app's keyword arguments), over the alert state and link signer;
+    `named`: more labels by kind (names_for_people)."""
 
     # A refused move (AlertActionError) and a bad link (TokenError) are ValueErrors, as the dashboard expects.
     def act(alert_id: int, action: str, who: str, note: str, assignee: str | None) -> dict[str, Any]:
@@ -335,7 +344,7 @@ def alert_desk(state: AlertState, signer: Signer, statement: Callable[[dict[str,
         "alert_act": act, "verify_token": verify, "statement": statement, "evidence": evidence,
         "event_alerts": event_alerts, "newest_alerts": state.of_events, "alert_count": state.count_since,
         "labels": {"severity": SEVERITY_LABELS, "state": STATE_LABELS, "action": ACTION_LABELS,
-                   "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS},
+                   "history": HISTORY_LABELS, "tier": TIER_LABELS, "platform": PLATFORM_LABELS, **(named or {})},
         # From the link secret: forms opened before a restart still post after it.
         "form_key": hmac.new(signer.secret, b"dashboard forms", hashlib.sha256).digest(),
     }

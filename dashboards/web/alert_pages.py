@@ -66,7 +66,8 @@ class AlertDesk:
 
     def labelled(self, alert: dict[str, Any]) -> dict[str, Any]:
         return {**alert, "severity_label": self.label("severity", alert.get("severity")),
-                "state_label": self.label("state", alert.get("state"))}
+                "state_label": self.label("state", alert.get("state")), "rule_label": self.label("rule", alert.get("rule")),
+                "scheme_label": self.label("scheme", alert.get("scheme"))}
 
 
 @dataclass

@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,10 @@ from dashboards.web.event_pages import EventAlerts, event_routes
 from dashboards.web.forms import FormGuard
 from dashboards.web.overview import RANGES, AlertCount, NewestAlerts, Overview, post_summary
 from dashboards.web.saved_searches import SavedSearches
-from dashboards.web.search_pages import search_routes
-from store.base import SearchQuery, Store, StoreError
+from dashboards.web.search_pages import SearchError, SearchForm, search_routes
+from store.base import Store, StoreError
 from store.query import Query, QueryError
-from models import now
+from models import OutletNames, now
 
 HERE = Path(__file__).parent
 
@@ -97,7 +98,8 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                watch_terms: Collection[str] = (),
                saved_searches: Path | None = None, accounts: Accounts | None = None,
                sign_in: SignInPolicy = SignInPolicy(),
-               configuration: Callable[[], dict[str, Any]] = dict) -> Starlette:
+               configuration: Callable[[], dict[str, Any]] = dict,
+               outlets: OutletNames = OutletNames()) -> Starlette:
     """The dashboard; it answers only requests whose Host is one of `allowed_hosts` (a page on another
     site that rebinds its own name to this address gets 400, not the posts). The alert callables are the
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
@@ -107,15 +109,17 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     count beyond those labelled negative with `negative_below` (their threshold); its hot keywords leave out the
     schemes' `watch_terms`. `saved_searches` is the file
     saved searches are kept in (None: none can be saved). With `accounts`, pages ask for sign-in once an account
-    exists (see auth); `configuration` is what the admin page shows of the settings, secrets masked."""
+    exists (see auth); `configuration` is what the admin page shows of the settings, secrets masked. `outlets`
+    names posts' outlets and the configured sources for people wherever the pages show them."""
     templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    templates.globals.update(outlet=outlets, source_name=outlets.source, outlets_of=outlets.of_event)
     given = {"view": alert_view, "list_alerts": alert_list, "history": alert_history, "act": alert_act,
              "verify_token": verify_token, "statement": statement, "evidence": evidence, "labels": labels}
     desk = AlertDesk(**{name: value for name, value in given.items() if value is not None})
     guard = FormGuard(form_key)
     signing_in = auth_routes(accounts, templates, guard, sign_in, configuration) if accounts is not None else []
     overview = Overview(store, recent_alerts, desk.labelled, labels or {}, newest_alerts, alert_count,
-                        negative_below, frozenset(watch_terms))
+                        negative_below, frozenset(watch_terms), outlets)
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))
@@ -134,16 +138,20 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         except ValueError:
             return JSONResponse({"error": "limit must be a number"}, status_code=400)
         try:
-            text = parse(params.get("q", ""))
+            # Read as the search page reads its address, at this moment: its link lists the same posts, all of them.
+            form = replace(SearchForm.read(params), at=int(now().timestamp()))
+            result = store.search(form.query(parse, limit, 0))
+        except SearchError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
         except QueryError as exc:
-            return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
-        query = SearchQuery(text=text, sentiment=params.get("sentiment") or None,
-                            source=params.get("source") or None, limit=limit)
-        result = store.search(query)
-        return JSONResponse({"total": result.total, "posts": [post_summary(p) for p in result.posts]})
+            return JSONResponse({"error": exc.chinese, "position": exc.position}, status_code=400)
+        return JSONResponse({"total": result.total, "posts": [post_summary(p, outlets) for p in result.posts],
+                             "search_url": form.address()})
 
     def sources(request: Request) -> JSONResponse:
-        return JSONResponse({"generated_at": now().isoformat(), "sources": source_health()})
+        # Named as people know them; the id stays beside the name: it is what `yuqing crawl` and the logs say.
+        health = [{**s, "name": outlets.source(s["source"])} for s in source_health()]
+        return JSONResponse({"generated_at": now().isoformat(), "sources": health})
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -163,7 +171,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
         Route("/api/sources", sources),
         Route("/healthz", health),
         *alert_routes(store, templates, desk, guard, title),
-        *search_routes(store, templates, parse, SavedSearches(saved_searches), guard, desk.label),
+        *search_routes(store, templates, parse, SavedSearches(saved_searches), guard, desk.label, outlets),
         *correction_routes(store, templates, guard),
         *event_routes(store, templates, desk, event_alerts),
         *signing_in,

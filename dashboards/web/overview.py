@@ -10,7 +10,7 @@ from typing import Any
 
 from store.base import Breakdown, EventQuery, Interval, SearchQuery, Store
 from store.query import Value
-from models import Event, Post, now
+from models import Event, OutletNames, Post, now
 
 # range → (span, trend bucket): buckets small enough that an incident of an afternoon is more than one bar.
 RANGES: dict[str, tuple[timedelta, Interval]] = {
@@ -28,10 +28,10 @@ AlertCount = Callable[[datetime], int]  # alerts raised since a moment
 Labelled = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def post_summary(post: Post) -> dict[str, Any]:
+def post_summary(post: Post, outlets: OutletNames) -> dict[str, Any]:
     return {
         "id": post.id, "title": post.title or post.content[:60], "url": post.url, "source": post.source,
-        "outlet": post.outlet or post.source,
+        "outlet": outlets(post),
         "platform": post.platform, "author": post.author.name, "time": post.time.isoformat(),
         "sentiment": post.sentiment.label if post.sentiment else None,
         "score": post.sentiment.score if post.sentiment else None,
@@ -72,8 +72,11 @@ class Overview:
     negative_below: float | None = None  # the negative alert rules' threshold on P(positive), the widest
     # The watch schemes' own terms: in every post of a scheme, so they would lead the hot keywords and say nothing.
     watch_terms: frozenset[str] = frozenset()
+    outlets: OutletNames = OutletNames()
 
     def label(self, kind: str, code: str) -> str:
+        if kind == "source":
+            return self.outlets.source(code)
         return self.labels.get(kind, {}).get(code, code)
 
     def summary(self, key: str) -> dict[str, Any]:
@@ -101,9 +104,9 @@ class Overview:
             "authors": [{"name": a.name, "posts": a.posts, "reach": a.reach}
                         for a in self.store.top_authors(window, 10)],
             "keywords": self.keywords(window, span),
-            "negative_posts": [post_summary(p) for p in negative.posts],
-            "latest_posts": [post_summary(p) for p in self.store.search(SearchQuery(since=at - span, until=at,
-                                                                                    limit=10)).posts],
+            "negative_posts": [post_summary(p, self.outlets) for p in negative.posts],
+            "latest_posts": [post_summary(p, self.outlets)
+                             for p in self.store.search(SearchQuery(since=at - span, until=at, limit=10)).posts],
             "alerts": alerts,
         }
 
@@ -142,10 +145,11 @@ class Overview:
         events = shown_events(self.store.events(EventQuery(status="active", sort="risk", limit=CANDIDATES)))
         alerts = self.newest_alerts([e.id for e in events]) if self.newest_alerts and events else {}
         return [{
-            "id": e.id, "title": e.title, "schemes": e.schemes, "first_poster": e.first_poster,
+            "id": e.id, "title": e.title, "schemes": [self.label("scheme", s) for s in e.schemes],
+            "first_poster": self.outlets.source(e.first_poster),
             "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(), "posts": e.posts,
             "growth": e.growth, "risk": round(e.risk, 2), "spark": sparkline(e, at),
-            "sources": sorted(e.by_source, key=lambda s: -e.by_source[s])[:5],
+            "sources": [name for name, _ in self.outlets.of_event(e)],
             "platforms": [self.label("platform", p) for p in sorted(e.by_platform, key=lambda p: -e.by_platform[p])],
             "sentiment": {label: e.by_sentiment.get(label, 0) for label in LABELS},
             "alert": self.labelled(alerts[e.id]) if e.id in alerts else None,

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from dashboards.web.alert_pages import SENTIMENTS, Json
 from dashboards.web.forms import FormError, FormGuard, read_form
 from dashboards.web.saved_searches import SavedSearchError, SavedSearches
-from models import SHANGHAI, Post, now
+from models import SHANGHAI, OutletNames, Post, now
 from store.base import SearchQuery, Store
 from store.query import Query, QueryError
 
@@ -35,6 +35,7 @@ RANGE_LABELS = {"24h": "近24小时", "7d": "近7天", "30d": "近30天", "all":
 SORTS = {"time": "按时间", "relevance": "按相关度"}
 FILTERED_SENTIMENTS = ("negative", "neutral", "positive")
 PAGE_SIZE = 50
+DUPLICATES_SHOWN = 10  # on a post's page; the rest are a search away
 EXPORT_MAX = 50_000  # rows in one export: more is a job for `yuqing search`, not a browser download
 EXPORT_BATCH = 1000
 Q_MAX = 500
@@ -58,6 +59,7 @@ class SearchForm:
     source: str = ""
     sort: str = "time"
     event: str = ""  # the posts of one event (its page links here: every post of it, to page through or export)
+    dup_of: str = ""  # the duplicates of one post (its page links here when it has more than it lists)
     page: int = 1
     at: int | None = None  # the moment ranges count back from (epoch s): exports get the page's own moment
 
@@ -65,7 +67,8 @@ class SearchForm:
     def read(cls, params: Mapping[str, str]) -> SearchForm:
         form = cls(q=params.get("q", "").strip(), range=params.get("range") or "all",
                    sentiment=params.get("sentiment", ""), source=params.get("source", "").strip(),
-                   sort=params.get("sort") or "time", event=params.get("event", "").strip())
+                   sort=params.get("sort") or "time", event=params.get("event", "").strip(),
+                   dup_of=params.get("dup_of", "").strip())
         if len(form.q) > Q_MAX:
             raise SearchError(f"搜索词不能超过 {Q_MAX} 个字符。")
         if form.range not in RANGES:
@@ -89,7 +92,7 @@ class SearchForm:
         """The address query of this search (changed by `changes`), defaults left out so addresses stay short."""
         shown = replace(self, **changes)
         defaults = SearchForm()
-        return {name: str(value) for name in ("q", "range", "sentiment", "source", "sort", "event", "page", "at")
+        return {name: str(value) for name in ("q", "range", "sentiment", "source", "sort", "event", "dup_of", "page", "at")
                 if (value := getattr(shown, name)) != getattr(defaults, name) and value is not None}
 
     def address(self, path: str = "/search", **changes: Any) -> str:
@@ -107,7 +110,7 @@ class SearchForm:
         span = RANGES[self.range]
         return SearchQuery(text=parse(self.q), since=moment - span if span else None, until=moment if span else None,
                            sentiment=self.sentiment or None, source=self.source or None,
-                           event_id=self.event or None, sort=self.sort, limit=limit, offset=offset)  # type: ignore[arg-type]
+                           event_id=self.event or None, dup_of=self.dup_of or None, sort=self.sort, limit=limit, offset=offset)  # type: ignore[arg-type]
 
 
 def post_path(post_id: str) -> str:
@@ -132,9 +135,9 @@ def spreadsheet_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def csv_row(post: Post, label: Label) -> list[str]:
+def csv_row(post: Post, label: Label, outlets: OutletNames) -> list[str]:
     sentiment = post.sentiment
-    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, post.outlet or post.source,
+    cells = [post.id, f"{post.time.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}", post.title, outlets(post),
              post.source,
              label("platform", post.platform), label("tier", post.source_tier), post.author.name,
              "" if post.author.followers is None else str(post.author.followers), str(post.metrics.reposts),
@@ -145,7 +148,7 @@ def csv_row(post: Post, label: Label) -> list[str]:
     return [spreadsheet_safe(cell) for cell in cells]
 
 
-def csv_lines(posts: Iterator[Post], label: Label) -> Iterator[str]:
+def csv_lines(posts: Iterator[Post], label: Label, outlets: OutletNames) -> Iterator[str]:
     """UTF-8 with a BOM and CRLF line ends: Excel on office Windows opens it with the Chinese intact."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -154,17 +157,17 @@ def csv_lines(posts: Iterator[Post], label: Label) -> Iterator[str]:
     for post in posts:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow(csv_row(post, label))
+        writer.writerow(csv_row(post, label, outlets))
         yield buffer.getvalue()
 
 
-def json_chunks(form: SearchForm, total: int, posts: Iterator[Post]) -> Iterator[str]:
+def json_chunks(form: SearchForm, total: int, posts: Iterator[Post], outlets: OutletNames) -> Iterator[str]:
     """One JSON document, written a post at a time so a large export is never whole in memory."""
     head = {"query": form.params(page=1), "total": total, "limit": EXPORT_MAX}
     yield json.dumps(head, ensure_ascii=False)[:-1] + ', "posts": ['
     for n, post in enumerate(posts):
-        yield ("," if n else "") + json.dumps(post.model_dump(mode="json", exclude={"tokens", "simhash"}),
-                                              ensure_ascii=False)
+        shown = {**post.model_dump(mode="json", exclude={"tokens", "simhash"}), "outlet": outlets(post)}
+        yield ("," if n else "") + json.dumps(shown, ensure_ascii=False)
     yield "]}"
 
 
@@ -173,7 +176,7 @@ def download_name(kind: str, at: datetime) -> str:
 
 
 def search_routes(store: Store, templates: Environment, parse: Parse, saved: SavedSearches, guard: FormGuard,
-                  label: Label) -> list[Route]:
+                  label: Label, outlets: OutletNames) -> list[Route]:
     templates.filters.update(post_path=post_path)
 
     def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -201,11 +204,15 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
         try:
             result = store.search(form.query(parse, PAGE_SIZE, (form.page - 1) * PAGE_SIZE))
         except QueryError as exc:
-            return page("search.html", 400, form=form, error=str(exc), position=exc.position, result=None, **context)
+            return page("search.html", 400, form=form, error=exc.chinese, position=exc.position, result=None, **context)
         pages = max(1, -(-result.total // PAGE_SIZE))
         around = range(max(1, form.page - 3), min(pages, form.page + 3) + 1)
+        # The filters a page or a post links here with are said by title: people do not read ids.
+        event = store.get_event(form.event) if form.event else None
+        original = store.get(form.dup_of) if form.dup_of else None
         return page("search.html", form=form, error=None, position=None, result=result, pages=pages,
-                    around=around, page_size=PAGE_SIZE, export_max=EXPORT_MAX, **context)
+                    around=around, page_size=PAGE_SIZE, export_max=EXPORT_MAX, event=event, original=original,
+                    **context)
 
     def export(kind: str) -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
@@ -215,12 +222,12 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
             except SearchError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
             except QueryError as exc:
-                return JSONResponse({"error": str(exc), "position": exc.position}, status_code=400)
+                return JSONResponse({"error": exc.chinese, "position": exc.position}, status_code=400)
             total = store.count(query)
             at = datetime.fromtimestamp(form.at, SHANGHAI) if form.at else now()
             posts = all_posts(store, query)
-            body, media = ((csv_lines(posts, label), "text/csv; charset=utf-8") if kind == "csv" else
-                           (json_chunks(form, total, posts), "application/json"))
+            body, media = ((csv_lines(posts, label, outlets), "text/csv; charset=utf-8") if kind == "csv" else
+                           (json_chunks(form, total, posts, outlets), "application/json"))
             return StreamingResponse(body, media_type=media, headers={
                 "Content-Disposition": f'attachment; filename="{download_name(kind, at)}"',
                 "X-Result-Total": str(total), "X-Result-Exported": str(min(total, EXPORT_MAX))})
@@ -256,7 +263,9 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
         event = store.get_event(post.event_id) if post.event_id else None
         related = {name: store.get(other)
                    for name, other in (("dup_of", post.dup_of), ("repost_of", post.repost_of)) if other}
-        return page("post.html", post=post, event=event, related=related, sentiments=SENTIMENTS)
+        duplicates = store.search(SearchQuery(dup_of=post.id, limit=DUPLICATES_SHOWN))
+        return page("post.html", post=post, event=event, related=related, sentiments=SENTIMENTS,
+                    duplicates=duplicates, duplicates_search=SearchForm(dup_of=post.id).address())
 
     def api_post(request: Request) -> Response:
         post = store.get(request.path_params["post_id"])

@@ -81,7 +81,7 @@ def _range(field: str, lower: datetime | None, upper: datetime | None) -> dict[s
 def query(search: SearchQuery) -> dict[str, Any]:
     filters = [{"term": {field: value}} for field, value in (
         ("sentiment.label", search.sentiment), ("source", search.source), ("platform", search.platform),
-        ("schemes.name", search.scheme), ("event_id", search.event_id)) if value]
+        ("schemes.name", search.scheme), ("event_id", search.event_id), ("dup_of", search.dup_of)) if value]
     if search.since or search.until:
         filters.append(_range("time", search.since, search.until))
     if search.crawled_since:  # crawled, or corrected by an analyst, since

@@ -17,7 +17,7 @@ from analysis.pipeline import Analyzer
 from models import SHANGHAI, Author, Event, Post
 from settings import Official
 from yuqing.demo.runner import CONFIG
-from yuqing.demo.timeline import COMPANY, TIMELINE
+from yuqing.demo.timeline import COMPANY, SITE_NAMES, TIMELINE
 
 START = datetime(2024, 3, 12, 20, 0, tzinfo=SHANGHAI)
 STORY = ("t2", "t3", "t4", "n4", "n5", "t5")  # the smell, its repost, the river, the reporter, the bureau, later
@@ -36,7 +36,7 @@ def demo_items(start: datetime = START) -> list[dict[str, Any]]:
     for post in TIMELINE:
         source = "baihua-news" if post.kind == "news" else "baihua-forum"
         items.append({"url": f"http://127.0.0.1:9/{post.kind}/{post.slug}.html", "platform": post.kind,
-                      "source": source, "source_tier": tiers[source], "title": post.title, "content": post.body,
+                      "source": source, "source_tier": tiers[source], "outlet": SITE_NAMES[post.kind], "title": post.title, "content": post.body,
                       "author": post.author, "published_at": start + timedelta(seconds=post.at)})
     return items
 
@@ -66,6 +66,7 @@ def test_the_demo_story_is_one_event_and_routine_coverage_is_not_in_it() -> None
     # The company is in every post, 转自 and 记者 in any story: none of them tells this one apart.
     assert "恶臭" in event.keywords and not {COMPANY, "转自", "记者"} & set(event.keywords)
     assert event.by_tier == {"individual": 4, "local_media": 2} and event.by_platform == {"forum": 4, "news": 2}
+    assert event.by_outlet == {"白桦论坛": 4, "白桦新闻网": 2}, "people read the outlets' names, not source ids"
     # 20:00:30 … 20:02:00: one ten-minute bucket, one hour, in Shanghai time.
     assert event.per_10min == {"2024-03-12T20:00:00+08:00": 6} and event.per_hour == {"2024-03-12T20:00:00+08:00": 6}
     assert event.growth == 6 and event.risk == max(posts[s].risk for s in STORY)  # type: ignore[type-var]

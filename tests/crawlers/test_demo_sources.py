@@ -39,7 +39,7 @@ def test_forum_threads_arrive_with_the_reply_counts_the_list_shows(tmp_path: Pat
 
 def test_demo_posts_name_their_outlet_not_the_source_id(tmp_path: Path, demo_site: DemoSite) -> None:
     config = demo_config(tmp_path, demo_site)
-    for source, outlet in (("baihua-news", "白桦新闻网"), ("baihua-forum", "白桦论坛")):  # the feed's title; display_name
+    for source, outlet in (("baihua-news", "白桦新闻网"), ("baihua-forum", "白桦论坛")):  # their display_name
         (tmp_path / source).mkdir()
         done, items = crawl(tmp_path / source, config, source)
         assert done.returncode == 0, done.stderr

@@ -2,6 +2,7 @@ from starlette.testclient import TestClient
 
 from analysis.grams import index_grams
 from dashboards.web.app import create_app
+from models import OutletNames
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, alerts, parse, source_health
 
@@ -51,10 +52,11 @@ def test_search_finds_parts_of_words_and_fields(store: EmbeddedStore) -> None:
 
 def test_a_query_that_cannot_be_read_is_a_400_with_what_is_wrong_and_where(store: EmbeddedStore) -> None:
     c = client(store)
-    for q, position, said in [("北辰 OR", 3, "OR needs something to search after it"),
-                              ("(恶臭", 0, "this '(' is never closed"),
-                              ("colour:red", 0, "unknown field 'colour'"),
-                              ("source:weibo", 7, "'weibo' is not one of: baihua-news, baihua-forum")]:
+    # In Chinese for the people who read the dashboard (the command line says it in English).
+    for q, position, said in [("北辰 OR", 3, "OR 后面缺少要搜索的内容"),
+                              ("(恶臭", 0, "“(”没有闭合"),
+                              ("colour:red", 0, "没有“colour”这个字段"),
+                              ("source:weibo", 7, "'weibo' 不在可选值之中（baihua-news、baihua-forum）")]:
         response = c.get("/api/search", params={"q": q})
         assert response.status_code == 400
         assert response.json()["position"] == position and said in response.json()["error"]
@@ -79,6 +81,9 @@ def test_empty_store(tmp_path) -> None:  # noqa: ANN001
 def test_sources(store: EmbeddedStore) -> None:
     data = client(store).get("/api/sources").json()
     assert [(s["source"], s["status"]) for s in data["sources"]] == [("baihua-news", "ok"), ("weibo", "blocked")]
+    named = create_app(store, alerts, parse, allowed_hosts=HOSTS, source_health=source_health,
+                       outlets=OutletNames({"baihua-news": "白桦新闻网"}))
+    assert [s["name"] for s in local(named).get("/api/sources").json()["sources"]] == ["白桦新闻网", "weibo"]
     assert local(create_app(store, alerts, parse, allowed_hosts=HOSTS)).get("/api/sources").json()["sources"] == []
 
 
@@ -93,3 +98,27 @@ def test_a_store_that_is_away_answers_503_with_the_reason(store: EmbeddedStore) 
     answer = client(store).get("/api/summary?range=24h")
     assert answer.status_code == 503
     assert answer.json() == {"error": "存储暂不可用：the Elasticsearch cluster at http://es:9200 cannot be reached"}
+
+
+def test_the_overview_search_counts_its_range_and_hands_all_of_it_to_the_search_page(tmp_path) -> None:  # noqa: ANN001
+    from urllib.parse import parse_qs, urlsplit
+
+    from parsel import Selector
+
+    from tests.dashboards.conftest import _post
+
+    with EmbeddedStore(tmp_path / "store", grams=index_grams) as store:
+        # 70 in the last 24 hours (more than the overview lists), 5 more in the week.
+        store.upsert([_post(n, f"北辰燃料乙醇 第{n}条", "negative", 0.2 * n + 0.1) for n in range(70)] +
+                     [_post(n, f"北辰燃料乙醇 第{n}条", "negative", 48 + n) for n in range(70, 75)])
+        c = client(store)
+        day = c.get("/api/search", params={"q": "北辰", "range": "24h", "limit": "50"}).json()
+        assert day["total"] == 70 and len(day["posts"]) == 50
+        assert c.get("/api/search", params={"q": "北辰", "range": "7d"}).json()["total"] == 75
+        assert c.get("/api/search", params={"q": "北辰", "range": "1y"}).status_code == 400
+        address = urlsplit(day["search_url"])
+        asked = parse_qs(address.query)
+        assert address.path == "/search" and asked["q"] == ["北辰"] and asked["range"] == ["24h"] and "at" in asked
+        full = Selector(c.get(day["search_url"]).text)
+        assert full.css("#results-total::text").get() == "共 70 条"  # the same posts, paged, with exports
+        assert full.css("#export-csv") and full.css("#pager a")

@@ -89,6 +89,7 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     assert "北辰燃料乙醇" in page.locator("#keywords").inner_text()
     blocked = page.locator("#source-health tr[data-source='weibo']").inner_text()
     assert "被封禁" in blocked and "captcha" in blocked and "30 0" in blocked
+    assert page.locator("#source-health tr[data-source='weibo'] td").first.inner_text() == "weibo"  # no other name
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -103,11 +104,14 @@ def test_dashboard_shows_posts_alerts_chart_and_searches(page) -> None:  # noqa:
     page.click("#search button[type=submit]")
     page.locator("#results-list li.query-error").wait_for()
     error = page.locator("#results-list").inner_text()
-    assert error == "查询有误（第 4 个字符）：OR needs something to search after it"
+    assert error == "查询有误（第 4 个字符）：OR 后面缺少要搜索的内容"
     page.fill("#q", "title:辰燃")  # part of the word 北辰燃料乙醇
     page.click("#search button[type=submit]")
     page.locator("#results-list li[data-post-id]").first.wait_for()
     assert page.locator("#results-total").inner_text() == "共 2 条"  # not 北辰乙醇
+    everything = page.locator("#results-all")  # the same search, range and moment on the search page
+    assert everything.is_visible() and everything.inner_text() == "在搜索页打开（可导出）"
+    assert re.fullmatch(r"/search\?q=title%3A%E8%BE%B0%E7%87%83&range=24h&at=\d+", everything.get_attribute("href"))
 
     page.click("button[data-range='7d']")
     # A locator's wait, not wait_for_function: that one polls by evaluating a string, which the page's policy forbids.
@@ -163,7 +167,7 @@ def test_only_http_links_are_links_whatever_the_feed_sent(tmp_path: Path) -> Non
                 hrefs = page.evaluate("[...document.querySelectorAll('a')]"
                                       ".map((a) => [a.getAttribute('href'), a.protocol])")
                 own = [href for href, _ in hrefs if href.startswith("/")]
-                assert own and all(re.fullmatch(r"/(search|alerts(/\d+)?|events/[^/]+|posts/[^/]+)", href)
+                assert own and all(re.fullmatch(r"/(search(\?[^/]*)?|alerts(/\d+)?|events/[^/]+|posts/[^/]+)", href)
                                    for href in own)  # the dashboard's pages
                 hrefs = [(href, protocol) for href, protocol in hrefs if href not in own]
                 assert hrefs and all(web_link(href) and protocol in ("http:", "https:") for href, protocol in hrefs)

@@ -104,7 +104,7 @@ def test_bad_addresses_and_queries_say_what_is_wrong(many: EmbeddedStore) -> Non
         assert page.status_code == 400 and said in page.text, address
     page = c.get("/search", params={"q": "北辰 OR"})
     assert page.status_code == 400
-    assert "查询有误（第 4 个字符）：OR needs something to search after it" in page.text
+    assert "查询有误（第 4 个字符）：OR 后面缺少要搜索的内容" in page.text
     assert 'value="北辰 OR"' in page.text  # the query stays in the box to be corrected
     assert c.get("/search.csv?q=(").status_code == 400 and c.get("/search.json?range=1y").status_code == 400
 
@@ -264,5 +264,35 @@ def test_pages_name_the_outlet_not_the_source_id(tmp_path: Path) -> None:
         assert [p["outlet"] for p in c.get("/api/summary", params={"range": "24h"}).json()["negative_posts"]] == ["白桦晚报"]
         rows = list(csv.DictReader(io.StringIO(c.get("/search.csv", params={"q": "北辰", "range": "all"}).text.lstrip("\ufeff"))))
         assert sorted((r["来源"], r["采集源"]) for r in rows) == [("baihua-news", "baihua-news"), ("白桦晚报", "baihua-news")]
+    finally:
+        store.close()
+
+
+def test_a_post_page_lists_its_duplicates_and_links_to_all_of_them(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store", grams=index_grams)
+    try:
+        shown = search_pages.DUPLICATES_SHOWN
+        store.upsert([_post(0, "北辰燃料乙醇 原帖", "negative", 30),
+                      *(_post(n, f"北辰燃料乙醇 转载{n}", "negative", n).model_copy(update={"dup_of": "news:0"})
+                        for n in range(1, shown + 3)),
+                      _post(99, "北辰燃料乙醇 另一条", "neutral", 1)])
+        c = client(store)
+        page = Selector(c.get("/posts/news:0").text)
+        assert page.css("#duplicates p.meta::text").get().startswith(f"另有 {shown + 2} 条信息与本条重复")
+        listed = page.css("#duplicates li::attr(data-post-id)").getall()
+        assert listed == [f"news:{n}" for n in range(1, shown + 1)]  # the newest first
+        everything = page.css("#all-duplicates::attr(href)").get()
+        assert everything == "/search?dup_of=news%3A0"
+        found = c.get(everything).text
+        assert total(found) == f"共 {shown + 2} 条" and "news:0" not in ids(found) and "news:99" not in ids(found)
+        assert Selector(found).css("#dup-filter a::text").get() == "北辰燃料乙醇 原帖"  # by title, not by id
+        csv_rows = c.get("/search.csv?dup_of=news%3A0").text.lstrip("\ufeff").splitlines()
+        assert len(csv_rows) == shown + 3  # the header and every duplicate
+
+        duplicate = Selector(c.get("/posts/news:3").text)
+        assert duplicate.css("#original-post::attr(href)").get() == "/posts/news:0"
+        assert duplicate.css("#dup-of a::attr(href)").get() == "/posts/news:0"
+        few = Selector(c.get("/posts/news:99").text)
+        assert few.css("#duplicates .empty::text").get() == "没有与本条重复的信息" and not few.css("#all-duplicates")
     finally:
         store.close()

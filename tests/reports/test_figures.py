@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from alerts.labels import PLATFORM_LABELS
 from alerts.state import AlertState
+from models import OutletNames
 from reports.figures import Briefing, Reader
 from reports.period import Period
 from store.base import Store
@@ -15,7 +16,7 @@ from yuqing.briefing import alert_facts, briefing
 
 def _read(data: tuple[Store, AlertState], kind: str = "day") -> Briefing:
     store, state = data
-    return briefing(store, state, Period.of(kind, DAY.date()), at(13, 8), None)  # type: ignore[arg-type]
+    return briefing(store, state, Period.of(kind, DAY.date()), at(13, 8), None, OutletNames())  # type: ignore[arg-type]
 
 
 def test_periods() -> None:
@@ -54,7 +55,7 @@ def test_events_riskiest_first_with_their_timeline_state_and_alert(filled_any: t
                                    (at(12, 10, 5), "官方回应：作者3"), (at(12, 11, 15), "预警解决")]
     assert lines[1].milestones == [(at(12, 14), "首发：作者3")]
     store, state = filled_any
-    so_far = briefing(store, state, Period.of("day", DAY.date()), at(12, 15), None)  # made during the day
+    so_far = briefing(store, state, Period.of("day", DAY.date()), at(12, 15), None, OutletNames())  # made during the day
     assert [e.status for e in so_far.events] == ["active", "active"]
 
 

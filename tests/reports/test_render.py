@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from alerts.state import AlertState
+from models import OutletNames
 from reports import render
 from reports.period import Period
 from store.base import Store
@@ -21,9 +22,9 @@ needs_pdf = pytest.mark.skipif(not (CHROMIUM and shutil.which("pdftoppm") and sh
                                reason="needs Chromium, pdftoppm (poppler-utils) and fontconfig: make system-deps")
 
 
-def _page(filled: tuple[Store, AlertState]) -> str:
+def _page(filled: tuple[Store, AlertState], outlets: OutletNames = OutletNames()) -> str:
     store, state = filled
-    return render.html(briefing(store, state, Period.of("day", DAY.date()), at(13, 8), None))
+    return render.html(briefing(store, state, Period.of("day", DAY.date()), at(13, 8), None, outlets))
 
 
 def test_html_says_it_all_in_chinese_and_fetches_nothing(filled: tuple[Store, AlertState]) -> None:
@@ -39,6 +40,19 @@ def test_html_says_it_all_in_chinese_and_fetches_nothing(filled: tuple[Store, Al
     assert "恶臭 2 ↑" in page
     # Self-contained: no script, stylesheet, image or font fetched from anywhere.
     assert not re.search(r"<script|<link|<img|@import|url\(|src=", page)
+
+
+def test_the_briefing_names_outlets_not_source_ids(filled: tuple[Store, AlertState]) -> None:
+    store, state = filled
+    anonymous = store.get("weibo:3")  # the first event's official answer, by no named author
+    assert anonymous is not None
+    store.upsert([anonymous.model_copy(update={"author": anonymous.author.model_copy(update={"name": ""}),
+                                               "outlet": "白桦日报"})])
+    page = _page(filled, OutletNames({"news-a": "白桦新闻网", "forum-b": "白桦论坛", "weibo-c": "微博搜索"}))
+    sources = re.search(r"<h2>来源</h2>(.*?)</table>", page, re.S)
+    assert sources and "白桦新闻网" in sources[1] and "白桦论坛" in sources[1]
+    assert "官方回应：白桦日报" in page and "· 白桦论坛" in page  # the negative posts say where each appeared
+    assert not re.search(r"news-a|forum-b|weibo-c", page), "a source's id reached the briefing"
 
 
 def test_html_escapes_what_posts_say(filled: tuple[Store, AlertState]) -> None:

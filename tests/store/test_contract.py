@@ -380,3 +380,17 @@ def test_the_posts_of_an_event(store: Store, corpus: list[Post]) -> None:
     assert sorted(ids(store, event_id=story)) == ["forum:4", "news:1"]
     assert ids(store, "北辰", event_id=other) == ["news:2"] and ids(store, event_id="evt:none") == []
     assert store.count(SearchQuery(event_id=story)) == 2
+
+
+def test_the_duplicates_of_a_post(store: Store, corpus: list[Post]) -> None:
+    original = corpus[0].id
+    store.upsert([p.model_copy(update={"dup_of": original}) if p.id in ("news:2", "forum:4") else p for p in corpus])
+    assert sorted(ids(store, dup_of=original)) == ["forum:4", "news:2"]
+    assert store.count(SearchQuery(dup_of=original)) == 2 and ids(store, dup_of="news:none") == []
+    pages = [store.search(SearchQuery(dup_of=original, limit=1, offset=n)) for n in (0, 1)]
+    assert [p.id for page in pages for p in page.posts] == ids(store, dup_of=original) and pages[1].total == 2
+    # Analysed again and found to be no duplicate after all: no longer among them.
+    again = store.get("forum:4")
+    assert again is not None
+    store.upsert([again.model_copy(update={"dup_of": None})])
+    assert ids(store, dup_of=original) == ["news:2"]

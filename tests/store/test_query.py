@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from analysis.grams import query_grams
 from store.query import And, Match, Not, Or, Query, QueryError, Value, parse_query
 
+PROSE = {"needs", "never", "closed", "field", "fields", "excludes", "nothing", "between", "inside", "value",
+         "letter", "digit", "character", "configured", "quote", "before", "after", "colon", "search", "exclude"}
 SOURCES = {"source": ["baihua-news", "baihua-forum"], "scheme": ["beichen"]}
 
 
@@ -98,6 +102,9 @@ def test_mistakes_are_named_with_their_position(text: str, position: int, said: 
     with pytest.raises(QueryError, match=said.replace("(", r"\(").replace(")", r"\)")) as caught:
         parse(text)
     assert caught.value.position == position
+    # The dashboard's readers get it in Chinese: only operators, field names and values stay as written.
+    chinese = caught.value.chinese
+    assert re.search(r"[\u4e00-\u9fff]", chinese) and not PROSE & set(re.findall(r"[a-z]+", chinese)), chinese
 
 
 def test_without_configured_names_a_source_is_any_value() -> None:

@@ -25,6 +25,7 @@ path = "{store}"
 
 [[schemes]]
 name = "beichen"
+title = "北辰燃料乙醇"
 keywords = ["{company}", "北辰乙醇"]
 exclude = ["招聘"]
 
@@ -34,6 +35,7 @@ bodies = ["白桦市生态环境局"]
 
 [[sources]]
 name = "baihua-news"
+display_name = "白桦新闻网"
 type = "rss"
 url = "{site}/news/feed.xml"
 interval = "{interval}s"
@@ -43,7 +45,7 @@ download_delay = 0.1
 
 [[sources]]
 name = "baihua-forum"
-display_name = "白桦论坛"  # the forum names itself only in its pages' titles
+display_name = "白桦论坛"
 type = "site"
 url = "{site}/forum/"
 interval = "{interval}s"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 COMPANY = "北辰燃料乙醇"
 SOURCES = {"news": ("baihua-news", "local_media"), "forum": ("baihua-forum", "individual")}  # as the demo configures
-# The sites' own names: the news feed's title, the forum's (the demo configures it as the source's display_name).
+# The sites' own names: the news feed's title, the forum's page titles; the demo configures both as display_name.
 SITE_NAMES = {"news": "白桦新闻网", "forum": "白桦论坛"}
 
 

@@ -84,7 +84,7 @@ function alertItem(alert) {
   const link = el("a", { href: `/alerts/${encodeURIComponent(alert.id)}` }, alert.title);
   return el("li", { "data-alert-id": alert.id },
     el("span", { class: `tag ${alert.severity}` }, alert.severity_label), link,
-    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule || ""),
+    el("div", { class: "meta" }, el("span", {}, when(alert.created_at)), el("span", {}, alert.rule_label || ""),
       el("span", { class: "state" }, alert.state_label),
       alert.delivery ? el("span", {}, `邮件${delivery[alert.delivery] || alert.delivery}`) : ""));
 }
@@ -92,9 +92,10 @@ function alertItem(alert) {
 const SOURCE_STATES = { ok: "正常", empty: "无结果", blocked: "被封禁", failing: "失败", silent: "长期无数据", pending: "未采集" };
 
 function sourceRow(source) {
-  const name = linkOrText(source.url, source.source, { title: source.message });
+  const name = linkOrText(source.url, source.name, { title: source.message });
+  const id = source.name === source.source ? "" : el("span", { class: "source-id" }, source.source);
   return el("tr", { "data-source": source.source },
-    el("td", {}, name),
+    el("td", {}, name, id),
     el("td", {}, el("span", { class: `tag state-${source.status}` }, SOURCE_STATES[source.status] || source.status)),
     el("td", {}, source.error_class || "—"),
     el("td", {}, source.last_success ? when(source.last_success) : "—"),
@@ -263,7 +264,7 @@ async function refresh() {
 
 async function search(event) {
   event.preventDefault();
-  const params = new URLSearchParams({ q: document.getElementById("q").value, limit: "50" });
+  const params = new URLSearchParams({ q: document.getElementById("q").value, range, limit: "50" });
   const sentiment = document.getElementById("sentiment").value;
   if (sentiment) params.set("sentiment", sentiment);
   const response = await fetch(`/api/search?${params}`);
@@ -272,10 +273,17 @@ async function search(event) {
   if (!response.ok) {  // a query that cannot be read: say what is wrong and where
     const where = Number.isInteger(data.position) ? `（第 ${data.position + 1} 个字符）` : "";
     document.getElementById("results-total").textContent = "";
+    document.getElementById("results-all").hidden = true;
     document.getElementById("results-list").replaceChildren(el("li", { class: "query-error" }, `查询有误${where}：${data.error}`));
     return;
   }
   document.getElementById("results-total").textContent = `共 ${data.total} 条`;
+  // The search page pages through them all and exports them, for the same range and moment.
+  const all = document.getElementById("results-all");
+  all.href = data.search_url;
+  all.textContent = data.total > data.posts.length ? `列出前 ${data.posts.length} 条 · 在搜索页查看全部 ${data.total} 条（可翻页、导出）`
+    : "在搜索页打开（可导出）";
+  all.hidden = false;
   fill("results-list", data.posts, postItem, "没有匹配的信息");
 }
 
