@@ -30,7 +30,6 @@ class SearchQuery:
     until: datetime | None = None
     crawled_since: datetime | None = None  # alerts look at what arrived since their last run
     sentiment: str | None = None
-    score_below: float | None = None  # P(positive) under this: what the negative alert rule also counts
     source: str | None = None
     platform: str | None = None
     scheme: str | None = None

@@ -86,6 +86,4 @@ def query(search: SearchQuery) -> dict[str, Any]:
         filters.append(_range("time", search.since, search.until))
     if search.crawled_since:
         filters.append(_range("crawled_at", search.crawled_since, None))
-    if search.score_below is not None:
-        filters.append({"range": {"sentiment.score": {"lt": search.score_below}}})
     return {"bool": {"must": [to_elastic(search.text) if search.text else {"match_all": {}}], "filter": filters}}
