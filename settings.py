@@ -195,7 +195,7 @@ class Rule(_Section):
         # Someone who read risk as a percentage writes 70: say which scale it is rather than "less than 1".
         if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
             raise ValueError(f"risk is on the 0..1 scale, as every page and output shows it (风险 0.73): "
-                             f"write {value / 100:.2f}, not {value:g}")
+                             f"write {value / 100:g}, not {value:g}")
         return value
 
     @model_validator(mode="after")
