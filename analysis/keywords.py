@@ -50,15 +50,20 @@ class KeywordExtractor:
         # Watch terms may be single characters or look like stopwords; they are still what officers look for.
         self._protected = {w.lower() for w in protected}
         # The table's terms judged once: a known term costs one look-up, a stopword's IDF is 0.
-        self._idf = {t: v if self._useful(t) else 0.0 for t, v in table.idf.items()}
+        judged = {t: self._judge(t) for t in table.idf}
+        self._idf = {t: v if judged[t][0] else 0.0 for t, v in table.idf.items()}
         self._idf.update({t: table.get(t) for t in self._protected})
+        self._doubtful = {t for t, (useful, doubtful) in judged.items() if useful and doubtful}
 
-    def _useful(self, token: str) -> bool:
+    def _judge(self, token: str) -> tuple[bool, bool]:
+        """Whether the token may be a keyword, and whether that still depends on its neighbours in the post."""
         if token in self._protected:
-            return True
+            return True, False
         if len(token) < 2 or token in self._stop or QUANTITY.fullmatch(token):
-            return False
-        return not self._unsure(token) or not (GRAMMAR.intersection(token) or token[-1] in POSITIONS)
+            return False, False
+        if not self._unsure(token):
+            return True, False
+        return not (GRAMMAR.intersection(token) or token[-1] in POSITIONS), True
 
     def _unsure(self, token: str) -> bool:
         """A Chinese token jieba's dictionary lacks that is no person's name: a new word or a glued piece."""
@@ -78,18 +83,21 @@ class KeywordExtractor:
     def weighted(self, tokens: Sequence[str], top: int = 10) -> list[tuple[str, float]]:
         """The top terms with their TF-IDF weights, heaviest first."""
         counts = Counter(tokens)  # counted first, so each distinct token is judged once
-        idf, median = self._idf, self._median
-        weight = {}
+        idf, median, doubtful = self._idf, self._median, self._doubtful
+        weight, unseen = {}, set()
         for term, n in counts.items():
             value = idf.get(term)
             if value is None:
-                value = median if self._useful(term) else 0.0
+                useful, depends = self._judge(term)
+                value = median if useful else 0.0
+                if depends:
+                    unseen.add(term)
             if value > 0:
                 weight[term] = n * value
         ranked = sorted(weight.items(), key=lambda item: (-item[1], item[0]))
         out = []
         for term, value in ranked:
-            if self._unsure(term) and self._straddles(term, tokens):
+            if (term in doubtful or term in unseen) and self._straddles(term, tokens):
                 continue
             out.append((term, value))
             if len(out) == top:
