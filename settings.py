@@ -166,7 +166,9 @@ class Rule(_Section):
     exclude: list[str] = Field(default_factory=list, description="keyword rule: a post with any of these is not a hit")
     near: list[Near] = Field(default_factory=list, description="keyword rule: each pair must appear close together")
     # ---- negative ----
-    threshold: float = Field(default=0.35, ge=0.0, le=1.0, description="negative rule: alert when P(positive) < this")
+    threshold: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="negative rule: of the posts labelled negative, only those whose score is below this")
     # ---- tier ----
     tiers: list[Literal["central", "provincial", "local_media", "industry", "self_media", "individual"]] = Field(
         default_factory=lambda: ["central", "provincial"], description="tier rule: source tiers that alert")
@@ -187,6 +189,15 @@ class Rule(_Section):
     update_every: Duration | None = Field(default=None, description="digest of a growing event; default alerts'")
     escalate_after: Duration | None = Field(default=None, description="unacknowledged this long: next escalation level")
     escalation: list[Emails] = Field(default_factory=list, description="levels of addresses, first level first")
+
+    @field_validator("min_risk", mode="before")
+    @classmethod
+    def _risk_scale(cls, value: Any) -> Any:
+        # Someone who read risk as a percentage writes 70: say which scale it is rather than "less than 1".
+        if isinstance(value, int | float) and not isinstance(value, bool) and 1 < value <= 100:
+            raise ValueError(f"risk is on the 0..1 scale, as every page and output shows it (风险 0.73): "
+                             f"write {value / 100:g}, not {value:g}")
+        return value
 
     @model_validator(mode="after")
     def _complete(self) -> Rule:

@@ -29,5 +29,10 @@ PLATFORM_LABELS = {"news": "新闻网站", "forum": "论坛", "weibo": "微博",
 SENTIMENT_LABELS = {"negative": "负面", "neutral": "中性", "positive": "正面", "unknown": "未分析"}
 
 
+def sentiment_text(label: str, score: float) -> str:
+    """The label is the verdict; the score beside it is only its lean (0 = 负面, 1 = 正面), never a second one."""
+    return f"{SENTIMENT_LABELS.get(label, label)}（正负倾向 {score:.2f}）"
+
+
 def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)

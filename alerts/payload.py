@@ -3,7 +3,8 @@
 Keys every payload has: alert_id, alert_key, kind, severity, severity_label, title, scheme, summary, reasons,
 url, alert_url, context, risk (alert_id, alert_key and alert_url are added as it is sent). Mail reads more:
 rules, source (the id) and outlet (its name for people), source_tier, tier_label, platform, author, published,
-excerpt, reach, event, responses, posts, new_posts, change, level and level_recipients.
+excerpt, reach, event, responses, posts, new_posts, change, level and level_recipients; mail and chat show
+sentiment (the post's label, its score beside it as a lean) when it is there.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, TIER_LABELS
+from alerts.labels import PLATFORM_LABELS, SEVERITY_LABELS, TIER_LABELS, sentiment_text
 from models import Event, OutletNames, Post
 
 EXCERPT = 280
@@ -113,6 +114,7 @@ def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[
         "author": subject.author.name, "published": subject.time.strftime(STAMP),
         "excerpt": subject.content[:EXCERPT], "post_id": subject.id, "reach": reach(subject, event),
         "context": context(subject, event, position), "risk": round(risk, 3) if risk is not None else None,
+        "sentiment": sentiment_text(subject.sentiment.label, subject.sentiment.score) if subject.sentiment else None,
         "event": event_facts(event) if event is not None else None,
         "responses": [response_line(p) for p in responses], "posts": posts[:POSTS_KEPT],
         "dashboard_url": dashboard_url,

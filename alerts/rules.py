@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import settings as config
 from alerts.health import BLOCKED, SILENT, SourceHealth
-from alerts.labels import TIER_LABELS
+from alerts.labels import TIER_LABELS, sentiment_text
 from analysis.schemes import SchemeMatcher
 from models import Event, Post
 from store.base import SearchQuery, Store
@@ -23,7 +23,6 @@ from store.base import SearchQuery, Store
 class Match:
     reason: str
     terms: list[str] = field(default_factory=list)
-    score: float | None = None
 
 
 class Rule(ABC):
@@ -83,16 +82,18 @@ class KeywordRule(PostRule):
 
 
 class NegativeRule(PostRule):
-    """A post of the scheme whose sentiment is negative."""
+    """A post of the scheme labelled negative, as every count and page calls it. `threshold` only narrows it to
+    the negative posts whose score (their lean, 0 = negative, 1 = positive) is below it."""
 
     type = "negative"
 
     def check(self, post: Post) -> Match | None:
-        if post.sentiment is None:
+        sentiment, threshold = post.sentiment, self.spec.threshold
+        if sentiment is None or sentiment.label != "negative":
             return None
-        if post.sentiment.label == "negative" or post.sentiment.score < self.spec.threshold:
-            return Match(reason=f"负面情绪（正面概率 {post.sentiment.score:.2f}）", score=post.sentiment.score)
-        return None
+        if threshold is not None and sentiment.score >= threshold:
+            return None
+        return Match(reason=f"情感为{sentiment_text(sentiment.label, sentiment.score)}")
 
 
 class TierRule(PostRule):

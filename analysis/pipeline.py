@@ -50,7 +50,8 @@ class Analyzer:
         models = models or Analysis()
         self.tokenizer = Tokenizer(terms)
         self.schemes = SchemeMatcher(schemes)
-        self.keywords = KeywordExtractor(protected=terms, idf=IdfTable.load(models.idf_table) if models.idf_table else None)
+        self.keywords = KeywordExtractor(protected=terms, idf=IdfTable.load(models.idf_table) if models.idf_table else None,
+                                         known=self.tokenizer.known)
         self.sentiment = SentimentScorer(self.tokenizer, models.sentiment_model)
         self.simhash = SimHasher()
         # Remembers the fingerprints of the posts this analyser has seen (bounded): `dup_of` links a post

@@ -24,6 +24,9 @@ from analysis.normalize import fold_width, to_simplified
 MEANINGLESS = re.compile(r"^[\W_]+$", re.UNICODE)
 
 jieba.setLogLevel(logging.WARNING)
+# jieba-fast-dat looks a word up in its C++ dictionary; jieba keeps a dict (with prefixes at frequency 0).
+_frequency = ((lambda tokenizer, word: tokenizer.get_freq(word)) if hasattr(jieba.Tokenizer, "get_freq")
+              else (lambda tokenizer, word: tokenizer.FREQ.get(word, 0)))
 _init_lock = threading.Lock()
 
 
@@ -38,7 +41,15 @@ class Tokenizer:
             word = word.strip()
             # jieba's dictionary format splits on spaces, so a multi-word term is added per word.
             for part in word.split():
-                self._jieba.add_word(to_simplified(part.lower()), freq=200_000)
+                part = to_simplified(part.lower())
+                # Just frequent enough to beat its own split, as suggest_freq computes it: a huge one would also
+                # win against the words around it (台北辰光 cut 台/北辰/光, 北辰区 cut 北辰/区).
+                self._jieba.add_word(part, freq=self._jieba.suggest_freq(part))
+
+    def known(self, word: str) -> bool:
+        """Whether jieba's main or user dictionary has `word`. A token it lacks is the HMM's guess at a run of
+        single characters: a new word or a name, or two words glued across their boundary (没有人管 → 人管)."""
+        return _frequency(self._jieba, word) > 0
 
     def cut(self, text: str) -> list[str]:
         """Every token, punctuation included (sentiment needs clause boundaries)."""

@@ -232,7 +232,6 @@ severity = "high"
 name = "negative-post"
 type = "negative"
 scheme = "beichen"
-threshold = 0.3
 severity = "medium"
 
 [smtp]

@@ -282,7 +282,7 @@ class Fts5:
 def refresh(store: Store, key: str) -> None:
     """One refresh of the dashboard's overview (dashboards/web/overview.py) for one range, without alerts. The
     FTS5 reference above answers the trend, lists, keywords and sources only: its figure is a floor."""
-    Overview(store, lambda limit: [], lambda alert: alert, {}, negative_below=0.3).summary(key)
+    Overview(store, lambda limit: [], lambda alert: alert, {}).summary(key)
 
 
 # ---- measuring ----

@@ -31,7 +31,6 @@ class SearchQuery:
     # Alerts look at what arrived since their last run: posts crawled, or corrected by an analyst, since then.
     crawled_since: datetime | None = None
     sentiment: str | None = None
-    score_below: float | None = None  # P(positive) under this: what the negative alert rule also counts
     source: str | None = None
     platform: str | None = None
     scheme: str | None = None

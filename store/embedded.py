@@ -607,9 +607,6 @@ class EmbeddedStore(Store):
             clauses.append((tantivy.Occur.Must, self._range("time", query.since, query.until)))
         if query.crawled_since:
             clauses.append((tantivy.Occur.Must, self._range("crawled", query.crawled_since, None)))
-        if query.score_below is not None:
-            clauses.append((tantivy.Occur.Must, tantivy.Query.range_query(
-                self._schema, "score", tantivy.FieldType.Float, None, query.score_below, include_upper=False)))
         return self._all(clauses)
 
     @contextmanager

@@ -17,7 +17,7 @@ def story_settings(**alerts: object) -> config.Settings:
         alerts={"recipients": ["oncall@example.com"], "rules": [
             {"name": "sensitive-terms", "type": "keyword", "scheme": "beichen",
              "terms": ["恶臭", "偷排", "爆炸", "泄漏", "死鱼"], "severity": "high"},
-            {"name": "negative-post", "type": "negative", "scheme": "beichen", "threshold": 0.3, "severity": "medium"},
+            {"name": "negative-post", "type": "negative", "scheme": "beichen", "severity": "medium"},
         ], **alerts},
     )
 

@@ -20,7 +20,8 @@ from store.base import SearchResult
 Outlet = Callable[[Post], str]
 
 # (ASCII header and stored value for scripts, Chinese header for people), in the CSV's order.
-COLUMNS = (("time", "发布时间"), ("sentiment", "情感"), ("score", "正面概率"), ("outlet", "来源"),
+# `score` is the sentiment's lean (0 = negative, 1 = positive), never a verdict of its own; risk is 0..1.
+COLUMNS = (("time", "发布时间"), ("sentiment", "情感"), ("score", "正负倾向"), ("risk", "风险"), ("outlet", "来源"),
            ("source", "采集源"), ("platform", "平台"), ("author", "作者"), ("title", "标题"), ("url", "链接"),
            ("schemes", "监测方案"), ("content", "正文"), ("id", "编号"))
 TABLE_MIN_WIDTH = 120  # narrower terminals get a post on three lines instead of a table's row
@@ -32,7 +33,8 @@ def _values(post: Post, outlet: Outlet, people: bool) -> dict[str, str]:
     return {
         "time": post.time.strftime("%Y-%m-%d %H:%M"),
         "sentiment": SENTIMENT_LABELS.get(sentiment, sentiment) if people else sentiment,
-        "score": f"{post.sentiment.score:.2f}" if post.sentiment else "",
+        "score": _number(post.sentiment.score if post.sentiment else None, people),
+        "risk": _number(post.risk, people),
         "outlet": outlet(post),
         "source": post.source,
         "platform": PLATFORM_LABELS.get(post.platform, post.platform) if people else post.platform,
@@ -43,6 +45,13 @@ def _values(post: Post, outlet: Outlet, people: bool) -> dict[str, str]:
         "content": post.content,
         "id": post.id,
     }
+
+
+def _number(value: float | None, people: bool) -> str:
+    """Two decimals for people, as every page shows it; the stored value for scripts."""
+    if value is None:
+        return ""
+    return f"{value:.2f}" if people else str(value)
 
 
 def write_csv(result: SearchResult, outlet: Outlet, out: IO[bytes], *, ascii_headers: bool = False) -> None:
@@ -91,7 +100,8 @@ def _table(result: SearchResult, outlet: Outlet) -> Table:
 
 
 def _card(console: Console, values: dict[str, str], label: str) -> None:
-    head = Text.assemble(values["time"], "  ", (f"{values['sentiment']} {values['score']}".strip(),
+    lean = f"（正负倾向 {values['score']}）" if values["score"] else ""
+    head = Text.assemble(values["time"], "  ", (f"{values['sentiment']}{lean}",
                                                  _COLOURS.get(label, "")), "  ", values["outlet"])
     if values["author"]:
         head.append(f" · {values['author']}")

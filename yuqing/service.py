@@ -268,8 +268,6 @@ class Service:
             refresh_seconds=self.settings.dashboard.refresh,
             source_health=lambda: self.health.report(self.settings.sources, now()),
             saved_searches=self.settings.data_dir / "saved-searches.json",
-            negative_below=max((r.threshold for r in self.settings.alerts.rules if r.type == "negative"),
-                               default=None),
             watch_terms=self._watch_keywords(),
             **alert_desk(self.alert_state, self.engine.signer, self.statement,
                          EvidenceLocker.for_settings(self.settings).files, names_for_people(self.settings)),

@@ -26,6 +26,7 @@ class Message:
     scheme: str
     context: str
     risk: str                    # "0.82", or "" when the payload has none
+    sentiment: str               # "负面（正负倾向 0.08）", or ""
     reasons: tuple[str, ...]
     post_link: str | None        # the post's address when it may be linked (http or https)
     post_text: str               # else the address as text, to be shown but never linked
@@ -46,6 +47,7 @@ class Message:
             scheme=cut(one_line(alert.get("scheme")), LINE_CHARS),
             context=cut(one_line(alert.get("context")), LINE_CHARS),
             risk=f"{risk:.2f}" if isinstance(risk, int | float) and not isinstance(risk, bool) else "",
+            sentiment=cut(one_line(alert.get("sentiment")), LINE_CHARS),
             reasons=tuple(cut(one_line(r), REASON_CHARS) for r in alert.get("reasons") or () if one_line(r)),
             post_link=post_link,
             post_text="" if post_link else cut(post, LINE_CHARS),
@@ -60,7 +62,7 @@ class Message:
     @property
     def facts(self) -> list[tuple[str, str]]:
         return [(label, value) for label, value in (("监测方案", self.scheme), ("事件", self.context),
-                                                    ("风险", self.risk)) if value]
+                                                    ("情感", self.sentiment), ("风险", self.risk)) if value]
 
     @property
     def post_line(self) -> str:

@@ -18,7 +18,7 @@ from alerts.notifiers.hooks import JSON, Answer, HookNotifier, Refused, Request,
 from models import web_link
 
 FIELDS = ("alert_id", "alert_key", "kind", "severity", "severity_label", "title", "scheme", "summary", "reasons",
-          "context", "risk", "alert_url")
+          "context", "risk", "sentiment", "alert_url")
 # The address is wrong, or the receiver refuses us whatever we send: the whole batch backs off.
 CHANNEL_BROKEN = {401, 403, 404, 405, 410}
 

@@ -94,7 +94,6 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
                event_alerts: EventAlerts = lambda event: [],
                newest_alerts: NewestAlerts | None = None,
                alert_count: AlertCount | None = None,
-               negative_below: float | None = None,
                watch_terms: Collection[str] = (),
                saved_searches: Path | None = None, accounts: Accounts | None = None,
                sign_in: SignInPolicy = SignInPolicy(),
@@ -105,8 +104,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     alert state's (see alert_pages.AlertDesk); `labels` names severities, states and actions in Chinese;
     `form_key` signs the forms and the session cookie (kept across restarts, a form opened before one still
     posts); `event_alerts` gives an event's alerts for its page. The overview shows each event's newest alert
-    through `newest_alerts`, counts the range's alerts with `alert_count`, and the posts the negative alert rules
-    count beyond those labelled negative with `negative_below` (their threshold); its hot keywords leave out the
+    through `newest_alerts` and counts the range's alerts with `alert_count`; its hot keywords leave out the
     schemes' `watch_terms`. `saved_searches` is the file
     saved searches are kept in (None: none can be saved). With `accounts`, pages ask for sign-in once an account
     exists (see auth); `configuration` is what the admin page shows of the settings, secrets masked. `outlets`
@@ -119,7 +117,7 @@ def create_app(store: Store, recent_alerts: RecentAlerts, parse: Parse, *, allow
     guard = FormGuard(form_key)
     signing_in = auth_routes(accounts, templates, guard, sign_in, configuration) if accounts is not None else []
     overview = Overview(store, recent_alerts, desk.labelled, labels or {}, newest_alerts, alert_count,
-                        negative_below, frozenset(watch_terms), outlets)
+                        frozenset(watch_terms), outlets)
 
     async def index(request: Request) -> HTMLResponse:
         page = templates.get_template("index.html").render(title=title, refresh_ms=int(refresh_seconds * 1000))

@@ -4,7 +4,7 @@ cards, the trend, the breakdowns and a search of the same range all count the sa
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -69,7 +69,6 @@ class Overview:
     labels: Mapping[str, Mapping[str, str]]
     newest_alerts: NewestAlerts | None = None
     alert_count: AlertCount | None = None
-    negative_below: float | None = None  # the negative alert rules' threshold on P(positive), the widest
     # The watch schemes' own terms: in every post of a scheme, so they would lead the hot keywords and say nothing.
     watch_terms: frozenset[str] = frozenset()
     outlets: OutletNames = OutletNames()
@@ -90,7 +89,6 @@ class Overview:
             "counts": {
                 "total": self.store.count(SearchQuery()), "in_range": self.store.count(window),
                 "negative": negative.total,
-                "leaning_negative": self.leaning(window),
                 "alerts": self.alert_count(at - span) if self.alert_count else len(alerts),
             },
             "volume": [{"start": b.start.isoformat(), "total": b.total,
@@ -109,14 +107,6 @@ class Overview:
                              for p in self.store.search(SearchQuery(since=at - span, until=at, limit=10)).posts],
             "alerts": alerts,
         }
-
-    def leaning(self, window: SearchQuery) -> int:
-        """Posts not labelled negative that the negative alert rules count all the same (P(positive) under their
-        threshold): said beside 本期负面, so its count and the alerts it raised can be told apart."""
-        if self.negative_below is None:
-            return 0
-        below = replace(window, score_below=self.negative_below)
-        return self.store.count(below) - self.store.count(replace(below, sentiment="negative"))
 
     def pace(self, at: datetime) -> dict[str, Any]:
         """Posts so far this hour against the same part of the same hour on each of the days before."""

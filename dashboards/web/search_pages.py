@@ -127,7 +127,7 @@ def all_posts(store: Store, query: SearchQuery) -> Iterator[Post]:
 
 
 CSV_COLUMNS = ("编号", "发布时间", "标题", "来源", "采集源", "平台", "来源级别", "作者", "粉丝数", "转发", "评论", "点赞", "阅读",
-               "情感", "正面概率", "风险", "监测方案", "事件", "地区", "重复于", "链接", "正文")
+               "情感", "正负倾向", "风险", "监测方案", "事件", "地区", "重复于", "链接", "正文")
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -142,8 +142,8 @@ def csv_row(post: Post, label: Label, outlets: OutletNames) -> list[str]:
              label("platform", post.platform), label("tier", post.source_tier), post.author.name,
              "" if post.author.followers is None else str(post.author.followers), str(post.metrics.reposts),
              str(post.metrics.comments), str(post.metrics.likes), str(post.metrics.views),
-             SENTIMENTS[sentiment.label if sentiment else "unknown"], f"{sentiment.score:.3f}" if sentiment else "",
-             "" if post.risk is None else f"{post.risk:.3f}", "、".join(post.scheme_names()), post.event_id or "",
+             SENTIMENTS[sentiment.label if sentiment else "unknown"], f"{sentiment.score:.2f}" if sentiment else "",
+             "" if post.risk is None else f"{post.risk:.2f}", "、".join(post.scheme_names()), post.event_id or "",
              post.region, post.dup_of or "", post.url, post.content]
     return [spreadsheet_safe(cell) for cell in cells]
 

@@ -88,6 +88,4 @@ def query(search: SearchQuery) -> dict[str, Any]:
         filters.append({"bool": {"should": [_range("crawled_at", search.crawled_since, None),
                                             _range("correction.at", search.crawled_since, None)],
                                  "minimum_should_match": 1}})
-    if search.score_below is not None:
-        filters.append({"range": {"sentiment.score": {"lt": search.score_below}}})
     return {"bool": {"must": [to_elastic(search.text) if search.text else {"match_all": {}}], "filter": filters}}

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 RULES = [
     {"name": "kw", "type": "keyword", "scheme": "co", "terms": ["恶臭", "爆炸"], "severity": "high", "title": "敏感词"},
-    {"name": "neg", "type": "negative", "scheme": "co", "threshold": 0.3, "title": "负面舆情"},
+    {"name": "neg", "type": "negative", "scheme": "co", "title": "负面舆情"},
 ]
 
 

@@ -28,7 +28,8 @@ def payload(**changes: Any) -> dict[str, Any]:
     alert = {
         "alert_id": 7, "alert_key": "7.20260301101500000000", "kind": "open", "severity": "high",
         "severity_label": "高", "title": "北辰燃料乙醇厂区附近恶臭难忍", "scheme": "北辰燃料乙醇",
-        "summary": "敏感词：恶臭；负面情绪", "reasons": ["敏感词：恶臭", "负面：P(正面)=0.02"],
+        "summary": "敏感词：出现“恶臭”；负面舆情：情感为负面（正负倾向 0.02）",
+        "reasons": ["敏感词：出现“恶臭”", "负面舆情：情感为负面（正负倾向 0.02）"], "sentiment": "负面（正负倾向 0.02）",
         "url": "http://127.0.0.1/n/1.html", "alert_url": ALERT_URL,
         "context": "本事件第 3 条，首发 14:44 河西小区业主", "risk": 0.8234,
     }
@@ -97,8 +98,9 @@ def test_an_alert_reaches_each_platform_signed_and_worded(kind: str, robot: tupl
         assert body == {key: value for key, value in payload().items()}
         return
     text = shown(kind, body)
-    for part in ("【高】舆情预警", "北辰燃料乙醇厂区附近恶臭难忍", "监测方案：北辰燃料乙醇", "敏感词：恶臭",
-                 "负面：P（正面）＝0.02" if kind != "feishu" else "负面：P(正面)=0.02",
+    lean = "（正负倾向 0.02）"  # markdown's robots show parentheses full-width anyway
+    for part in ("【高】舆情预警", "北辰燃料乙醇厂区附近恶臭难忍", "监测方案：北辰燃料乙醇", "敏感词：出现“恶臭”",
+                 f"负面舆情：情感为负面{lean}", f"情感：负面{lean}",
                  "事件：本事件第 3 条，首发 14:44 河西小区业主", "风险：0.82"):
         assert part in text, (part, text)
     assert links(kind, body) == [ALERT_URL, "http://127.0.0.1/n/1.html"]

@@ -14,7 +14,9 @@ import pytest
 from alerts.engine import AlertEngine
 from alerts.state import AlertState
 from alerts.tokens import Signer
-from models import SHANGHAI, now
+import settings as config
+from alerts.rules import NegativeRule
+from models import SHANGHAI, Sentiment, now
 from store.embedded import EmbeddedStore
 from tests.alerts.conftest import feed, make_event, make_post, make_settings
 from yuqing.demo.mailsink import MailSink
@@ -51,9 +53,46 @@ def test_a_post_that_two_rules_take_opens_one_alert_and_one_mail(engine: AlertEn
     assert [r["rule"] for r in alert["reasons"]] == ["kw", "neg"]
     assert alert["key"] == "post:co:news:1" and alert["event_id"] is None
     text = _text(message)
-    assert "敏感词：出现“恶臭”" in text and "负面舆情：负面情绪（正面概率 0.02）" in text
+    assert "敏感词：出现“恶臭”" in text and "负面舆情：情感为负面（正负倾向 0.02）" in text
+    assert "情感：负面（正负倾向 0.02）" in text
     assert engine.run_once() == [] and engine.run_once(now() + timedelta(minutes=2)) == []
     assert len(_mails(mail)) == 1
+
+
+def test_negative_is_the_label_the_dashboard_shows(engine: AlertEngine, store: EmbeddedStore, state: AlertState,
+                                                    mail: MailSink) -> None:
+    store.upsert([
+        # 中性 on every page: a low score only leans it, so the negative rule says nothing of it ...
+        make_post(1, "记者调查：北辰燃料乙醇周边居民反映夜间异味", "居民多次投诉未获答复",
+                  sentiment=Sentiment(label="neutral", score=0.08)),
+        # ... and when another rule alerts on such a post, its mail calls it 中性, not 负面.
+        make_post(2, "北辰燃料乙醇厂区附近恶臭", "记者夜间实地探访", sentiment=Sentiment(label="neutral", score=0.08)),
+        make_post(3, "实拍：北辰燃料乙醇排污口下游河水发黑", "怀疑偷排污水",
+                  sentiment=Sentiment(label="negative", score=0.39)),
+    ])
+    opened = [state.get(alert_id) for alert_id in engine.run_once()]
+    reasons = {alert["post_ids"][0]: [r["rule"] for r in alert["reasons"]] for alert in opened if alert}
+    assert reasons == {"news:2": ["kw"], "news:3": ["neg"]}
+    texts = {message["Subject"].rsplit("｜", 1)[1]: _text(message) for message in _mails(mail)}
+    calm = texts["北辰燃料乙醇厂区附近恶臭"]
+    assert "情感：中性（正负倾向 0.08）" in calm and "负面" not in calm
+    assert "负面舆情：情感为负面（正负倾向 0.39）" in texts["实拍：北辰燃料乙醇排污口下游河水发黑"]
+
+
+@pytest.mark.parametrize(("label", "score", "threshold", "fires"), [
+    ("negative", 0.39, None, True),  # the label alone decides
+    ("neutral", 0.08, None, False),  # a lean is not a verdict
+    ("neutral", 0.08, 0.3, False),  # a threshold never adds a post the label does not call negative
+    ("positive", 0.01, 1.0, False),
+    ("negative", 0.39, 0.3, False),  # it narrows: negative AND score below it
+    ("negative", 0.2, 0.3, True),
+    ("negative", 0.3, 0.3, False),  # below, not at
+])
+def test_the_negative_rules_threshold_only_narrows(label: str, score: float, threshold: float | None,
+                                                   fires: bool) -> None:
+    spec = config.Rule(name="neg", type="negative", scheme="co", threshold=threshold)
+    post = make_post(1, "北辰燃料乙醇", sentiment=Sentiment(label=label, score=score))  # type: ignore[arg-type]
+    assert (NegativeRule(spec, config.Alerts()).check(post) is not None) is fires
 
 
 def test_mail_carries_the_evidence_and_escapes_crawled_text(engine: AlertEngine, store: EmbeddedStore,

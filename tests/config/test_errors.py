@@ -140,3 +140,10 @@ def test_bad_dashboard_hosts(tmp_path: Path, text: str, expected: str) -> None:
 
 def test_every_address_with_named_hosts_is_fine() -> None:
     assert Dashboard(host="0.0.0.0", allowed_hosts=["*.corp.example", "10.0.0.5", "*"]).hosts[0] == "*.corp.example"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("70", "write 0.7, not 70"), ("1.5", "write 0.015, not 1.5")])
+def test_a_risk_written_as_a_percentage_is_refused_with_its_scale(tmp_path: Path, value: str, expected: str) -> None:
+    rule = f"[[alerts.rules]]\nname = 'spreading'\ntype = 'event'\nscheme = 'co'\nmin_risk = {value}\n"
+    message = _one_line_exit_2(_cli(tmp_path, "check-config", config=SOURCELESS + rule))
+    assert "alerts.rules[0].min_risk: risk is on the 0..1 scale" in message and expected in message

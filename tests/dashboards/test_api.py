@@ -17,7 +17,7 @@ def local(app) -> TestClient:  # noqa: ANN001
 
 def test_summary(store: EmbeddedStore) -> None:
     data = client(store).get("/api/summary?range=24h").json()
-    assert data["counts"] == {"total": 5, "in_range": 4, "negative": 2, "alerts": 1, "leaning_negative": 0}
+    assert data["counts"] == {"total": 5, "in_range": 4, "negative": 2, "alerts": 1}
     assert data["interval"] == "10min" and len(data["volume"]) in (144, 145)
     assert sum(b["negative"] for b in data["volume"]) == 2
     assert data["keywords"][0] == {"word": "北辰燃料乙醇", "count": 4, "baseline": 0.1, "rising": True}  # 1 in 7 days before

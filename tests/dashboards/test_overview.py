@@ -144,19 +144,16 @@ def test_events_first_riskiest_first_with_their_alert(spread: Path, tmp_path: Pa
     state.close()
 
 
-def test_posts_the_negative_rule_counts_beyond_the_negative_label_are_said(tmp_path: Path) -> None:
+def test_negative_is_the_label_alone(tmp_path: Path) -> None:
     posts = [spread_post(n, "news", "baihua-news", "local_media", "", "", None, label, n)
-             for n, label in enumerate(["negative", "negative", "negative", "negative", "neutral", "neutral"], 1)]
-    posts[4] = posts[4].model_copy(update={"sentiment": Sentiment(label="neutral", score=0.2)})  # leans negative
-    posts[5] = posts[5].model_copy(update={"sentiment": Sentiment(label="neutral", score=0.29)})
-    posts.append(spread_post(7, "news", "baihua-news", "local_media", "", "", None, "neutral", 7))  # 0.5: no
+             for n, label in enumerate(["negative", "negative", "neutral", "neutral"], 1)]
+    posts[2] = posts[2].model_copy(update={"sentiment": Sentiment(label="neutral", score=0.08)})  # leans negative
     with EmbeddedStore(tmp_path / "var" / "store", grams=index_grams) as store:
-        store.upsert([p.model_copy(update={"sentiment": Sentiment(label="negative", score=0.1)}) if n < 4 else p
-                      for n, p in enumerate(posts)])
-    # Four labelled negative, six that a negative rule at 0.3 alerts on.
-    counts = summary(tmp_path, negative_below=0.3)["counts"]
-    assert (counts["negative"], counts["leaning_negative"]) == (4, 2)
-    assert summary(tmp_path)["counts"]["leaning_negative"] == 0  # no negative rule: nothing to tell apart
+        store.upsert(posts)
+    data = summary(tmp_path)
+    # One definition: no second count of posts that merely lean negative, as the negative rule no longer adds any.
+    assert data["counts"]["negative"] == 2 and set(data["counts"]) == {"total", "in_range", "negative", "alerts"}
+    assert sorted(p["id"] for p in data["negative_posts"]) == ["news:1", "news:2"]
 
 
 def test_every_scheme_with_an_active_event_shows_its_riskiest(tmp_path: Path) -> None:
@@ -224,7 +221,7 @@ def test_the_overview_reads_the_same_from_elasticsearch(spread: Path, cluster: A
     from store.elastic import ElasticStore  # loaded for this test alone, as the backend loads it
 
     def read(store: Any, key: str) -> dict[str, Any]:
-        data = Overview(store, alerts, lambda alert: alert, LABELS, negative_below=0.6).summary(key)
+        data = Overview(store, alerts, lambda alert: alert, LABELS).summary(key)
         data["volume"] = [b for b in data["volume"] if b["total"]]  # the range's ends move with the clock
         for e in data["events"]:
             del e["spark"]

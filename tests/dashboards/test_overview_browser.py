@@ -30,8 +30,7 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     app = create_app(store, alerts, parse, allowed_hosts=HOSTS, refresh_seconds=1, source_health=source_health,
-                     labels=LABELS, newest_alerts=state.of_events, alert_count=state.count_since,
-                     negative_below=0.3)
+                     labels=LABELS, newest_alerts=state.of_events, alert_count=state.count_since)
     server = DashboardServer(app, "127.0.0.1", port).start()
     try:
         with _browser(_base(server)) as page:
@@ -59,8 +58,7 @@ def test_overview_leads_with_events_and_dates_its_trend(store: EmbeddedStore, tm
             assert len(heights) == 5 and page.locator("#chart polyline.share").count() == 0
             assert sorted(heights)[1] < sorted(heights)[2] and len(set(heights)) == 2
             assert page.locator("#count-alerts").inner_text() == "1"
-            assert page.locator("#count-negative").inner_text() == "2"
-            assert page.locator("#negative-leaning").inner_text() == "另有 1 条倾向负面，负面预警亦计入"
+            assert page.locator("#count-negative").inner_text() == "2"  # not the neutral post that leans negative
             assert re.fullmatch(r"更新于 \d\d-\d\d \d\d:\d\d:\d\d", page.locator("#updated").inner_text())
             assert "新闻网站" in page.locator("#breakdown-platform").inner_text()
             assert "地方媒体" in page.locator("#breakdown-tier").inner_text() or \

@@ -128,7 +128,7 @@ def test_exports_hold_the_whole_result_not_the_page(many: EmbeddedStore, monkeyp
     negative_in_30d = [f"news:{n}" for n in range(120) if n % 3 == 0]
     assert [r[0] for r in rows[1:]] == negative_in_30d  # every page of it, in the page's order
     row = dict(zip(rows[0], rows[1]))
-    assert row["情感"] == "负面" and row["正面概率"] == "0.050" and row["平台"] == "新闻网站" and row["来源级别"] == "未知"
+    assert row["情感"] == "负面" and row["正负倾向"] == "0.05" and row["平台"] == "新闻网站" and row["来源级别"] == "未知"
 
     data = c.get(page.css("#export-json::attr(href)").get())
     assert data.status_code == 200 and data.headers["content-disposition"].endswith('.json"')
@@ -199,6 +199,28 @@ def test_without_a_saved_searches_file_saving_is_refused(many: EmbeddedStore) ->
     assert refused.status_code == 400 and "未配置保存搜索的位置" in refused.text
 
 
+def test_every_page_says_the_label_and_shows_the_score_as_its_lean(desk: Desk) -> None:
+    # The reporter's inquiry reads neutral to the model, though its score leans far to negative: 中性 everywhere,
+    # the score beside it as 正负倾向, never 正面概率 next to 中性 nor an alert's 负面 for it.
+    post = desk.store.get("news:n4")
+    assert post is not None and post.sentiment is not None
+    assert post.sentiment.label == "neutral" and post.sentiment.score < 0.1
+    c = desk.client()
+    html = Selector(c.get("/posts/news:n4").text)
+    assert html.css("#sentiment::text").get() == "中性"
+    assert "".join(html.css("#score ::text").getall()) == f"中性（正负倾向 {post.sentiment.score:.2f}）"
+    found = Selector(c.get("/search").text)  # every post, newest first: one page
+    [item] = found.css("li[data-post-id='news:n4']")
+    assert item.css(".tag::text").get() == "中性" and f"正负倾向 {post.sentiment.score:.2f}" in item.get()
+    for page in (c.get("/posts/news:n4").text, found.get(), c.get(f"/alerts/{desk.alert_id}").text,
+                 c.get("/api/summary?range=30d").text):
+        assert "正面概率" not in page
+    alert = desk.state.get(desk.alert_id)
+    assert "news:n4" in alert["post_ids"]  # it is part of the story's event ...
+    negative = [r["reason"] for r in alert["reasons"] if r["rule"] == "negative-post"]
+    assert negative and all(r.startswith("情感为负面") for r in negative)  # ... but the negative rule's reason is not its
+
+
 def test_the_post_page_shows_its_analysis_and_links_the_original(desk: Desk) -> None:
     c = desk.client()
     post = desk.store.get("forum:t2")
@@ -207,7 +229,7 @@ def test_the_post_page_shows_its_analysis_and_links_the_original(desk: Desk) -> 
     assert page.status_code == 200
     html = Selector(page.text)
     assert html.css("#sentiment::text").get() == "负面"
-    assert html.css("#score::text").get() == f"负面，正面概率 {post.sentiment.score:.2f}"  # type: ignore[union-attr]
+    assert "".join(html.css("#score ::text").getall()) == f"负面（正负倾向 {post.sentiment.score:.2f}）"  # type: ignore[union-attr]
     assert html.css("#risk::text").get() == f"{post.risk:.2f}"
     schemes = " ".join(html.css("#schemes ::text").getall())
     assert all(m.name in schemes and all(t in schemes for t in m.terms) for m in post.schemes)

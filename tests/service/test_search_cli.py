@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import json
 import subprocess
 import sys
@@ -125,18 +126,23 @@ def csv_rows(done: subprocess.CompletedProcess[bytes]) -> list[dict[str, str]]:
 
 def test_csv_opens_in_excel_with_chinese_headers(config_file: Path) -> None:
     rows = csv_rows(search(config_file, "北辰燃料乙醇", "--format", "csv"))
-    assert list(rows[0]) == ["发布时间", "情感", "正面概率", "来源", "采集源", "平台", "作者", "标题", "链接", "监测方案",
-                             "正文", "编号"]
+    assert list(rows[0]) == ["发布时间", "情感", "正负倾向", "风险", "来源", "采集源", "平台", "作者", "标题", "链接",
+                             "监测方案", "正文", "编号"]
     first = rows[0]
+    # The label is the verdict, the score its lean beside it; risk on its 0..1 scale; both as people read them.
+    assert re.fullmatch(r"0\.\d\d", first["正负倾向"]) and re.fullmatch(r"[01]\.\d\d", first["风险"])
     assert first["标题"] == "北辰燃料乙醇厂区附近恶臭难忍" and first["情感"] == "负面" and first["平台"] == "新闻网站"
     assert first["来源"] == first["采集源"] == "news-a"  # no outlet name known: the source's id
 
 
 def test_csv_for_scripts_has_ascii_headers_and_stored_values(config_file: Path) -> None:
     rows = csv_rows(search(config_file, "北辰燃料乙醇", "--format", "csv", "--ascii-headers"))
-    assert list(rows[0]) == ["time", "sentiment", "score", "outlet", "source", "platform", "author", "title", "url",
-                             "schemes", "content", "id"]
+    assert list(rows[0]) == ["time", "sentiment", "score", "risk", "outlet", "source", "platform", "author", "title",
+                             "url", "schemes", "content", "id"]
     assert (rows[0]["title"], rows[0]["sentiment"], rows[0]["platform"]) == ("北辰燃料乙醇厂区附近恶臭难忍", "negative", "news")
+    stored = json.loads(search(config_file, "北辰燃料乙醇", "--format", "json").stdout)["posts"][0]
+    assert (float(rows[0]["score"]), float(rows[0]["risk"])) == (stored["sentiment"]["score"], stored["risk"])
+    assert 0 <= stored["risk"] <= 1
 
 
 def test_no_match_and_no_store_and_bad_since(config_file: Path, tmp_path: Path) -> None:

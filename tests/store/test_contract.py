@@ -181,17 +181,6 @@ def test_volume_in_ten_minutes_starting_on_the_tens(store: Store, corpus: list[P
     assert buckets[2].by_sentiment == {"negative": 1} and buckets[-1].by_sentiment == {"positive": 1}
 
 
-def test_posts_by_how_far_they_lean_negative(store: Store, corpus: list[Post]) -> None:
-    leaning = make_post(6, "北辰 燃料 乙醇 排放 达标", hours=4)
-    leaning = leaning.model_copy(update={"sentiment": Sentiment(label="neutral", score=0.25)})
-    unread = make_post(7, "北辰 燃料 乙醇", hours=5).model_copy(update={"sentiment": None})
-    store.upsert([*corpus, leaning, unread])
-    assert sorted(ids(store, score_below=0.3)) == ["forum:4", "news:1", "news:6"]  # 0.1, 0.1 and 0.25
-    assert ids(store, score_below=0.1) == []  # under, not at
-    assert ids(store, score_below=0.3, sentiment="neutral") == ["news:6"]
-    assert store.count(SearchQuery(score_below=0.6)) == 5  # not the post without a sentiment
-
-
 def test_breakdowns_by_platform_tier_region_and_source(store: Store, real_shaped: list[Post]) -> None:
     store.upsert(real_shaped)
     everything = SearchQuery()

@@ -81,7 +81,6 @@ name = "negative-post"
 title = "负面舆情"
 type = "negative"
 scheme = "beichen"
-threshold = 0.3
 severity = "medium"
 
 [smtp]

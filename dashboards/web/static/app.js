@@ -2,6 +2,8 @@
 "use strict";
 
 const LABELS = { negative: "负面", neutral: "中性", positive: "正面", unknown: "未分析" };
+// The label is the verdict; the score only leans it, and says so where it is shown.
+const LEAN_HINT = "0 偏负面，1 偏正面；情感以标签为准";
 const STACK = ["negative", "neutral", "positive", "unknown"];
 const SVG = "http://www.w3.org/2000/svg";
 let range = "24h";
@@ -75,7 +77,7 @@ function postItem(post) {
   const meta = el("div", { class: "meta" },
     el("span", {}, when(post.time)), el("span", {}, post.outlet || post.source),
     post.author ? el("span", {}, post.author) : "",
-    post.score === null ? "" : el("span", {}, `正面概率 ${post.score.toFixed(2)}`));
+    post.score === null ? "" : el("span", { title: LEAN_HINT }, `正负倾向 ${post.score.toFixed(2)}`));
   return el("li", { "data-post-id": post.id }, el("span", { class: `tag ${label}` }, LABELS[label]), link, meta);
 }
 
@@ -233,8 +235,6 @@ async function refresh() {
     document.getElementById("count-total").textContent = data.counts.total;
     document.getElementById("count-range").textContent = data.counts.in_range;
     document.getElementById("count-negative").textContent = data.counts.negative;
-    const leaning = data.counts.leaning_negative;
-    document.getElementById("negative-leaning").textContent = leaning ? `另有 ${leaning} 条倾向负面，负面预警亦计入` : "";
     document.getElementById("count-alerts").textContent = data.counts.alerts;
     document.getElementById("pace-now").textContent = data.pace.posts;
     document.getElementById("pace-baseline").textContent = `前${data.pace.days}天同时段均值 ${data.pace.baseline}`;
