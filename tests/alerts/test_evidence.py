@@ -44,9 +44,16 @@ class Site(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.tls = tls
         self.received: dict[str, bytes] = {}
-        self.sent: dict[str, bytes] = {}
+        self._sent: dict[str, bytes] = {}
+        self._answered: dict[str, threading.Event] = {}
         self.closing = threading.Event()
         self.answers: dict[str, Callable[[Callable[[bytes], None]], None]] = {}
+
+    def sent(self, path: str) -> bytes:
+        """Every byte sent for `path`, once its answer is over: the client can have read the last byte before the
+        server's thread notes it."""
+        assert self._answered[path].wait(5), f"{path} was never answered"
+        return self._sent[path]
 
     @property
     def url(self) -> str:
@@ -68,11 +75,12 @@ class _Handler(socketserver.BaseRequestHandler):
             request += data
         path = request.split(b" ", 2)[1].decode()
         self.server.received[path] = request
-        self.server.sent[path] = b""
+        self.server._sent[path] = b""
+        answered = self.server._answered.setdefault(path, threading.Event())
 
         def send(data: bytes) -> None:
             sock.sendall(data)
-            self.server.sent[path] += data
+            self.server._sent[path] += data
 
         try:
             self.server.answers[path](send)
@@ -80,6 +88,7 @@ class _Handler(socketserver.BaseRequestHandler):
             pass  # the client cut the exchange: what was sent before is on record
         finally:
             sock.close()
+            answered.set()
 
 
 def answers(site: Site) -> None:
@@ -177,7 +186,7 @@ def test_a_gbk_page_is_saved_byte_for_byte(site: Site, locker: EvidenceLocker) -
     assert request_body == b""
     # The exact bytes, head included, as they crossed the wire both ways.
     raw = gzip.decompress(warc.read_bytes())
-    assert site.sent["/gbk.html"] in raw and b"X-Odd:value\r\n" in raw
+    assert site.sent("/gbk.html") in raw and b"X-Odd:value\r\n" in raw
     assert site.received["/gbk.html"] in raw
     saved = meta(locker, 7)
     assert saved["sha256"] == hashlib.sha256(GBK_BODY).hexdigest() == evidence.sha256
@@ -202,7 +211,7 @@ def test_chunked_framing_is_kept_and_the_digest_is_of_the_body(site: Site, locke
     evidence = locker.capture(2, site.url + "/chunked", "t", "x")
     assert evidence.sha256 == hashlib.sha256("北辰厂".encode()).hexdigest() and evidence.size == 9
     body = records(locker.root / "2" / "page.warc.gz")[1][4]
-    assert body == site.sent["/chunked"].split(b"\r\n\r\n", 1)[1]
+    assert body == site.sent("/chunked").split(b"\r\n\r\n", 1)[1]
 
 
 def test_a_server_that_never_answers_is_cut_at_the_timeout(site: Site, tmp_path: Path) -> None:
@@ -331,7 +340,7 @@ def test_an_https_page_is_recorded_as_well(tls_site: tuple[Site, Path], tmp_path
     assert [(k, u) for k, u, *_ in kinds][1:] == [("response", site.url + "/gbk.html"),
                                                   ("request", site.url + "/gbk.html")]
     assert kinds[1][4] == GBK_BODY
-    assert site.sent["/gbk.html"] in gzip.decompress((tmp_path / "e" / "20" / "page.warc.gz").read_bytes())
+    assert site.sent("/gbk.html") in gzip.decompress((tmp_path / "e" / "20" / "page.warc.gz").read_bytes())
 
 
 def test_an_untrusted_certificate_is_refused_by_default(tls_site: tuple[Site, Path], tmp_path: Path) -> None:
