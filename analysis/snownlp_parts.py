@@ -32,7 +32,10 @@ from snownlp.normal import zh  # noqa: E402
 # SnowNLP's converter walks a trie a character at a time (about 1 µs a character); its one-character
 # entries as a str.translate table do the same for characters in a fraction of that. Its few
 # phrase entries (印表機 → 打印机) are vocabulary choices, not character forms, and are left out.
-_TO_SIMPLIFIED = str.maketrans({k: v for k, v in zh.zh2hans.items() if len(k) == 1 and len(v) == 1 and k != v})
+# SnowNLP's table writes 余 (and 餘) as 馀, a variant simplified Chinese keeps for rare ambiguities only: 十余家
+# must stay 十余家, and 餘 is 余.
+_SINGLE = {k: v for k, v in zh.zh2hans.items() if len(k) == 1 and len(v) == 1 and k != v and k != "余"}
+_TO_SIMPLIFIED = str.maketrans({**_SINGLE, "餘": "余", "馀": "余"})
 # Most posts hold no traditional character: finding none is some thirty times faster than translating.
 _TRADITIONAL = re.compile("[" + re.escape("".join(map(chr, _TO_SIMPLIFIED))) + "]")
 

@@ -1,4 +1,4 @@
-from analysis.normalize import normalize, normalize_title
+from analysis.normalize import normalize, normalize_title, to_simplified
 
 
 def test_html_remnants_become_text() -> None:
@@ -24,3 +24,9 @@ def test_empty_and_none() -> None:
 
 def test_unclosed_angle_bracket_is_kept_as_text() -> None:
     assert normalize("价格 < 100 元") == "价格 < 100 元"
+
+
+def test_traditional_becomes_simplified_and_simplified_yu_stays() -> None:
+    # SnowNLP's table turns 余 into the variant 馀: 十余家 read as 十馀家 is a word no dictionary knows
+    assert to_simplified("十余家企业，其餘人員，剩馀") == "十余家企业，其余人员，剩余"
+    assert to_simplified("工廠惡臭") == "工厂恶臭"
