@@ -17,7 +17,7 @@ from models import ACTIVE_FOR, COOLING_FOR, SHANGHAI, Correction, Event, EventSt
 from store.query import Query
 
 Interval = Literal["10min", "hour", "day"]
-Breakdown = Literal["source", "platform", "tier", "region"]  # fields posts are counted by
+Breakdown = Literal["source", "platform", "tier", "region", "sentiment"]  # fields posts are counted by (sentiment: labelled posts)
 Progress = Callable[[int, int], None]  # (posts done, posts in all)
 
 

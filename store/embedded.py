@@ -667,6 +667,8 @@ class EmbeddedStore(Store):
         return self._terms(query, "keyword", size)
 
     def breakdown(self, query: SearchQuery, field: Breakdown, size: int = 20) -> list[tuple[str, int]]:
+        if field == "sentiment":  # a post without sentiment is indexed as "unknown", which the cluster leaves out
+            return [(key, n) for key, n in self._terms(query, field, size + 1) if key != "unknown"][:size]
         return self._terms(query, field, size)
 
     def top_authors(self, query: SearchQuery, size: int = 10) -> list[AuthorReach]:

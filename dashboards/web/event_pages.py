@@ -105,6 +105,7 @@ def event_routes(store: Store, templates: Environment, desk: AlertDesk, event_al
                 alert_id=None)
             return HTMLResponse(page, status_code=404)
         line = timeline(store, {"event_id": event.id})
+        event = line.event or event  # with its posts' labels as they are now
         alerts = [desk.labelled(a) for a in event_alerts(event)]
         return HTMLResponse(templates.get_template("event.html").render(
             event=event, timeline=line, growth=growth(event.per_10min), chains=repost_chains(line.posts),

@@ -40,7 +40,8 @@ _CORRECT_TRIES = 5  # a correction read again after a later crawl of its post wa
 # Terms aggregations: shards send this many values first, 8 times more while that cut some; past the
 # cluster's own limit of buckets in an answer (search.max_buckets), composite pages.
 _SHARD_SIZE, _MAX_BUCKETS, _COMPOSITE_PAGE = 1000, 65_536, 10_000
-_BREAKDOWN_FIELDS = {"source": "source", "platform": "platform", "tier": "source_tier", "region": "region"}
+_BREAKDOWN_FIELDS = {"source": "source", "platform": "platform", "tier": "source_tier", "region": "region",
+                     "sentiment": "sentiment.label"}
 _REACH_FIELDS = ("author.followers", "metrics.reposts", "metrics.comments", "metrics.likes")
 _SORTS = {"time": [{"time": "desc"}, {"id": "asc"}], "relevance": [{"_score": "desc"}, {"id": "asc"}]}
 _EVENT_SORTS = {"time": [{"last_seen": "desc"}, {"id": "asc"}],

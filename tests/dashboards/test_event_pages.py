@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from analysis.grams import index_grams
 from dashboards.web.app import create_app
 from dashboards.web.event_pages import CHAIN_DEPTH, growth, repost_chains
-from models import SHANGHAI, Author, Event, Metrics, Post, Sentiment, now
+from models import SHANGHAI, Author, Correction, Event, Metrics, Post, Sentiment, now
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, Desk, alerts, parse
 
@@ -44,6 +44,23 @@ def test_the_event_page_tells_the_story_in_order(desk: Desk) -> None:
     assert all(a.attrib["href"].startswith("/posts/") for a in timeline.css("a"))  # the analysis, then the original
     assert html.css("#reposts .empty::text").get() == "此事件没有微博转发"
 
+
+
+def test_an_analysts_correction_shows_in_the_events_figures_at_once(desk: Desk) -> None:
+    event_id = _event_id(desk)
+    split = (lambda: " ".join(Selector(desk.client().get(f"/events/{event_id}").text)
+                              .css("#event-sentiment::text").get().split()))
+    before = split()
+    reporter = desk.store.get("news:n4")  # the reporter's inquiry, which the model reads as neutral
+    assert reporter is not None and reporter.sentiment is not None and reporter.sentiment.label == "neutral"
+    desk.store.correct("news:n4", Correction(sentiment="negative", by="李明", at=now()))
+    after = split()
+    counts = {word: int(n) for word, n in zip(after.split()[::2], after.split()[1::2])}
+    was = {word: int(n) for word, n in zip(before.split()[::2], before.split()[1::2])}
+    assert counts["负面"] == was["负面"] + 1 and counts.get("中性", 0) == was.get("中性", 0) - 1
+    assert desk.store.get_event(event_id).by_sentiment == {  # type: ignore[union-attr]
+        k: v for k, v in {"negative": was["负面"], "neutral": was.get("中性", 0),
+                          "positive": was.get("正面", 0)}.items() if v}  # the stored event is analysis's own
 
 def test_the_growth_chart_has_a_bar_for_every_ten_minutes(desk: Desk) -> None:
     event = desk.store.get_event(_event_id(desk))

@@ -128,6 +128,9 @@ def test_breakdowns_and_authors_in_chinese(spread: Path) -> None:
 
 def test_events_first_riskiest_first_with_their_alert(spread: Path, tmp_path: Path) -> None:
     state = AlertState(f"sqlite:///{tmp_path / 'alerts.db'}")
+    with EmbeddedStore(spread / "var" / "store", grams=index_grams) as store:  # two negative posts of the event
+        posts = store.search(SearchQuery(sentiment="negative", limit=2)).posts
+        store.upsert([p.model_copy(update={"event_id": "evt:0000000000000002"}) for p in posts])
     at = now()
     alert_id = state.open_alert(NewAlert(key="event:co:evt:0000000000000002", rule="event-growth", scheme="co",
                                          event_id="evt:0000000000000002", severity="high", title="河水发黑",
@@ -139,7 +142,9 @@ def test_events_first_riskiest_first_with_their_alert(spread: Path, tmp_path: Pa
     assert events[0]["alert"]["id"] == alert_id and events[0]["alert"]["state_label"] == "待处理"
     assert events[0]["alert"]["severity_label"] == "高" and events[1]["alert"] is None
     assert events[0]["platforms"] == ["微博", "论坛"] and events[0]["first_poster"] == "吃瓜群众"
-    assert events[0]["sentiment"]["negative"] == 5 and events[0]["spark"][-5:] == [3, 2, 1, 0, 0]
+    # counted from the event's posts as they are labelled now (the stored event says 5 negative, 1 neutral)
+    assert events[0]["sentiment"] == {"negative": 2, "neutral": 0, "positive": 0, "unknown": 0}
+    assert events[0]["spark"][-5:] == [3, 2, 1, 0, 0]
     assert data["counts"]["alerts"] == 1
     state.close()
 

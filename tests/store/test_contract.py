@@ -190,6 +190,10 @@ def test_breakdowns_by_platform_tier_region_and_source(store: Store, real_shaped
     assert store.breakdown(everything, "region") == [("北京", 2), ("香港", 1)]  # posts without a region: not counted
     assert store.breakdown(everything, "source", 2) == [("weibo", 3), ("baihua-forum", 2)]
     assert store.breakdown(SearchQuery(sentiment="negative"), "platform") == [("weibo", 2), ("forum", 1), ("news", 1)]
+    # labelled posts only: one the analysis could not score is in no sentiment's count, on either backend
+    unscored = real_shaped[0].model_copy(update={"id": "news:unscored", "sentiment": None})
+    store.upsert([unscored])
+    assert store.breakdown(everything, "sentiment") == [("negative", 4), ("neutral", 3)]
 
 
 def test_top_authors_by_reach(store: Store, real_shaped: list[Post]) -> None:
