@@ -29,7 +29,7 @@ HEAD = TAIL = 50_000
 _CJK = "\u3041-\u30fa\u30fc\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff\U00020000-\U0003134f\u3007"
 # Pieces of Chinese characters, of other letters, of digits; everything else is skipped. Consecutive Chinese
 # pieces (apart only by spaces or punctuation) make one run: joined in Python, as a pattern that spans the
-# punctuation itself tries it at every character and reads text a third slower.
+# punctuation itself tries that at every character, a fifth slower over real posts.
 _PIECES = re.compile(rf"([{_CJK}]+)|([^\W\d_{_CJK}]+|\d+)")
 # A few marks inside the ranges above are not letters (゛, ゠); inside a run they are punctuation too.
 _GAPS = re.compile(r"[\W_]+")
