@@ -20,15 +20,18 @@ last TAIL are read, as analysis reads them.
 from __future__ import annotations
 
 import re
+from operator import add
 
 from analysis.normalize import fold_width, to_simplified
 
 HEAD = TAIL = 50_000
 
 _CJK = "\u3041-\u30fa\u30fc\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3\uf900-\ufaff\U00020000-\U0003134f\u3007"
-# Runs of Chinese characters (with the spaces and punctuation between them), of other letters, of digits;
-# everything else is skipped.
-_UNITS = re.compile(rf"([{_CJK}](?:[\W_]*[{_CJK}])*)|([^\W\d_{_CJK}]+|\d+)")
+# Pieces of Chinese characters, of other letters, of digits; everything else is skipped. Consecutive Chinese
+# pieces (apart only by spaces or punctuation) make one run: joined in Python, as a pattern that spans the
+# punctuation itself tries that at every character, a fifth slower over real posts.
+_PIECES = re.compile(rf"([{_CJK}]+)|([^\W\d_{_CJK}]+|\d+)")
+# A few marks inside the ranges above are not letters (゛, ゠); inside a run they are punctuation too.
 _GAPS = re.compile(r"[\W_]+")
 
 
@@ -36,8 +39,24 @@ def _runs(text: str) -> list[tuple[str, bool]]:
     """(run, is Chinese) in order; a run of Chinese characters apart only by spaces or punctuation is one."""
     if len(text) > HEAD + TAIL:
         text = f"{text[:HEAD]}\n{text[-TAIL:]}"
-    return [(_GAPS.sub("", chinese), True) if chinese else (word, False)
-            for chinese, word in _UNITS.findall(to_simplified(fold_width(text)).lower())]
+    runs: list[tuple[str, bool]] = []
+    chinese: list[str] = []
+
+    def close_chinese() -> None:
+        if run := _GAPS.sub("", "".join(chinese)):  # a run of marks alone reads as nothing
+            runs.append((run, True))
+        chinese.clear()
+
+    for piece, word in _PIECES.findall(to_simplified(fold_width(text)).lower()):
+        if piece:
+            chinese.append(piece)
+            continue
+        if chinese:
+            close_chinese()
+        runs.append((word, False))
+    if chinese:
+        close_chinese()
+    return runs
 
 
 def index_grams(text: str) -> tuple[list[str], list[str]]:
@@ -52,7 +71,7 @@ def index_grams(text: str) -> tuple[list[str], list[str]]:
             continue
         if after_word and len(run) > 1:
             grams.append(run[0])
-        grams.extend([run[i:i + 2] for i in range(len(run) - 1)])
+        grams.extend(map(add, run, run[1:]))  # its pairs
         grams.append(run[-1])
         chars.extend(run)
         after_word = False

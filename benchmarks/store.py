@@ -1,7 +1,7 @@
 """The store: ingest speed, search latency, one dashboard refresh and disk size, against SQLite FTS5.
 
     python benchmarks/store.py [--posts 200000] [--osmem-posts 5000] [--searches 100] [--data ../shared/data]
-                               [--url URL]
+                               [--url URL] [--analysed FILE]
 
 Posts are Weibo posts from the corpora (the sentiment training sets): two in three as they are (tens of
 characters), one in three an article of 400-2,500 characters made of consecutive posts under a THUCNews
@@ -99,6 +99,14 @@ def analyse(data: Path, count: int, analyzer: Analyzer, out: Path) -> None:
                 batch = []
                 print(f"\ranalysing: {n} posts", end="", file=sys.stderr, flush=True)
     print(f"\ranalysed {count:,} posts in {time.perf_counter() - started:.0f} s (not timed below)", file=sys.stderr)
+
+
+def kept(analysed: Path) -> int:
+    """How many analysed posts a file kept by an earlier run holds (0 when there is none)."""
+    if not analysed.exists():
+        return 0
+    with analysed.open(encoding="utf-8") as file:
+        return sum(1 for _ in file)
 
 
 def batches(analysed: Path, count: int) -> Iterator[list[Post]]:
@@ -407,13 +415,18 @@ def main() -> None:
     parser.add_argument("--searches", type=int, default=100)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--url", help="a cluster of your own (its client's own transport) instead of osmem-server")
+    parser.add_argument("--analysed", type=Path,
+                        help="keep the analysed posts in this file and read them from it on later runs (untimed "
+                             "either way; the same posts each time)")
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"no corpora at {args.data}: they come with ../shared (or pass --data)")
     analyzer = Analyzer()
     with tempfile.TemporaryDirectory() as scratch:
-        analysed = Path(scratch) / "analysed.jsonl"
-        analyse(args.data, max(args.posts, args.osmem_posts), analyzer, analysed)
+        wanted_posts = max(args.posts, args.osmem_posts)
+        analysed = args.analysed or Path(scratch) / "analysed.jsonl"
+        if kept(analysed) < wanted_posts:
+            analyse(args.data, wanted_posts, analyzer, analysed)
         # Drawn from the posts every backend holds, so each search finds posts on each.
         sample = [p for batch in batches(analysed, min(args.posts, args.osmem_posts or args.posts)) for p in batch]
         wanted = searches(sample, args.searches)

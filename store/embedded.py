@@ -312,26 +312,32 @@ class EmbeddedStore(Store):
         with self._records():
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                marks = ",".join("?" * len(posts))
-                stored = {post_id: Correction.model_validate_json(doc) for post_id, doc in self._db.execute(
-                    f"SELECT id, json_extract(doc, '$.correction') FROM posts WHERE id IN ({marks}) "
-                    "AND json_extract(doc, '$.correction') IS NOT NULL", [p.id for p in posts])}
-                posts = keep_corrections(posts, stored)
-                for post in posts:
-                    known = self._db.execute("SELECT first_seen FROM posts WHERE id = ?", (post.id,)).fetchone()
-                    doc = post.model_dump_json()
-                    if known:
-                        self._db.execute("UPDATE posts SET seq = ?, doc = ? WHERE id = ?", (seq, doc, post.id))
-                        result.updated.append(post.id)
-                    else:
-                        self._db.execute("INSERT INTO posts (id, seq, first_seen, doc) VALUES (?, ?, ?, ?)",
-                                         (post.id, seq, stamp, doc))
-                        result.inserted.append(post.id)
+                known = self._known([p.id for p in posts])
+                posts = keep_corrections(posts, {post_id: Correction.model_validate_json(doc)
+                                                 for post_id, doc in known.items() if doc is not None})
+                rows = [(p.id, seq, stamp, p.model_dump_json()) for p in posts]
+                self._db.executemany("UPDATE posts SET seq = ?, doc = ? WHERE id = ?",
+                                     [(seq, doc, post_id) for post_id, _, _, doc in rows if post_id in known])
+                self._db.executemany("INSERT INTO posts (id, seq, first_seen, doc) VALUES (?, ?, ?, ?)",
+                                     [row for row in rows if row[0] not in known])
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        for post in posts:
+            (result.updated if post.id in known else result.inserted).append(post.id)
         return result, seq, posts
+
+    def _known(self, ids: list[str]) -> dict[str, str | None]:
+        """Those of `ids` that posts.db already holds, each with its analyst's correction as JSON (or None); asked in
+        chunks, as SQLite caps a statement's parameters."""
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), _BATCH):
+            chunk = ids[start:start + _BATCH]
+            found.update(self._db.execute(
+                f"SELECT id, json_extract(doc, '$.correction') FROM posts WHERE id IN ({','.join('?' * len(chunk))})",
+                chunk))
+        return found
 
     def _document(self, post: Post) -> tantivy.Document:
         doc = tantivy.Document()
@@ -434,8 +440,11 @@ class EmbeddedStore(Store):
             self._get_writer()  # fail before touching SQLite if another process holds the index
             result, seq, batch = self._write_records(batch)
             with self._indexing() as writer:
+                # Only a post posts.db held before can be in the index: each delete is looked up in every
+                # segment at commit, a cost that grows with the store.
+                for post_id in result.updated:
+                    writer.delete_documents_by_term("id", post_id)
                 for post in batch:
-                    writer.delete_documents_by_term("id", post.id)
                     writer.add_document(self._document(post))
                 self._commit(writer, seq)
         return result

@@ -44,3 +44,12 @@ def test_of_a_very_long_text_the_head_and_the_tail_are_read() -> None:
     grams = set(index_grams(text)[0])
     assert {"头部", "尾部"} <= grams and "独有" not in grams
     assert len(index_grams(text)[0]) <= HEAD + TAIL + 2
+
+
+def test_a_mark_that_is_no_letter_reads_as_punctuation() -> None:
+    # ゛ and ゠ sit among the kana but are not letters: alone between words they once left an empty run,
+    # which no gram could be cut from, and the post could not be indexed at all.
+    assert index_grams("iphone゛pro") == (["iphone", "pro"], [])
+    assert query_grams("iphone゛pro") == (["iphone", "pro"], [])
+    assert index_grams("゛") == query_grams("゠") == ([], [])
+    assert index_grams("北゛京") == (["北京", "京"], list("北京"))

@@ -47,6 +47,11 @@ def test_words_are_anded_phrases_ordered_or_and_exclude(store: Store, corpus: li
     assert ids(store, "不存在") == []
 
 
+def test_a_post_with_a_kana_mark_between_words_is_stored_and_found(store: Store) -> None:
+    store.upsert([make_post(1, "iphone゛pro 发布会")])  # ゛ is no letter: read as punctuation
+    assert ids(store, "发布会") == ids(store, "iphone") == ["news:1"]
+
+
 def test_empty_query_lists_newest_first_with_limit_and_offset(store: Store, corpus: list[Post]) -> None:
     store.upsert(corpus)
     assert ids(store) == ["news:5", "forum:4", "news:3", "news:2", "news:1"]
