@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -513,8 +514,15 @@ def build_idf(data: tuple[Path, ...], out: Path) -> None:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model folder to write.")
+@click.option("--extra", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="More labelled rows of another kind (e.g. binary reviews), JSONL files or folders: they join the "
+                   "fit at --extra-weight each, never the held-out tenth. Repeatable.")
+@click.option("--extra-weight", type=click.FloatRange(min=0), default=None,
+              help="What an --extra row weighs against a --data row (default: the weight the shipped model is built "
+                   "with; the trainer says which).")
 @config_option
-def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None) -> None:
+def train_sentiment(data: tuple[Path, ...], out: Path, extra: tuple[Path, ...], extra_weight: float | None,
+                    config_file: Path | None) -> None:
     """Train the sentiment model on labelled posts, e.g. your analysts' own."""
     from analysis.sentiment import Featurizer, read_rows
     from analysis.tokens import Tokenizer
@@ -523,13 +531,17 @@ def train_sentiment(data: tuple[Path, ...], out: Path, config_file: Path | None)
     settings = config.load(config_file)
     try:
         rows = read_rows(data)
+        extra_rows = read_rows(extra)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     labels = {label for _, label in rows}
     if len(labels) < 3:
         raise click.ClickException(f"need rows of all three labels (positive, neutral, negative); found {sorted(labels)}")
     tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-    train(rows, out, Featurizer(tokenizer), progress=lambda m: click.echo(m, err=True))
+    weighting = {} if extra_weight is None else {"extra_weight": extra_weight}
+    started = time.perf_counter()
+    train(rows, out, Featurizer(tokenizer), extra=extra_rows, progress=lambda m: click.echo(m, err=True), **weighting)
+    click.echo(f"trained in {time.perf_counter() - started:.0f} s", err=True)
 
 
 @main.group()
