@@ -39,7 +39,8 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
     cut = int(len(order) * (1 - HOLDOUT))
-    progress(f"features for {len(rows)} rows" + (f" and {len(extra)} extra rows, each weighing {extra_weight} …" if extra else " …"))
+    also = f" and {len(extra)} extra rows, each weighing {extra_weight}" if extra else ""
+    progress(f"features for {len(rows)} rows{also} …")
     features = [featurizer(rows[i][0]) for i in order]
     gold = np.array([LABELS.index(rows[i][1]) for i in order])
     held = slice(cut, None)
@@ -53,7 +54,8 @@ def train(rows: Sequence[tuple[str, str]], out: Path, featurizer: Featurizer, *,
     lr = LogisticRegression(C=4.0, max_iter=3000)
     lr.fit(x_fit, fit_gold, sample_weight=weights)
     assert list(lr.classes_) == [0, 1, 2]
-    lr.intercept_ += _prior_shift(gold[:cut], fit_gold, weights)
+    if len(fit_gold) > cut:  # extra rows joined the fit
+        lr.intercept_ += _prior_shift(gold[:cut], fit_gold, weights)
 
     progress("naive Bayes (SnowNLP) …")
     nb = _NaiveBayes()
@@ -100,8 +102,8 @@ def _fit_set(features: list[Features], gold: np.ndarray, extra: Sequence[tuple[s
 def _prior_shift(gold: np.ndarray, fit_gold: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """What turns the fitted model's class priors back into those of the main rows: the extra rows hold no
     neutral ones, and the neutral posts they would otherwise talk the model out of are the most common."""
-    main = np.bincount(gold, minlength=3) / len(gold)
-    fitted = np.bincount(fit_gold, weights=weights, minlength=3) / weights.sum()
+    main = (np.bincount(gold, minlength=3) + 1) / (len(gold) + 3)  # add-one: a class may have no main rows
+    fitted = (np.bincount(fit_gold, weights=weights, minlength=3) + 1) / (weights.sum() + 3)
     return np.log(main) - np.log(fitted)
 
 

@@ -125,11 +125,14 @@ def test_extra_rows_join_the_fit_at_their_weight_and_never_the_held_out_tenth(tm
 def test_prior_shift_gives_back_the_main_rows_class_shares() -> None:
     from analysis.train_sentiment import _prior_shift
 
-    gold = np.array([0, 1, 1, 2])  # a half neutral
-    fit_gold = np.array([0, 1, 1, 2, 0, 2, 0, 2])  # four polar extra rows
-    shift = _prior_shift(gold, fit_gold, np.array([1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5]))
+    gold = np.array([0] * 25 + [1] * 50 + [2] * 25)  # a half neutral
+    fit_gold = np.concatenate([gold, [0] * 50 + [2] * 50])  # a hundred polar extra rows at half weight
+    shift = _prior_shift(gold, fit_gold, np.concatenate([np.ones(100), np.full(100, 0.5)]))
     assert shift[1] > 0 > shift[0] and shift[0] == pytest.approx(shift[2])
-    assert np.exp(shift) * np.array([2, 2, 2]) / 6 == pytest.approx([0.25, 0.5, 0.25])
+    fitted = np.array([50, 50, 50]) / 150
+    corrected = fitted * np.exp(shift)
+    assert corrected / corrected.sum() == pytest.approx([0.25, 0.5, 0.25], abs=0.01)
+    assert np.isfinite(_prior_shift(np.array([1, 2]), np.array([1, 2, 0]), np.ones(3))).all(), "no main negatives"
 
 
 def test_weighted_bayes_counts_a_row_as_much_as_it_weighs() -> None:
