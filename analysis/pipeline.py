@@ -15,7 +15,7 @@ from analysis.official import OfficialMatcher
 from analysis.schemes import SchemeMatcher
 from analysis.risk import RiskScorer
 from analysis.segments import Segment, search_tokens, segment
-from analysis.sentiment import MAX_CHARS, Featurizer, Prediction, SentimentScorer
+from analysis.sentiment import MAX_CHARS, NOTHING_TO_READ, Featurizer, Prediction, SentimentScorer, combined
 from analysis.tokens import Tokenizer
 import settings as config
 from settings import Analysis, Official, Risk, Scheme
@@ -26,11 +26,37 @@ log = logging.getLogger(__name__)
 # of a whole 10 MB post would take over a gigabyte. The post itself is kept whole.
 HEAD = TAIL = 50_000
 KEYWORDS = 10  # a post's keywords
+# A news report's headline and lead say what it is about; its body may dwell on the past it reports as
+# overcome (往年污染严重……如今……), which read alone sounds negative, and a long body is read as neutral
+# nearly always and with near certainty. The sentiment of a post with a headline or a long text is the
+# weighted mean of the class probabilities of its headline, its lead and its whole text.
+HEADLINE_WEIGHT, LEAD_WEIGHT, WHOLE_WEIGHT = 0.4, 0.4, 0.2
+LEAD_MIN = 40  # a shorter first paragraph is a byline, a dateline or a caption, not the lead
+LEAD_CHARS = 300
+LONG_TEXT = 400  # a post without a headline this long may still have a lead
 
 
 def truncated(post: Post) -> bool:
     """Whether only the head and tail of this (analysed) post's text were read."""
     return len(post.title) + bool(post.title) + len(post.content) > HEAD + TAIL
+
+
+def _lead(content: str) -> str:
+    """The first paragraph of a long text that says something (its head, if the paragraph is long)."""
+    return next((line.strip()[:LEAD_CHARS] for line in content.splitlines() if len(line.strip()) >= LEAD_MIN), "")
+
+
+def _headline_and_lead(title: str, content: str) -> tuple[list[tuple[str, float]], float]:
+    """The parts of a post read apart from its whole text, with their weights, and the weight of the whole:
+    no parts for a post that is only a headline, or a short text without one. A body with no lead of its
+    own (one short paragraph) is its own lead, and weighs as much."""
+    if not content or not title and len(content) < LONG_TEXT:
+        return [], 1.0
+    parts = [(to_simplified(title), HEADLINE_WEIGHT)] if title else []
+    lead = _lead(content)
+    if not lead or lead == content.strip():
+        return parts, LEAD_WEIGHT + WHOLE_WEIGHT
+    return parts + [(to_simplified(lead), LEAD_WEIGHT)], WHOLE_WEIGHT
 
 
 def _analysed_text(post: Post, title: str, content: str) -> str:
@@ -103,8 +129,16 @@ class Analyzer:
         # Sentiment reads the head of a long text only; a short one (nearly all posts) shares the jieba pass.
         heads = [segments if len(text) <= MAX_CHARS else segment(text[:MAX_CHARS], self.tokenizer)
                  for text, segments in zip(texts, segmented)]
-        predictions = self.sentiment.predict_many([Featurizer.from_segments(head) if text else None
-                                                   for text, head in zip(texts, heads)])
+        parts = [_headline_and_lead(*clean) for clean in cleaned]
+        features = [Featurizer.from_segments(head) if text else None for text, head in zip(texts, heads)]
+        features += [Featurizer.from_segments(segment(part, self.tokenizer)) for own, _ in parts for part, _ in own]
+        predicted = self.sentiment.predict_many(features)
+        predictions, rest = predicted[:len(posts)], iter(predicted[len(posts):])
+        for i, (own, whole) in enumerate(parts):
+            if own and predictions[i] is not None:
+                # (`own` first: zip stops on it without taking the next post's prediction from `rest`)
+                weighted = [(p, w) for (_, w), p in zip(own, rest) if p is not NOTHING_TO_READ]
+                predictions[i] = combined(weighted + [(predictions[i], whole)])
         # A repost: the last part of its chain is the text it passes on, and may be an earlier post.
         reposts = [i for i, segments in enumerate(segmented) if len(segments) > 1]
         fingerprints = self.simhash.fingerprints(texts + [segmented[i][-1].text for i in reposts])

@@ -27,7 +27,7 @@ import numpy as np
 from analysis.idf import read_jsonl
 from analysis.normalize import normalize, to_simplified
 from analysis.segments import Segment, segment
-from analysis.snownlp_parts import Bayes
+from analysis.snownlp_parts import AddOneProb, Bayes
 from analysis.tokens import Tokenizer
 from models import Sentiment
 
@@ -147,6 +147,15 @@ NOTHING_TO_READ = Prediction({"negative": 0.0, "neutral": 1.0, "positive": 0.0},
 
 class _NaiveBayes(Bayes):
     """SnowNLP's classifier, asked for every class's log-probability instead of only the winner's."""
+
+    def train_weighted(self, data: Iterable[tuple[list[str], str, float]]) -> None:
+        """SnowNLP's `train`, with a weight a row: each of its words counts that much (add-one smoothing kept)."""
+        for words, label, weight in data:
+            counts = self.d.setdefault(label, AddOneProb())
+            weight = float(weight)  # a Python float: marshal writes a numpy one as raw bytes
+            for word in words:
+                counts.add(word, weight)
+        self.total = sum(c.getsum() for c in self.d.values())
 
     def log_probabilities(self) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
         """Class priors, the log-probability of an unseen word, and the words seen with theirs (words ×
@@ -308,6 +317,15 @@ class SentimentModel:
         probs = np.exp(blend(lr, nb, self.nb_weight, self.temperature))
         score = probs[:, 2] / (probs[:, 2] + probs[:, 0])
         return [Prediction(dict(zip(LABELS, p)), s) for p, s in zip(probs.tolist(), score.tolist())]
+
+
+def combined(parts: Sequence[tuple[Prediction, float]]) -> Prediction:
+    """One prediction from those of parts of a text (its headline, its lead, the whole), weighted: the
+    weighted mean of their class probabilities. (A mean of log-probabilities would let the most certain
+    part decide alone, and the whole of a long text is nearly always read as certainly neutral.)"""
+    total = sum(weight for _, weight in parts)
+    probs = {label: sum(weight * p.probs[label] for p, weight in parts) / total for label in LABELS}
+    return Prediction(probs, probs["positive"] / (probs["positive"] + probs["negative"]))
 
 
 def blend(lr: np.ndarray, nb: np.ndarray, nb_weight: float, temperature: float) -> np.ndarray:

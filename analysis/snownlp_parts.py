@@ -27,6 +27,7 @@ def _register_package() -> None:
 _register_package()
 
 from snownlp.classification.bayes import Bayes  # noqa: E402
+from snownlp.utils.frequency import AddOneProb  # noqa: E402
 from snownlp.normal import zh  # noqa: E402
 
 # SnowNLP's converter walks a trie a character at a time (about 1 µs a character); its one-character
@@ -44,4 +45,4 @@ def zh2hans(text: str) -> str:
     return text.translate(_TO_SIMPLIFIED) if _TRADITIONAL.search(text) else text
 
 
-__all__ = ["Bayes", "zh2hans"]
+__all__ = ["AddOneProb", "Bayes", "zh2hans"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -522,6 +523,12 @@ def build_idf(data: tuple[Path, ...], out: Path) -> None:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="JSONL files (or folders of them) with `text` and `label` (positive/neutral/negative). Repeatable.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Model folder to write.")
+@click.option("--extra", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
+              help="More labelled rows of another kind (e.g. binary reviews), JSONL files or folders: they join the "
+                   "fit at --extra-weight each, never the held-out tenth. Repeatable.")
+@click.option("--extra-weight", type=click.FloatRange(min=0), default=None,
+              help="What an --extra row weighs against a --data row (default: the weight the shipped model is built "
+                   "with; the trainer says which).")
 @click.option("--with-corrections", is_flag=True,
               help="Add the store's corrections (yuqing label, the dashboard's post pages) and write a report.")
 @click.option("--correction-weight", type=click.IntRange(1, 1000),
@@ -529,8 +536,9 @@ def build_idf(data: tuple[Path, ...], out: Path) -> None:
 @click.option("--dev", type=click.Path(exists=True, path_type=Path),
               help="With --with-corrections: JSONL dev sets (a folder or a file) to compare the models on.")
 @config_option
-def train_sentiment(data: tuple[Path, ...], out: Path, with_corrections: bool, correction_weight: int | None,
-                    dev: Path | None, config_file: Path | None) -> None:
+def train_sentiment(data: tuple[Path, ...], out: Path, extra: tuple[Path, ...], extra_weight: float | None,
+                    with_corrections: bool, correction_weight: int | None, dev: Path | None,
+                    config_file: Path | None) -> None:
     """Train the sentiment model on labelled posts, e.g. your analysts' own.
 
     With --with-corrections, the analysts' corrections in the store join the rows, weighing more than corpus
@@ -546,21 +554,27 @@ def train_sentiment(data: tuple[Path, ...], out: Path, with_corrections: bool, c
         _usage_error("--correction-weight and --dev go with --with-corrections")
     try:
         rows = read_rows(data)
+        extra_rows = read_rows(extra)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     labels = {label for _, label in rows}
     if len(labels) < 3:
         raise click.ClickException(f"need rows of all three labels (positive, neutral, negative); found {sorted(labels)}")
     progress = lambda m: click.echo(m, err=True)  # noqa: E731
+    training: dict[str, Any] = {"extra": extra_rows}
+    if extra_weight is not None:
+        training["extra_weight"] = extra_weight
     if not with_corrections:
         tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-        train(rows, out, Featurizer(tokenizer), progress=progress)
+        started = time.perf_counter()
+        train(rows, out, Featurizer(tokenizer), progress=progress, **training)
+        click.echo(f"trained in {time.perf_counter() - started:.0f} s", err=True)
         return
     from yuqing.retrain import NoCorrections, retrain
 
     try:
         report = retrain(settings, rows, out, weight=correction_weight or settings.analysis.correction_weight,
-                         dev=dev, progress=progress)
+                         dev=dev, progress=progress, **training)
     except NoCorrections as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(report.text(), nl=False)

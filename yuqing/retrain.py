@@ -27,7 +27,8 @@ class NoCorrections(ValueError):
 
 
 def retrain(settings: config.Settings, rows: list[tuple[str, str]], out: Path, *, weight: int,
-            dev: Path | None, progress: Callable[[str], None]) -> Report:
+            dev: Path | None, progress: Callable[[str], None], **training: Any) -> Report:
+    """`training`: what else `train` takes (the extra corpora and their weight)."""
     with open_store(settings.store, readonly=True) as store:  # never waits for (or disturbs) a running service
         corrected = list(store.corrections())
         if not corrected:
@@ -35,10 +36,10 @@ def retrain(settings: config.Settings, rows: list[tuple[str, str]], out: Path, *
                                 "dashboard's post pages")
         off = _not_relevant(corrected)
         relevant = {name: store.search(SearchQuery(scheme=name, limit=RELEVANT_SAMPLE)).posts for name in off}
-    extra = correction_rows(corrected, weight)
-    progress(f"{len(extra) // weight} corrected posts, each weighing as {weight} corpus rows")
+    corrections = correction_rows(corrected, weight)
+    progress(f"{len(corrections) // weight} corrected posts, each weighing as {weight} corpus rows")
     tokenizer = Tokenizer(t for s in settings.schemes for t in s.terms())
-    train(rows + extra, out, Featurizer(tokenizer), progress=progress)
+    train(rows + corrections, out, Featurizer(tokenizer), progress=progress, **training)
     before = settings.analysis.sentiment_model
     report = Report(before=str(before) if before else "shipped", after=str(out), weight=weight,
                     not_relevant={name: len(posts) for name, posts in off.items()})

@@ -111,3 +111,33 @@ def test_of_a_huge_post_the_head_and_tail_are_analysed_and_the_post_kept_whole(
     caplog.clear()
     whole = analyzer.analyse(_post("长文", "泄漏爆炸。" * ((HEAD + TAIL - 3) // 5)))
     assert not truncated(whole) and "爆炸" in whole.tokens and not caplog.text
+
+
+SOLVED = ("城南河道整治见成效 昔日臭水沟变身市民公园",
+          "经过两年整治，城南河道水清岸绿，沿岸建起步道和花园，成了市民休闲的好去处，居民纷纷点赞。\n"
+          "往年一到夏天，河道恶臭难忍，垃圾成堆，蚊虫滋生，居民投诉不断，孩子咳嗽，老人不敢开窗。\n"
+          "有居民说，以前臭得没法住，打了无数次投诉电话，太失望了，想过搬走。\n"
+          "如今污水管网全部接通，河水不再发臭，周边房价也涨了。")
+
+
+def test_a_report_of_a_problem_solved_is_read_by_its_headline_and_lead(analyzer: Analyzer) -> None:
+    whole = analyzer.sentiment.score("\n".join(SOLVED))
+    assert whole is not None and whole.label == "negative", "the body alone dwells on the past"
+    post = analyzer.analyse(_post(*SOLVED))
+    assert post.sentiment is not None and post.sentiment.label != "negative"
+    assert post.sentiment.score > whole.score
+
+
+def test_a_short_post_or_a_bare_headline_is_read_whole(analyzer: Analyzer) -> None:
+    text = "孩子咳嗽了一个月，投诉了十几次没人管，太失望了"
+    assert analyzer.analyse(_post("", text)).sentiment == analyzer.sentiment.score(text)
+    assert analyzer.analyse(_post(SOLVED[0])).sentiment == analyzer.sentiment.score(SOLVED[0])
+
+
+def test_headlines_and_leads_stay_with_their_posts_in_a_batch(analyzer: Analyzer) -> None:
+    posts = [_post(*SOLVED), _post("", "太失望了，投诉没人管"), _post("市民点赞", "环境好多了，感谢"),
+             _post("", "\n".join(SOLVED) * 2), _post(SOLVED[0])]
+    alone = [analyzer.analyse(p.model_copy(update={"id": f"a{i}"})).sentiment for i, p in enumerate(posts)]
+    together = [p.sentiment for p in analyzer.analyse_many([p.model_copy(update={"id": f"b{i}"})
+                                                             for i, p in enumerate(posts)])]
+    assert together == alone

@@ -38,7 +38,7 @@ def test_the_alert_page_shows_the_alert_its_posts_and_what_can_be_done(desk: Des
     assert '<span class="tag official">官方回应</span>' in official and "首发" not in official
     assert timeline.count("官方回应") == 1 and timeline.count("tag first") == 1
     assert "首发者 河西小区业主" in timeline and "共 6 条" in timeline and "论坛 4、新闻网站 2" in timeline
-    assert "负面 4 条" in timeline
+    assert "负面 5 条" in timeline  # the four complaints and the report of them (news:n4)
     assert f'action="/alerts/{desk.alert_id}/act"' in html
     assert [b for b in ("确认", "指派", "解决", "备注", "重新打开") if f">{b}</button>" in html] == ["确认", "指派", "解决", "备注"]
     assert 'id="copy-statement"' in html and f'href="/alerts/{desk.alert_id}/statement.txt"' in html
