@@ -51,13 +51,13 @@ def test_an_analysts_correction_shows_in_the_events_figures_at_once(desk: Desk) 
     split = (lambda: " ".join(Selector(desk.client().get(f"/events/{event_id}").text)
                               .css("#event-sentiment::text").get().split()))
     before = split()
-    reporter = desk.store.get("news:n4")  # the reporter's inquiry, which the model reads as neutral
-    assert reporter is not None and reporter.sentiment is not None and reporter.sentiment.label == "neutral"
-    desk.store.correct("news:n4", Correction(sentiment="negative", by="李明", at=now()))
+    photo = desk.store.get("forum:t4")  # the photo of the river, which the model reads as negative
+    assert photo is not None and photo.sentiment is not None and photo.sentiment.label == "negative"
+    desk.store.correct("forum:t4", Correction(sentiment="neutral", by="李明", at=now()))
     after = split()
     counts = {word: int(n) for word, n in zip(after.split()[::2], after.split()[1::2])}
     was = {word: int(n) for word, n in zip(before.split()[::2], before.split()[1::2])}
-    assert counts["负面"] == was["负面"] + 1 and counts.get("中性", 0) == was.get("中性", 0) - 1
+    assert counts["负面"] == was["负面"] - 1 and counts["中性"] == was.get("中性", 0) + 1
     assert desk.store.get_event(event_id).by_sentiment == {  # type: ignore[union-attr]
         k: v for k, v in {"negative": was["负面"], "neutral": was.get("中性", 0),
                           "positive": was.get("正面", 0)}.items() if v}  # the stored event is analysis's own
