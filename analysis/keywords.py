@@ -59,11 +59,16 @@ class KeywordExtractor:
         """Whether the token may be a keyword, and whether that still depends on its neighbours in the post."""
         if token in self._protected:
             return True, False
-        if len(token) < 2 or token in self._stop or QUANTITY.fullmatch(token):
+        if len(token) < 2 or token in self._stop or QUANTITY.fullmatch(token) or self._two_stopwords(token):
             return False, False
         if not self._unsure(token):
             return True, False
         return not (GRAMMAR.intersection(token) or token[-1] in POSITIONS), True
+
+    def _two_stopwords(self, token: str) -> bool:
+        """jieba keeps some pairs of stopwords as one word (昨天下午, 今天上午): they are stopwords too."""
+        return len(token) >= 4 and any(token[:i] in self._stop and token[i:] in self._stop
+                                       for i in range(2, len(token) - 1))
 
     def _unsure(self, token: str) -> bool:
         """A Chinese token jieba's dictionary lacks that is no person's name: a new word or a glued piece."""

@@ -34,6 +34,11 @@ def test_figures_quantities_and_relative_dates_are_no_keywords(analyzer: Analyze
     for noise in ("十余家", "十馀家", "六十余名", "六十馀名", "三公里"):
         assert noise not in post.keywords, (noise, post.keywords)
     assert {"企业", "市民", "车间"} <= set(post.keywords), post.keywords
+    # The times of day a resident writes in (the demo's story: 今晚 又是一股臭味) say when, not what.
+    post = analyzer.analyse(_post("今晚厂区又飘来恶臭，昨天下午和今天凌晨也有，目前环保部门刚刚介入。"))
+    for noise in ("今晚", "昨天下午", "今天", "凌晨", "目前", "刚刚"):
+        assert noise not in post.keywords, (noise, post.keywords)
+    assert {"恶臭", "厂区", "介入"} <= set(post.keywords), post.keywords
 
 
 def test_watch_terms_do_not_cut_their_neighbours() -> None:
