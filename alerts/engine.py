@@ -294,7 +294,8 @@ class AlertEngine:
                  event: Event | None, posts: list[dict[str, Any]], run: _Run) -> dict[str, Any]:
         return alert_payload(title=title, severity=severity, scheme=scheme, reasons=reasons, subject=subject, event=event,
                              position=run.position(subject, event), posts=posts,
-                             responses=self._responses(event, run), dashboard_url=self.dashboard_url)
+                             responses=self._responses(event, run), dashboard_url=self.dashboard_url,
+                             scheme_label=next((s.title for s in self.settings.schemes if s.name == scheme), ""))
 
     @staticmethod
     def _responses(event: Event | None, run: _Run) -> list[Post]:

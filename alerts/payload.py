@@ -102,12 +102,12 @@ def restated(severity: str, reasons: list[dict[str, str]]) -> dict[str, Any]:
 
 def alert_payload(*, title: str, severity: str, scheme: str, reasons: list[dict[str, str]], subject: Post,
                   event: Event | None, position: int | None, posts: list[dict[str, Any]], responses: list[Post],
-                  dashboard_url: str) -> dict[str, Any]:
+                  dashboard_url: str, scheme_label: str = "") -> dict[str, Any]:
     """What the alert says now. `subject` is the post it is about (its newest that fed it); `posts` the newest
-    posts that fed it, newest first."""
+    posts that fed it, newest first; `scheme_label` the scheme's title people read (default its name)."""
     risk = event.risk if event is not None else subject.risk
     return {
-        **restated(severity, reasons), "scheme": scheme, "title": title, "url": subject.url, "source": subject.source,
+        **restated(severity, reasons), "scheme": scheme, "scheme_label": scheme_label or scheme, "title": title, "url": subject.url, "source": subject.source,
         "outlet": outlet(subject), "platform": subject.platform,
         "platform_label": PLATFORM_LABELS.get(subject.platform, subject.platform),
         "source_tier": subject.source_tier, "tier_label": TIER_LABELS.get(subject.source_tier, subject.source_tier),

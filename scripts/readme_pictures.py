@@ -29,6 +29,7 @@ from reports.render import html, pdf
 from yuqing.briefing import briefing
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.timeline import COMPANY, TIMELINE, spool_story
+from yuqing.search import outlet_names
 from yuqing.service import Service
 
 CHROMIUM = "/usr/bin/chromium"
@@ -119,7 +120,7 @@ def alert_pictures(service: Service, mail: MailSink, port: int, out: Path) -> di
 def briefing_picture(service: Service, alert: dict, work: Path, out: Path) -> str:
     service.alert_state.act(alert["id"], "resolve", "张三", now() + timedelta(minutes=95), "环保局已回应")
     made = briefing(service.store, service.alert_state, Period.of("day", now().date()), now() + timedelta(minutes=100),
-                    None)
+                    None, outlet_names(service.settings))
     (work / "report.pdf").write_bytes(pdf(html(made)))
     subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1", "-singlefile", str(work / "report.pdf"),
                     str(out / "report")], check=True)

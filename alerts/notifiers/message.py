@@ -44,7 +44,7 @@ class Message:
             severity=severity,
             heading=f"【{label}】{kind}",
             title=cut(one_line(alert.get("title")) or "（无标题）", TITLE_CHARS),
-            scheme=cut(one_line(alert.get("scheme")), LINE_CHARS),
+            scheme=cut(one_line(alert.get("scheme_label") or alert.get("scheme")), LINE_CHARS),
             context=cut(one_line(alert.get("context")), LINE_CHARS),
             risk=f"{risk:.2f}" if isinstance(risk, int | float) and not isinstance(risk, bool) else "",
             sentiment=cut(one_line(alert.get("sentiment")), LINE_CHARS),

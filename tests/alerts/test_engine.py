@@ -123,6 +123,17 @@ def test_mail_names_the_outlet_not_the_source_id(engine: AlertEngine, store: Emb
     assert sum("白桦新闻网（个人" in h for h in html) == 1
 
 
+
+def test_mail_names_the_scheme_by_its_title(store: EmbeddedStore, state: AlertState, smtp_port: int,
+                                            mail: MailSink) -> None:
+    settings = make_settings(smtp_port)
+    settings.schemes[0] = settings.schemes[0].model_copy(update={"title": "北辰燃料乙醇"})
+    store.upsert([make_post(1, "北辰燃料乙醇 爆炸")])
+    AlertEngine(settings, store, state).run_once()
+    [message] = _mails(mail)
+    assert _text(message).splitlines()[0].endswith("· 北辰燃料乙醇")  # the scheme's id (co) is for machines
+    assert "· 北辰燃料乙醇</p>" in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+
 def test_each_reader_gets_links_signed_for_them(store: EmbeddedStore, state: AlertState, smtp_port: int,
                                                 mail: MailSink) -> None:
     engine = _engine(smtp_port, store, state, recipients=["oncall@example.com", "chief@example.com"])
