@@ -38,6 +38,7 @@ path = "{store}"
 
 [[schemes]]
 name = "beichen"
+title = "{company}"
 keywords = ["{company}", "北辰乙醇"]
 exclude = ["招聘"]
 
