@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from dashboards.web.auth import signed_in
 from dashboards.web.event_counts import labelled_now
-from dashboards.web.forms import FormError, FormGuard, read_form
+from dashboards.web.forms import FormError, FormGuard
 from models import SHANGHAI, Event, Post, now, web_link
 from store.base import SearchQuery, Store, StoreError
 
@@ -202,8 +202,7 @@ def alert_routes(store: Store, templates: Environment, desk: AlertDesk, guard: F
     async def act(request: Request) -> Response:
         alert_id = request.path_params["alert_id"]
         try:
-            form = await read_form(request)
-            guard.check(form.get("csrf", ""), alert_id)
+            form = await guard.read(request, alert_id)
         except FormError as exc:
             return notice(403, "无法提交", str(exc), alert_id)
         if await run_in_threadpool(desk.view, alert_id) is None:

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from dashboards.web.auth import signed_in
-from dashboards.web.forms import FormError, FormGuard, read_form
+from dashboards.web.forms import FormError, FormGuard
 from models import Correction, now
 from store.base import Store
 
@@ -46,8 +46,7 @@ def correction_routes(store: Store, templates: Environment, guard: FormGuard) ->
     async def correct(request: Request) -> Response:
         post_id = request.path_params["post_id"]
         try:
-            form = await read_form(request)
-            guard.check(form.get("csrf", ""), CORRECTION_FORM)
+            form = await guard.read(request, CORRECTION_FORM)
         except FormError as exc:
             return notice(403, str(exc), post_id)
         correction = _correction(form)

@@ -63,6 +63,12 @@ class FormGuard:
             raise FormError("表单已过期：页面打开已超过 24 小时。请刷新预警页面后重新提交。")
 
 
+    async def read(self, request: Request, form_id: int | str) -> dict[str, str]:
+        """The form posted with `request`, once its token shows it came from a page of ours for `form_id`."""
+        form = await read_form(request)
+        self.check(form.get("csrf", ""), form_id)
+        return form
+
 async def read_form(request: Request) -> dict[str, str]:
     """An url-encoded form body (what an HTML form posts), each field once, its last value winning."""
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":

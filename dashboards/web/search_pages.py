@@ -21,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from dashboards.web.alert_pages import SENTIMENTS, Json
-from dashboards.web.forms import FormError, FormGuard, read_form
+from dashboards.web.forms import FormError, FormGuard
 from dashboards.web.saved_searches import SavedSearchError, SavedSearches
 from models import SHANGHAI, OutletNames, Post, now
 from store.base import SearchQuery, Store
@@ -235,8 +235,7 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
 
     async def save(request: Request) -> Response:
         try:
-            form = await read_form(request)
-            guard.check(form.get("csrf", ""), SAVED_FORM)
+            form = await guard.read(request, SAVED_FORM)
             # Kept as the search page reads it: what cannot be searched is not saved.
             search = SearchForm.read(dict(parse_qsl(form.get("query", "").lstrip("?"))))
             saved.add(form.get("name", ""), search.saved_query)
@@ -247,8 +246,7 @@ def search_routes(store: Store, templates: Environment, parse: Parse, saved: Sav
 
     async def remove(request: Request) -> Response:
         try:
-            form = await read_form(request)
-            guard.check(form.get("csrf", ""), SAVED_FORM)
+            form = await guard.read(request, SAVED_FORM)
             if not saved.remove(request.path_params["search_id"]):
                 return notice(404, "没有这个保存的搜索", "它可能已被删除。")
         except (FormError, SavedSearchError) as exc:
