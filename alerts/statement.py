@@ -118,6 +118,7 @@ class StatementWriter:
     def __call__(self, alert: dict[str, Any]) -> str:
         event = self.store.get_event(alert["event_id"]) if alert.get("event_id") else None
         if event is not None:
+            event = self.store.labelled_now(event)  # an analyst's corrections count in the draft's figures
             posts = [p for p in [self.store.get(event.first_post)] if p is not None]
             responses = [p for p in map(self.store.get, event.responses) if p is not None]
         else:

@@ -223,6 +223,15 @@ class Store(ABC):
     @abstractmethod
     def events(self, query: EventQuery) -> list[Event]: ...
 
+    def labelled_now(self, event: Event) -> Event:
+        """The event with its sentiment split counted from its posts as they are labelled now. Analysis counts
+        posts as they arrive; an analyst's correction changes a post's label afterwards, and the running analyser
+        would write its own counts over any fix kept on the event."""
+        counts = dict(self.breakdown(SearchQuery(event_id=event.id), "sentiment", size=3))
+        if unknown := event.by_sentiment.get("unknown", 0):  # posts analysis could not score keep their count
+            counts["unknown"] = unknown
+        return event.model_copy(update={"by_sentiment": counts})
+
     @abstractmethod
     def upsert_alerts(self, alerts: Iterable[AlertCopy]) -> dict[str, str]:
         """Write or replace the copy of each alert, one per key (a copy of a newer revision stays); returns those

@@ -24,7 +24,6 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Route
 
 from dashboards.web.auth import signed_in
-from dashboards.web.event_counts import labelled_now
 from dashboards.web.forms import FormError, FormGuard
 from models import SHANGHAI, Event, Post, now, web_link
 from store.base import SearchQuery, Store, StoreError
@@ -82,7 +81,7 @@ class Timeline:
 
 def timeline(store: Store, alert: dict[str, Any]) -> Timeline:
     event = store.get_event(alert["event_id"]) if alert.get("event_id") else None
-    event = labelled_now(store, event) if event else None
+    event = store.labelled_now(event) if event else None
     if event is None:  # an alert about posts alone: the posts that fed it
         posts = sorted((p for p in map(store.get, alert.get("post_ids") or []) if p), key=lambda p: p.time)
         return Timeline(None, posts, len(posts), posts[0].id if posts else None, {p.id for p in posts if p.official})

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from dashboards.web.event_counts import labelled_now
 from store.base import Breakdown, EventQuery, Interval, SearchQuery, Store
 from store.query import Value
 from models import Event, OutletNames, Post, now
@@ -133,7 +132,8 @@ class Overview:
 
     def events(self, at: datetime) -> list[dict[str, Any]]:
         """Active events, riskiest first, with the state of the alert each raised."""
-        events = shown_events(self.store.events(EventQuery(status="active", sort="risk", limit=CANDIDATES)))
+        events = [self.store.labelled_now(e) for e in
+                  shown_events(self.store.events(EventQuery(status="active", sort="risk", limit=CANDIDATES)))]
         alerts = self.newest_alerts([e.id for e in events]) if self.newest_alerts and events else {}
         return [{
             "id": e.id, "title": e.title, "schemes": [self.label("scheme", s) for s in e.schemes],
@@ -142,6 +142,6 @@ class Overview:
             "growth": e.growth, "risk": round(e.risk, 2), "spark": sparkline(e, at),
             "sources": [name for name, _ in self.outlets.of_event(e)],
             "platforms": [self.label("platform", p) for p in sorted(e.by_platform, key=lambda p: -e.by_platform[p])],
-            "sentiment": {label: labelled_now(self.store, e).by_sentiment.get(label, 0) for label in LABELS},
+            "sentiment": {label: e.by_sentiment.get(label, 0) for label in LABELS},
             "alert": self.labelled(alerts[e.id]) if e.id in alerts else None,
         } for e in events]

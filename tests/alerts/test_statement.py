@@ -14,7 +14,7 @@ import pytest
 import settings as config
 from alerts.statement import UNKNOWN, StatementWriter, facts, when
 from analysis.grams import index_grams
-from models import Event, Post, now
+from models import Correction, Event, Post, now
 from store.embedded import EmbeddedStore
 from tests.story import story
 
@@ -72,6 +72,11 @@ def test_the_writer_reads_the_stored_event_and_its_posts(store: EmbeddedStore,
     assert f"{when(posts['forum:t2'].time)}，河西小区业主在白桦论坛（论坛）发布" in text
     assert "监测到相关信息6条（论坛4条、新闻网站2条），来自2个来源，其中负面信息5条。" in text
     assert "白桦新闻网（本网记者 王芳）发布《白桦市生态环境局回应北辰燃料乙醇异味投诉" in text
+
+    # An analyst says the river photo is no complaint: the draft counts the posts as labelled now.
+    store.correct("forum:t4", Correction(sentiment="neutral", by="李明", at=now()))
+    text = StatementWriter(store)({"id": 12, "title": "任意标题", "event_id": event.id, "post_ids": ["forum:t3"]})
+    assert "其中负面信息4条。" in text
 
 
 def test_what_is_not_known_is_left_to_be_verified(store: EmbeddedStore) -> None:
