@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -20,14 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 # Where Debian puts the server's programs (they are not on PATH): one folder per major version.
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def binaries_or_skip() -> Path:

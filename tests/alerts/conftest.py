@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,12 +15,7 @@ from store.base import SearchQuery
 from store.embedded import EmbeddedStore
 from yuqing.demo.mailsink import MailSink
 from models import Event, Post, SchemeMatch, Sentiment, now
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.ports import free_port
 
 
 RULES = [

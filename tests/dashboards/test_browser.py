@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,19 @@ def url(store: EmbeddedStore) -> Iterator[str]:
     server.stop()
 
 
+def watched(page: Any) -> tuple[list[str], list[str]]:
+    """The URLs `page` will request and the errors its console will show; its CSP violations gather in
+    window.cspViolations."""
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.add_init_script("window.cspViolations = [];"
+                         "document.addEventListener('securitypolicyviolation',"
+                         " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+    return requested, errors
+
+
 @contextmanager
 def _browser(url: str):  # noqa: ANN202
     """A page open at `url` once posts show; it records CSP violations and console errors as it goes."""
@@ -55,13 +69,7 @@ def _browser(url: str):  # noqa: ANN202
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1366, "height": 768})
-        requested: list[str] = []
-        errors: list[str] = []
-        page.on("request", lambda request: requested.append(request.url))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.add_init_script("window.cspViolations = [];"
-                             "document.addEventListener('securitypolicyviolation',"
-                             " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+        requested, errors = watched(page)
         page.requested = requested  # type: ignore[attr-defined]
         page.errors = errors  # type: ignore[attr-defined]
         page.goto(url)

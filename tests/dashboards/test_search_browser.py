@@ -16,7 +16,7 @@ from analysis.grams import index_grams
 from dashboards.web.app import DashboardServer, create_app
 from store.embedded import EmbeddedStore
 from tests.dashboards.conftest import HOSTS, _post, alerts, parse
-from tests.dashboards.test_browser import ARTIFACTS, CHROMIUM
+from tests.dashboards.test_browser import ARTIFACTS, CHROMIUM, watched
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                 reason="Debian chromium is not installed (make test installs it)")
@@ -46,13 +46,7 @@ def test_search_page_flow(base: str) -> None:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-        requested: list[str] = []
-        errors: list[str] = []
-        page.on("request", lambda request: requested.append(request.url))
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.add_init_script("window.cspViolations = [];"
-                             "document.addEventListener('securitypolicyviolation',"
-                             " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+        requested, errors = watched(page)
         page.goto(f"{base}/alerts")
         page.click("nav.pages a[href='/search']")  # reached from the pages' header
         page.fill("#q", "北辰")
@@ -118,9 +112,7 @@ def test_event_page_draws_its_growth_under_the_policy(desk) -> None:  # noqa: AN
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
             page = browser.new_page(viewport={"width": 1440, "height": 900})
-            page.add_init_script("window.cspViolations = [];"
-                                 "document.addEventListener('securitypolicyviolation',"
-                                 " (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));")
+            watched(page)
             page.goto(f"http://127.0.0.1:{port}/posts/forum:t2")
             page.click("#event a")
             page.wait_for_url(f"**/events/{event_id.replace(':', '%3A')}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import pytest
 import settings as config
 from yuqing.demo.mailsink import MailSink
 from yuqing.demo.site import DemoSite
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -68,12 +68,6 @@ host = "127.0.0.1"
 port = {smtp_port}
 timeout = "3s"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -29,6 +28,7 @@ from elasticsearch import Elasticsearch
 
 import settings
 from store.elastic import client as es_client
+from tests.ports import free_port
 
 _COMPATIBLE = re.compile(r"application/vnd\.elasticsearch\+([a-z-]+);\s*compatible-with=\d+")
 
@@ -42,12 +42,6 @@ class PlainJsonNode(Urllib3HttpNode):
                 if name in headers:
                     headers[name] = _COMPATIBLE.sub(r"application/\1", headers[name])
         return super().perform_request(method, target, body=body, headers=headers, **options)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
