@@ -18,6 +18,7 @@ import logging
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -57,6 +58,11 @@ _EVENT_ORDER = {"time": "last_seen DESC, id", "risk": "risk DESC, last_seen DESC
 _BOUND_OPERATORS = {"gte": ">=", "gt": ">", "lte": "<="}
 _WRITER_HEAP = 64 * 1024 * 1024
 _BATCH = 500  # rows read from SQLite at a time while indexing: what bounds reindex's memory
+# Inside `bulk`, upserts commit the index only every so many posts or seconds, when the block ends, or when this
+# process reads (so it always sees its own writes): each commit writes a segment, and writing and merging many small
+# segments, each with its own dictionary of character pairs, costs more than indexing their posts.
+_COMMIT_POSTS = 20_000
+_COMMIT_SECONDS = 30.0
 # A terms aggregation cuts each segment's list to `segment_size` before merging them, which undercounts
 # terms that miss the cut in some segments; uncut, the counts are exact.
 _UNCUT = 2**32 - 1
@@ -124,6 +130,10 @@ class EmbeddedStore(Store):
         self._unreadable = ""  # why self._index is None
         self._writer: tantivy.IndexWriter | None = None
         self._writer_lock: IO[bytes] | None = None
+        self._bulk = 0  # how many `bulk` blocks are open
+        self._uncommitted = 0  # posts added to the writer since its last commit
+        self._uncommitted_seq = 0  # the sequence number they reach
+        self._committed_at = time.monotonic()
         with self._records():
             self._db = self._connect()
         try:
@@ -144,7 +154,8 @@ class EmbeddedStore(Store):
             self._db.executescript(_SCHEMA)
         if not repair:
             return
-        if problem is None and self._lagging():  # a crash between the SQLite commit and the index commit
+        if problem is None and self._lagging() and self._writer_free():
+            # A crash between the SQLite commit and the index commit. (A writer still at work commits itself.)
             self._index_rows(everything=False)
             problem = self._check()
         if problem:
@@ -281,6 +292,14 @@ class EmbeddedStore(Store):
                 raise self._busy(str(exc)) from None
             self._writer_lock = handle
 
+    def _writer_free(self) -> bool:
+        """Whether this process holds the writer lock now, or could take it."""
+        try:
+            self._hold_writer_lock()
+        except StoreError:
+            return False
+        return True
+
     def _get_writer(self) -> tantivy.IndexWriter:
         self._hold_writer_lock()
         if self._index is None:
@@ -377,6 +396,8 @@ class EmbeddedStore(Store):
         try:
             yield writer
         except BaseException as exc:
+            # Uncommitted posts of earlier upserts go too; posts.db holds them, and opening indexes them again.
+            self._uncommitted = 0
             writer.rollback()
             if _index_failure(exc):
                 raise StoreError(f"the search index at {self._index_dir} cannot be written ({_brief(exc)})") from None
@@ -384,6 +405,7 @@ class EmbeddedStore(Store):
 
     def _commit(self, writer: tantivy.IndexWriter, seq: int) -> None:
         writer.commit()
+        self._uncommitted, self._committed_at = 0, time.monotonic()
         staged = self._marker.with_suffix(".tmp")
         staged.write_text(str(seq))
         staged.replace(self._marker)  # readers see the old number or the new one, never a torn one
@@ -403,6 +425,9 @@ class EmbeddedStore(Store):
             try:
                 seq = self._max_seq()
                 total = self._db.execute("SELECT COUNT(*) FROM posts WHERE seq > ?", (since,)).fetchone()[0]
+                if self._uncommitted:  # they are among the rows read below; delete_all_documents would miss them
+                    writer.rollback()
+                    self._uncommitted = 0
                 if everything:
                     writer.delete_all_documents()
                 cursor = self._db.execute("SELECT id, doc FROM posts WHERE seq > ?", (since,))
@@ -446,8 +471,30 @@ class EmbeddedStore(Store):
                     writer.delete_documents_by_term("id", post_id)
                 for post in batch:
                     writer.add_document(self._document(post))
-                self._commit(writer, seq)
+                self._uncommitted += len(batch)
+                self._uncommitted_seq = seq
+                if (not self._bulk or self._uncommitted >= _COMMIT_POSTS
+                        or time.monotonic() - self._committed_at >= _COMMIT_SECONDS):
+                    self._commit(writer, seq)
         return result
+
+    @contextmanager
+    def bulk(self) -> Iterator[None]:
+        with self._lock:
+            self._bulk += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._bulk -= 1
+                if not self._bulk:
+                    self._publish()
+
+    def _publish(self) -> None:
+        """Commit what upserts added since the last commit (the caller holds self._lock)."""
+        if self._uncommitted and self._writer is not None:
+            with self._indexing() as writer:
+                self._commit(writer, self._uncommitted_seq)
 
     def correct(self, post_id: str, correction: Correction) -> Post | None:
         with self._lock:  # no upsert of this process between the read and the write; other processes hold none
@@ -456,6 +503,7 @@ class EmbeddedStore(Store):
                 return None
             corrected = post.with_correction(correction.merged(post.correction))
             self.upsert([corrected])
+            self._publish()  # at once for every process, even inside a bulk block
         return corrected
 
     def corrections(self) -> Iterator[Post]:
@@ -626,7 +674,17 @@ class EmbeddedStore(Store):
                              "run `yuqing reindex`")
         try:
             self._index.reload()
-            yield self._index.searcher()
+            searcher = self._index.searcher()  # damage shows here, before a commit would read damaged segments
+            # What this process upserted is committed first, unless an upsert is under way in another thread
+            # (then the read sees the last commit, as readers of other processes do).
+            if self._uncommitted and self._lock.acquire(blocking=False):
+                try:
+                    self._publish()
+                finally:
+                    self._lock.release()
+                self._index.reload()
+                searcher = self._index.searcher()
+            yield searcher
         except BaseException as exc:
             if not _index_failure(exc):
                 raise
@@ -701,6 +759,10 @@ class EmbeddedStore(Store):
     def close(self) -> None:
         with self._lock:
             if self._writer is not None:
+                try:
+                    self._publish()
+                except StoreError as exc:  # posts.db holds the posts: the next open indexes them
+                    log.warning("%s", exc)
                 self._writer.wait_merging_threads()
                 self._writer = None
             if self._writer_lock is not None:

@@ -198,7 +198,9 @@ def test_while_the_cluster_refuses_writes_rules_wait_for_the_spooled_posts(tmp_p
     They wait too, and alert on those posts once they are stored."""
     service = service_for(tmp_path, own_osmem.url)
     try:
-        service.store.upsert([Post.from_item(item(1))])  # the month's index, to be blocked below
+        # The month's index, to be blocked below: published when the spooled posts are (not a month apart near
+        # midnight at a month's end).
+        service.store.upsert([Post.from_item(item(1, crawled_minutes_ago=30))])
         with es_client.connect(service.settings.store) as client:
             client.indices.put_settings(index="faults-posts-*", settings={"index.blocks.write": True})
             spool_files(service, [[item(n, crawled_minutes_ago=30) for n in (10, 20, 30)]])
