@@ -188,6 +188,14 @@ class Delivery:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # mails to send
+    failing: int  # of them, tried and failed at least once
+    held: int  # held through the quiet hours
+    unsynced: int  # alerts changed since the store last took their copy
+
+
 class AlertStateError(Exception):
     """The alert state cannot be used; the message names it and says what to do."""
 
@@ -559,6 +567,18 @@ class AlertState:
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         return [AlertCopy(row["id"], row["key"], row["revision"], _alert_dict(row)) for row in rows]
+
+    def backlog(self) -> Backlog:
+        """What waits: mail in the outbox, and alert changes the store has not taken yet."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(select(deliveries.c.status, deliveries.c.attempts > 0, func.count())
+                                   .where(deliveries.c.status.in_(("pending", "held")))
+                                   .group_by(deliveries.c.status, deliveries.c.attempts > 0)).all()
+            unsynced = conn.execute(select(func.count()).select_from(alerts)
+                                    .where(alerts.c.revision > alerts.c.synced)).scalar_one()
+        return Backlog(pending=sum(n for status, _, n in waiting if status == "pending"),
+                       failing=sum(n for status, tried, n in waiting if status == "pending" and tried),
+                       held=sum(n for status, _, n in waiting if status == "held"), unsynced=unsynced)
 
     def mark_synced(self, copies: Iterable[AlertCopy]) -> None:
         """The store took these copies; a change since (a newer revision) stays unsynced."""

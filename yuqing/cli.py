@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 import settings as config
 from dashboards.web.accounts import ROLES
+
+if TYPE_CHECKING:
+    from alerts.state import Backlog
 
 EXIT_CONFIG = 2
 
@@ -148,15 +152,43 @@ def status(fmt: str, config_file: Path | None) -> None:
         health = Health(False, str(exc))
     spool = settings.data_dir / "spool"
     files, posts = spool_depth(spool)
+    backlog, alerts_said = _alert_backlog(settings)
     if fmt == "json":
         click.echo(json.dumps({"backend": section.backend, "where": where, "ok": health.ok, "health": health.summary,
-                               "spool": {"folder": str(spool), "files": files, "posts": posts}}, ensure_ascii=False))
+                               "spool": {"folder": str(spool), "files": files, "posts": posts},
+                               "alerts": {"ok": backlog is not None, "said": alerts_said,
+                                          **(dataclasses.asdict(backlog) if backlog else {})}}, ensure_ascii=False))
     else:
         click.echo(f"store:  {section.backend} ({where})")
         click.echo(f"health: {'ok' if health.ok else 'FAILING'}: {health.summary}")
         click.echo(f"spool:  {_count(files, 'file')}, {_count(posts, 'post')} waiting in {spool}" if files
                    else f"spool:  empty ({spool})")
-    sys.exit(0 if health.ok else 1)
+        click.echo(f"alerts: {alerts_said}")
+    sys.exit(0 if health.ok and backlog is not None else 1)
+
+
+def _alert_backlog(settings: config.Settings) -> tuple[Backlog | None, str]:
+    """The alert state's backlog (None when it cannot be read), and what to say of it."""
+    from alerts import state as alert_state
+    from alerts.state import AlertState, AlertStateError
+
+    if not settings.alerts.state_url and not (settings.data_dir / "alerts.db").exists():
+        return alert_state.Backlog(0, 0, 0, 0), "no alert state yet (the service makes it)"
+    try:
+        state = AlertState.for_settings(settings)
+    except AlertStateError as exc:
+        return None, f"FAILING: {exc}"
+    try:
+        backlog = state.backlog()
+    finally:
+        state.close()
+    said = [f"{_count(backlog.pending, 'mail')} waiting in the outbox"
+            + (f" ({backlog.failing} failed at least once)" if backlog.failing else "")]
+    if backlog.held:
+        said.append(f"{backlog.held} held for the quiet hours")
+    if settings.store.backend == "elasticsearch":  # the embedded store takes no copies
+        said.append(f"{_count(backlog.unsynced, 'alert change')} waiting to be copied to the cluster")
+    return backlog, ", ".join(said)
 
 
 @main.group()

@@ -136,7 +136,6 @@ def test_migrate_copies_everything_then_only_what_came_since(tmp_path: Path, clu
     event = make_event(1, quiet=timedelta(hours=1))
     with EmbeddedStore(source, grams=index_grams) as store:
         store.upsert_events([event])
-    config = write_config(tmp_path, es_section)
     state = AlertState.for_data_dir(tmp_path / "var")  # the alerts of the service that ran on the embedded store
     try:
         for n in (1, 2):
@@ -199,3 +198,31 @@ def test_migrate_goes_on_where_a_killed_run_stopped(tmp_path: Path, cluster: Clu
     with ElasticStore(es_section, grams=index_grams, client=cluster.connect(es_section)) as store:
         assert store.count(SearchQuery()) == 4000
         assert {p.id for p in store.search(SearchQuery(limit=4000)).posts} == {f"news:{n}" for n in range(4000)}
+
+
+def test_status_counts_the_mail_waiting_and_the_alert_changes_the_cluster_has_not_taken(
+        tmp_path: Path, cluster: Cluster, es_section: settings.Store) -> None:
+    from alerts.state import Outgoing
+
+    state = AlertState.for_data_dir(tmp_path / "var")
+    try:
+        for n in (1, 2):
+            state.open_alert(NewAlert(f"post:co:news:{n}", "kw", "co", "high", f"北辰 恶臭 {n}", "敏感词：恶臭",
+                                      f"http://127.0.0.1/p/{n}", {}, post_ids=[f"news:{n}"]),
+                             Outgoing("alert", {}, [("email", ["duty@example.com"])]), BASE)
+        (first, *_) = state.due_deliveries(BASE)
+        state.mark_failed(first.id, "refused", BASE)
+        embedded = cli(write_config(tmp_path, None), "status")
+        assert "alerts: 2 mails waiting in the outbox (1 failed at least once)" in embedded.output, embedded.output
+        assert "cluster" not in embedded.output.split("alerts: ")[1]  # the embedded store takes no copies
+        config = write_config(tmp_path, es_section)
+        done = cli(config, "status", "--format", "json")
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.output)["alerts"]
+        assert (report["pending"], report["failing"], report["unsynced"]) == (2, 1, 2)
+        assert "2 alert changes waiting to be copied to the cluster" in report["said"]
+    finally:
+        state.close()
+    (tmp_path / "var" / "alerts.db").write_bytes(b"not a database" * 100)
+    done = cli(config, "status")
+    assert done.exit_code == 1 and "alerts: FAILING: " in done.output and "alerts.db" in done.output
