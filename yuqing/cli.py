@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import click
 
 import settings as config
-from dashboards.web.accounts import ROLES
+from dashboards.web.roles import ROLES
 
 EXIT_CONFIG = 2
 
