@@ -11,6 +11,7 @@ _TAG = re.compile(r"<\s*(script|style)\b.*?</\s*\1\s*>|<!--.*?-->|<[^<>]{1,2000}
 _BLOCK_TAG = re.compile(r"<\s*(br|/p|/div|/li|/h[1-6]|/tr)\b[^>]*>", re.IGNORECASE)
 # Zero-width and direction marks are invisible but split words and defeat keyword matching.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"), None)
+_ANY_INVISIBLE = re.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")  # translating costs a look-up a character
 # Full-width ASCII letters, digits and symbols (Ａ, １, ＠) → half-width; CJK punctuation (，。！？) is kept
 # because readers expect it and it carries no search meaning.
 _FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F) if chr(c - 0xFEE0).isalnum() or chr(c - 0xFEE0) in "@#%&+-=_/"}
@@ -27,8 +28,11 @@ def normalize(text: str | None) -> str:
         text = _BLOCK_TAG.sub("\n", text)
         text = _TAG.sub("", text)
         text = html.unescape(text)
-    text = fold_width(text.translate(_INVISIBLE))
-    text = _SPACES.sub(" ", text)
+    if _ANY_INVISIBLE.search(text):
+        text = text.translate(_INVISIBLE)
+    text = _SPACES.sub(" ", fold_width(text))
+    if "\n" not in text:  # one line, as most posts are
+        return text.strip()
     text = "\n".join(line.strip() for line in text.split("\n"))
     return _BLANK_LINES.sub("\n\n", text).strip()
 

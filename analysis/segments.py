@@ -37,10 +37,13 @@ def segment(text: str, tokenizer: Tokenizer) -> list[Segment]:
     """`text` is already normalised."""
     out = []
     for i, part in enumerate(_split_chain(text)):
-        emoticons = _EMOTICON.findall(part)
+        # (each pattern is run only where it may match: a post has no emoticon, mention or link as often as not)
+        emoticons = _EMOTICON.findall(part) if "[" in part else []
         if "@" in part:
             part = _MENTION.sub(_drop_mention, part)
-        clean = _URL.sub(" ", _EMOTICON.sub(" ", part))
+        clean = _EMOTICON.sub(" ", part) if "[" in part else part
+        if "http" in clean:
+            clean = _URL.sub(" ", clean)
         out.append(Segment(i > 0, clean, tokenizer.cut(clean), emoticons))
     return out
 

@@ -164,7 +164,8 @@ class _NaiveBayes(Bayes):
         sums = np.array([c.getsum() for c in classes], dtype=np.float64)
         prior = np.log(sums) - math.log(self.total)
         unknown = np.log(np.array([c.none for c in classes], dtype=np.float64) / sums)
-        words = list(set().union(*(c.d for c in classes)))
+        # In the classes' own order, not a set's: each class's look-ups then walk its table in order.
+        words = list(dict.fromkeys(chain.from_iterable(c.d for c in classes)))
         counts = np.column_stack([np.fromiter(map(c.d.get, words, repeat(c.none)), dtype=np.float64, count=len(words))
                                   for c in classes])
         return prior, unknown, words, np.log(counts / sums)
@@ -196,8 +197,8 @@ class SentimentModel:
         with np.load(folder / "logreg.npz") as lr:
             coef, idf, self.intercept = lr["coef"], lr["idf"], lr["intercept"].astype(np.float64)
         self.index = dict(zip(features, range(len(features))))
-        for word in nb_words:
-            self.index.setdefault(word, len(self.index))
+        bayes_only = [word for word in nb_words if word not in self.index]  # (nb_words has no repeats)
+        self.index.update(zip(bayes_only, range(len(self.index), len(self.index) + len(bayes_only))))
         self._index_pairs(features)
         # Rows past the features and Bayes words are words found only inside pairs: IDF 0 and the Bayes
         # values of an unseen word, so that looking them up changes no score.
@@ -205,7 +206,7 @@ class SentimentModel:
         self.table[: len(coef), :3] = coef
         self.table[:, 3:6] = unknown
         self.table[: len(idf), 6] = idf
-        self.table[list(map(self.index.__getitem__, nb_words)), 3:6] = nb_table
+        self.table[np.fromiter(map(self.index.__getitem__, nb_words), dtype=np.int64, count=len(nb_words)), 3:6] = nb_table
         self.nb_prior, self.nb_unknown = prior, unknown
         self.nb_weight = float(meta["nb_weight"])
         self.temperature = float(meta["temperature"])
@@ -289,7 +290,12 @@ class SentimentModel:
                                (plain_ids[:-1] << np.uint64(31)) | plain_ids[1:] | _REPOST_BIT,
                                (points[:-1] << np.uint64(21)) | points[1:] | _CHAR_PAIR | char_flags[:-1]])
         owners = np.concatenate([owner[:-1], np.repeat(posts[reposts], repost_sizes)[:-1], np.repeat(posts, char_sizes)[:-1]])
-        at = np.searchsorted(self.pair_keys, keys).clip(max=len(self.pair_keys) - 1)
+        # Searched in ascending order, each search starts where the one before ended, in memory it brought in:
+        # twice as fast as the keys in post order, even with the sort.
+        order = np.argsort(keys)
+        at = np.empty_like(order)
+        at[order] = np.searchsorted(self.pair_keys, keys[order])
+        at = at.clip(max=len(self.pair_keys) - 1)
         hit = self.pair_keys[at] == keys
 
         # Bayes: the sum of every word's log-probabilities, unknown words included, damped by the length.

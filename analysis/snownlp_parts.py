@@ -10,6 +10,7 @@ import importlib.util
 import re
 import sys
 import types
+from pathlib import Path
 
 
 def _register_package() -> None:
@@ -24,11 +25,27 @@ def _register_package() -> None:
     sys.modules["snownlp"] = package
 
 
+def _zh() -> types.ModuleType:
+    """snownlp.normal.zh, without its package's __init__ when that has not run: it reads pinyin and stopword
+    tables (a tenth of a second) that nothing here uses. Registered under its name, so that the package, if
+    something imports it later, takes this one."""
+    name = "snownlp.normal.zh"
+    if name in sys.modules or "snownlp.normal" in sys.modules:
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location(name, Path(sys.modules["snownlp"].__path__[0]) / "normal" / "zh.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{name} not found")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 _register_package()
 
 from snownlp.classification.bayes import Bayes  # noqa: E402
 from snownlp.utils.frequency import AddOneProb  # noqa: E402
-from snownlp.normal import zh  # noqa: E402
+
+zh = _zh()
 
 # SnowNLP's converter walks a trie a character at a time (about 1 µs a character); its one-character
 # entries as a str.translate table do the same for characters in a fraction of that. Its few

@@ -29,6 +29,7 @@ from models import Post
 PROGRESS_EVERY = 20_000
 OPTIONAL = frozenset({"published_at", "author", "source_tier", "metrics"})  # a time; a name or {name, followers}
 BATCH = 256  # posts analysed together: numpy's fixed cost per call is shared by them
+_ENCODER = json.JSONEncoder(ensure_ascii=False)  # what json.dumps(obj, ensure_ascii=False) builds anew each call
 
 
 def _post(obj: dict[str, Any], number: int, errors: IO[str]) -> Post:
@@ -165,4 +166,4 @@ def _line(obj: dict[str, Any], post: Post, with_schemes: bool) -> str:
 
 
 def _json_line(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False) + "\n"
+    return _ENCODER.encode(obj) + "\n"

@@ -26,10 +26,9 @@ from sqlalchemy import (Column, DateTime, Integer, MetaData, String, Table, Text
                         insert, select, update)
 from sqlalchemy.engine import Engine
 
+from dashboards.web.roles import ROLE_LABELS, ROLES
 from models import now
 
-ROLES = ("viewer", "analyst", "officer", "admin")  # each may do what those before it may
-ROLE_LABELS = {"viewer": "浏览", "analyst": "分析", "officer": "处置", "admin": "管理"}
 NAME = re.compile(r"[\w.@-]{1,64}")  # letters (Chinese too), digits, . _ @ -
 MIN_PASSWORD = 10
 FILE = "accounts.db"

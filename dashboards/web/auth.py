@@ -30,7 +30,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dashboards.web.accounts import ROLE_LABELS, ROLES, Account, AccountError, Accounts, Session
+from dashboards.web.accounts import Account, AccountError, Accounts, Session
+from dashboards.web.roles import ROLE_LABELS, ROLES
 from dashboards.web.forms import MAX_BODY, FormError, FormGuard, read_form
 
 log = logging.getLogger("dashboards.web.access")
