@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from alerts.state import AlertState, NewAlert
+from alerts.state import AlertState, NewAlert, Outgoing
 from analysis.grams import index_grams
 import settings
 from store.base import SearchQuery
@@ -136,6 +136,7 @@ def test_migrate_copies_everything_then_only_what_came_since(tmp_path: Path, clu
     event = make_event(1, quiet=timedelta(hours=1))
     with EmbeddedStore(source, grams=index_grams) as store:
         store.upsert_events([event])
+    config = write_config(tmp_path, es_section)
     state = AlertState.for_data_dir(tmp_path / "var")  # the alerts of the service that ran on the embedded store
     try:
         for n in (1, 2):
@@ -202,8 +203,6 @@ def test_migrate_goes_on_where_a_killed_run_stopped(tmp_path: Path, cluster: Clu
 
 def test_status_counts_the_mail_waiting_and_the_alert_changes_the_cluster_has_not_taken(
         tmp_path: Path, cluster: Cluster, es_section: settings.Store) -> None:
-    from alerts.state import Outgoing
-
     state = AlertState.for_data_dir(tmp_path / "var")
     try:
         for n in (1, 2):
