@@ -8,7 +8,10 @@ nothing. It goes only into a state that holds no alerts yet: two states' ids can
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Table, func, select, update
@@ -21,7 +24,7 @@ from alerts.state import AlertState, AlertStateError, alert_posts, alerts, check
 TABLES: tuple[Table, ...] = (alerts, deliveries, alert_posts, history, checkpoints)
 # The tables whose rows would collide with, or belong to, alerts of the target's own.
 _OWNED = {alerts: "alerts", deliveries: "deliveries", alert_posts: "posts fed to alerts", history: "history rows"}
-CHUNK = 1000  # rows per INSERT: 28 columns of alerts stay under SQLite's 32,766 parameters
+CHUNK = 1000
 
 
 class TransferRefused(AlertStateError):
@@ -39,7 +42,8 @@ def open_source(path: Path) -> AlertState:
         if exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB:
             tables = {"alerts"}  # some other damage: opening it says so, as it says of any damaged alerts.db
         else:
-            raise TransferRefused(f"{path} is not an alert state (not an SQLite database)") from None
+            raise TransferRefused(f"{path} is not an alert state (not an SQLite database, or its first page is "
+                                  "damaged)") from None
     if "alerts" not in tables:  # opening it would make the tables: it would not be what the user meant
         raise TransferRefused(f"{path} is not an alert state (it has no alerts table)")
     return AlertState(f"sqlite:///{path.as_posix()}")
@@ -58,15 +62,40 @@ def copy_state(source: AlertState, target: AlertState, chunk: int = CHUNK) -> di
         raise TransferRefused(f"the source and the target are the same database ({source.engine.url.database}); "
                               "set [alerts] state_url to the database to copy into")
     copied: dict[str, int] = {}
-    with source.engine.connect() as src, target.engine.begin() as dst:
-        if dst.dialect.name == "postgresql":  # services of other machines wait for the copy, not write among it
-            dst.exec_driver_sql(f"LOCK TABLE {', '.join(t.name for t in TABLES)} IN SHARE ROW EXCLUSIVE MODE")
-        _refuse_if_used(dst, target)
-        for table in TABLES:
-            copied[table.name] = _copy_table(src, dst, table, chunk)
-        if dst.dialect.name == "postgresql":
-            _move_sequences(dst)  # SQLite numbers on from the highest rowid by itself
+    doing = "reading the target"
+    try:
+        with _quiet_pipeline(), source.engine.connect() as src, target.engine.begin() as dst:
+            if dst.dialect.name == "postgresql":  # services of other machines wait for the copy, not write among it
+                dst.exec_driver_sql(f"LOCK TABLE {', '.join(t.name for t in TABLES)} IN SHARE ROW EXCLUSIVE MODE")
+            _refuse_if_used(dst, target)
+            for table in TABLES:
+                doing = f"copying {table.name}"
+                copied[table.name] = _copy_table(src, dst, table, chunk)
+            doing = "committing the copy"
+            if dst.dialect.name == "postgresql":
+                _move_sequences(dst)  # SQLite numbers on from the highest rowid by itself
+    except DatabaseError as exc:
+        why = " ".join(str(exc.orig).split())  # one line: the server's messages span several
+        raise TransferRefused(f"{doing} failed ({why}); nothing was copied, the target is as it was") from None
     return copied
+
+
+@contextmanager
+def _quiet_pipeline() -> Iterator[None]:
+    """psycopg sends executemany's rows through a pipeline; when the server refuses a row it raises the refusal,
+    and also logs that ending the pipeline failed: the refusal is said once, in the one line the command prints."""
+    psycopg = logging.getLogger("psycopg")
+    aftermath = _Aftermath()
+    psycopg.addFilter(aftermath)
+    try:
+        yield
+    finally:
+        psycopg.removeFilter(aftermath)
+
+
+class _Aftermath(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("error ignored terminating")
 
 
 def _refuse_if_used(dst: Connection, target: AlertState) -> None:
@@ -80,20 +109,13 @@ def _refuse_if_used(dst: Connection, target: AlertState) -> None:
 def _copy_table(src: Connection, dst: Connection, table: Table, chunk: int) -> int:
     count = 0
     rows = src.execution_options(yield_per=chunk).execute(select(table).order_by(*table.primary_key.columns))
-    try:
-        for part in rows.mappings().partitions():
-            batch = [dict(row) for row in part]
-            if table is checkpoints:
-                _merge_checkpoints(dst, batch)
-            else:
-                # One statement of many rows, not executemany: faster, and psycopg's pipeline for executemany
-                # logs a warning of its own when a row is refused.
-                dst.execute(table.insert().values(batch))
-            count += len(batch)
-    except DatabaseError as exc:
-        why = " ".join(str(exc.orig).split())  # one line: the server's messages span several
-        raise TransferRefused(f"the target refused a row of {table.name} ({why}); nothing was copied, the target "
-                              "is as it was") from None
+    for part in rows.mappings().partitions():
+        batch = [dict(row) for row in part]
+        if table is checkpoints:
+            _merge_checkpoints(dst, batch)
+        else:
+            dst.execute(table.insert(), batch)
+        count += len(batch)
     return count
 
 
@@ -104,7 +126,7 @@ def _merge_checkpoints(dst: Connection, batch: list[dict[str, object]]) -> None:
                             .where(checkpoints.c.rule.in_(rules))).all())
     new = [row for row in batch if row["rule"] not in held]
     if new:
-        dst.execute(checkpoints.insert().values(new))
+        dst.execute(checkpoints.insert(), new)
     for row in batch:
         if row["rule"] in held and row["evaluated_at"] > held[row["rule"]]:  # type: ignore[operator]
             dst.execute(update(checkpoints).where(checkpoints.c.rule == row["rule"])
