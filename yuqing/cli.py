@@ -860,7 +860,7 @@ def alerts_note(alert_id: int, note: str, who: str | None, config_file: Path | N
 
 @alerts.command("migrate")
 @click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The alerts.db to copy from (left as it is).")
+              help="The alerts.db to copy from; kept (one of an older shape is first upgraded, as `run` would).")
 @config_option
 def alerts_migrate(source: Path, config_file: Path | None) -> None:
     """Copy an alerts.db whole into the alert state [alerts] state_url names (PostgreSQL), ids kept, in one
