@@ -736,7 +736,7 @@ def kibana_install(url: str | None, space: str | None, api_key: str | None, pref
 
 @main.group()
 def alerts() -> None:
-    """List, show and act on alerts: acknowledge, assign, resolve, reopen, note."""
+    """List, show and act on alerts: acknowledge, assign, resolve, reopen, note; migrate the alert state."""
 
 
 def _alert_state(config_file: Path | None) -> Any:
@@ -893,6 +893,39 @@ def alerts_reopen(alert_id: int, note: str, who: str | None, config_file: Path |
 def alerts_note(alert_id: int, note: str, who: str | None, config_file: Path | None) -> None:
     """Add a note to the alert's history."""
     _alert_action("note", alert_id, note, who, config_file)
+
+
+@alerts.command("migrate")
+@click.option("--from", "source", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The alerts.db to copy from; kept (one of an older shape is first upgraded, as `run` would).")
+@config_option
+def alerts_migrate(source: Path, config_file: Path | None) -> None:
+    """Copy an alerts.db whole into the alert state [alerts] state_url names (PostgreSQL), ids kept, in one
+    transaction; only into an empty state, while the service is stopped."""
+    from contextlib import closing
+
+    from alerts.state import AlertState
+    from alerts.transfer import TransferRefused, copy_state, open_source
+    from yuqing.lock import StoreBusy, StoreLock
+
+    settings = config.load(config_file, required=True)
+    if not settings.alerts.state_url:
+        raise TransferRefused("[alerts] state_url is not set, so the alert state is alerts.db in the data folder; "
+                              "set state_url (its password in YUQING_ALERTS__STATE_PASSWORD) to the database to "
+                              "copy into")
+    try:
+        lock = StoreLock(settings.data_dir).acquire()
+    except StoreBusy as exc:
+        raise TransferRefused(f"{exc}; the service must not run while its alert state is copied") from None
+    try:
+        with closing(open_source(source)) as old, \
+                closing(AlertState.for_settings(settings)) as new:
+            copied = copy_state(old, new)
+            where = new.engine.url  # its password masked
+    finally:
+        lock.release()
+    click.echo(f"copied into {where}: " + ", ".join(f"{n:,} {table}" for table, n in copied.items()))
+    click.echo(f"next: start the service (yuqing run); it keeps its alerts there now. {source} is left as it is.")
 
 
 @main.command()
