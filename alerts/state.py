@@ -223,6 +223,11 @@ _REFUSALS = {
 class AlertState:
     def __init__(self, url: str | URL) -> None:
         sqlite = make_url(url).get_backend_name() == "sqlite"
+        where = make_url(url).database
+        if sqlite and where and where != ":memory:" and not Path(where).parent.is_dir():
+            # SQLite says only "unable to open database file", which reads as damage
+            raise AlertStateError(f"the alert state {where} cannot be made: its folder {Path(where).parent} does not "
+                                  "exist; create it, or correct [alerts] state_url")
         # A server restarted under a running service leaves dead connections in the pool: test each before use.
         self.engine: Engine = create_engine(url, pool_pre_ping=not sqlite)
         try:

@@ -354,3 +354,10 @@ def test_a_password_written_in_the_state_url_is_advised_against_and_masked(tmp_p
     settings = config.load(tmp_path / "yuqing.toml", warn=advice.append)
     assert any("YUQING_ALERTS__STATE_PASSWORD" in line for line in advice)
     assert config.masked(settings)["alerts"]["state_url"] == "postgresql://yuqing:***@db/yuqing"
+
+
+def test_an_alert_state_in_a_folder_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "alerts.db"
+    with pytest.raises(AlertStateError, match="its folder .*nowhere does not exist; create it") as raised:
+        AlertState(f"sqlite:///{missing.as_posix()}")
+    assert "damaged" not in str(raised.value) and not missing.parent.exists()
