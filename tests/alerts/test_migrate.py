@@ -86,6 +86,14 @@ def _rows(state: AlertState) -> dict[str, list[dict[str, Any]]]:
                 for t in TABLES}
 
 
+def _rows_at(url: str) -> dict[str, list[dict[str, Any]]]:
+    state = AlertState(url)
+    try:
+        return _rows(state)
+    finally:
+        state.close()
+
+
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[dict[str, list[dict[str, Any]]]]:
     state = _source(tmp_path)
@@ -124,11 +132,7 @@ def test_every_row_arrives_with_its_id_and_the_state_goes_on_from_there(
     # A second run refuses, saying why, and changes nothing.
     line = _refused(migrate(tmp_path, target_url))
     assert "already holds 3 alerts, 3 deliveries" in line and "does not merge" in line
-    target = AlertState(target_url)
-    try:
-        assert _rows(target) == after
-    finally:
-        target.close()
+    assert _rows_at(target_url) == after
 
 
 def test_rows_go_in_chunks_in_their_order(tmp_path: Path, target_url: str,
@@ -173,11 +177,7 @@ def test_a_row_the_target_refuses_leaves_it_empty(tmp_path: Path, target_url: st
     _refuse_history(target_url)
     line = _refused(migrate(tmp_path, target_url))
     assert "copying alert_history failed" in line and "history refused" in line and "nothing was copied" in line
-    target = AlertState(target_url)
-    try:
-        assert all(rows == [] for rows in _rows(target).values())
-    finally:
-        target.close()
+    assert all(rows == [] for rows in _rows_at(target_url).values())
     _drop_refusal(target_url)
     assert migrate(tmp_path, target_url).returncode == 0  # the same copy, once the cause is gone
 
@@ -192,11 +192,7 @@ def test_a_value_postgresql_refuses_and_sqlite_kept_leaves_the_target_empty(tmp_
         state.close()
     line = _refused(migrate(tmp_path, postgres_url))
     assert "copying alert_history failed" in line and "too long" in line
-    target = AlertState(postgres_url)
-    try:
-        assert all(rows == [] for rows in _rows(target).values())
-    finally:
-        target.close()
+    assert all(rows == [] for rows in _rows_at(postgres_url).values())
 
 
 def test_an_alerts_db_of_the_earlier_shape_is_brought_up_and_copied(tmp_path: Path, target_url: str) -> None:
@@ -264,8 +260,4 @@ def test_refused_while_the_service_holds_the_store_folder(tmp_path: Path, target
     with StoreLock(tmp_path / "var"):
         line = _refused(migrate(tmp_path, target_url))
     assert "in use by another yuqing process" in line and "the service must not run" in line
-    target = AlertState(target_url)
-    try:
-        assert _rows(target)["alerts"] == []
-    finally:
-        target.close()
+    assert _rows_at(target_url)["alerts"] == []
