@@ -192,10 +192,18 @@ def test_posts_db_restored_from_an_older_backup_is_not_reindexed(tmp_path: Path)
 
 # ---- a damaged index ----
 
-def truncate_a_segment(ext: str) -> Damage:
+def truncate_a_segment(ext: str, in_place: bool = False) -> Damage:
+    """Half of one segment's file of that kind. Unless `in_place`, the half replaces the file (a new inode): tantivy
+    maps its files, and a mapping this test process may still hold (a reader's background thread that has not
+    ended yet) would die of SIGBUS on a file truncated under it, where the next open must only find the damage."""
     def damage(folder: Path) -> None:
         segment = sorted((folder / "index").glob(f"*.{ext}"))[0]
-        os.truncate(segment, segment.stat().st_size // 2)
+        if in_place:
+            os.truncate(segment, segment.stat().st_size // 2)
+            return
+        half = segment.with_name(segment.name + ".half")
+        half.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])
+        half.replace(segment)
     return damage
 
 
@@ -240,7 +248,7 @@ def test_a_store_open_for_writing_reindexes_an_index_damaged_under_it(tmp_path: 
     folder = build(tmp_path / "var")
     with EmbeddedStore(folder, grams=index_grams) as store:
         store.upsert([make_post(POSTS, "北辰 新 帖子")])  # the writer is open on the old index
-        truncate_a_segment("term")(folder)
+        truncate_a_segment("term", in_place=True)(folder)  # under the open writer and its reader
         with pytest.raises(StoreError, match="cannot be read .*run `yuqing reindex`"):
             store.count(SearchQuery())
         assert store.reindex() == POSTS + 1
