@@ -30,6 +30,7 @@ from store.base import AlertCopy
 if TYPE_CHECKING:
     import settings as config
 
+DEFAULT_FILE = "alerts.db"  # in the data folder, when [alerts] state_url names none
 metadata = MetaData()
 
 ACTIONS = tuple(ACTION_LABELS)
@@ -222,8 +223,8 @@ _REFUSALS = {
 
 class AlertState:
     def __init__(self, url: str | URL) -> None:
-        sqlite = make_url(url).get_backend_name() == "sqlite"
-        where = make_url(url).database
+        parsed = make_url(url)
+        sqlite, where = parsed.get_backend_name() == "sqlite", parsed.database
         if sqlite and where and where != ":memory:" and not Path(where).parent.is_dir():
             # SQLite says only "unable to open database file", which reads as damage
             raise AlertStateError(f"the alert state {where} cannot be made: its folder {Path(where).parent} does not "
@@ -262,7 +263,12 @@ class AlertState:
     @classmethod
     def for_data_dir(cls, data_dir: Path) -> AlertState:
         data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(f"sqlite:///{(data_dir / 'alerts.db').as_posix()}")
+        return cls(f"sqlite:///{(data_dir / DEFAULT_FILE).as_posix()}")
+
+    @staticmethod
+    def made_for(settings: config.Settings) -> bool:
+        """Whether the state the settings name may hold anything yet (opening one creates it)."""
+        return bool(settings.alerts.state_url) or (settings.data_dir / DEFAULT_FILE).exists()
 
     @classmethod
     def for_settings(cls, settings: config.Settings) -> AlertState:

@@ -681,10 +681,9 @@ class EmbeddedStore(Store):
             # (then the read sees the last commit, as readers of other processes do).
             if self._uncommitted and self._lock.acquire(blocking=False):
                 try:
-                    self._publish()
+                    self._publish()  # its commit reloads the index
                 finally:
                     self._lock.release()
-                self._index.reload()
                 searcher = self._index.searcher()
             yield searcher
         except BaseException as exc:

@@ -181,13 +181,12 @@ def status(fmt: str, config_file: Path | None) -> None:
 def _alert_backlog(settings: config.Settings) -> tuple[Backlog | None, str]:
     """The alert state's backlog (None when it cannot be read), and what to say of it."""
     from alerts import state as alert_state
-    from alerts.state import AlertState, AlertStateError
 
-    if not settings.alerts.state_url and not (settings.data_dir / "alerts.db").exists():
+    if not alert_state.AlertState.made_for(settings):
         return alert_state.Backlog(0, 0, 0, 0), "no alert state yet (the service makes it)"
     try:
-        state = AlertState.for_settings(settings)
-    except AlertStateError as exc:
+        state = alert_state.AlertState.for_settings(settings)
+    except alert_state.AlertStateError as exc:
         return None, f"FAILING: {exc}"
     try:
         backlog = state.backlog()
